@@ -1,0 +1,62 @@
+import type { LeadProfile, LeadStage, LeadView, RejectReason } from '../src/domain/lead.js';
+
+/** A stage change worth a row in the lead's history. */
+export interface TransitionRecord {
+  from: LeadStage | null;
+  to: LeadStage;
+  /** Why: enrolled, threshold_reached, accepted, rejected, disqualified. */
+  reason: string;
+  score: number;
+  at: string;
+}
+
+/** A sales decision with its reason; unique per lead and review number. */
+export interface DecisionRecord {
+  reviewNo: number;
+  decision: 'accepted' | 'rejected' | 'disqualified';
+  reason?: RejectReason | string;
+  by: string;
+  notes?: string;
+  at: string;
+}
+
+export interface RecordLeadStateInput {
+  view: LeadView;
+  transitions: TransitionRecord[];
+  decisions: DecisionRecord[];
+}
+
+export interface SendNurtureEmailInput {
+  lead: LeadProfile;
+  template: string;
+  /** Idempotency key: lead, sequence version, enrolment and step. */
+  sendKey: string;
+  sequence: string;
+  step: number;
+}
+
+export interface NotifySalesInput {
+  lead: LeadProfile;
+  sendKey: string;
+  score: number;
+  reviewCount: number;
+  events: Array<{ type: string; points: number; occurredAt: string }>;
+}
+
+export interface SendResult {
+  /** False when the key was already sent (a retry or a replay after a crash). */
+  sent: boolean;
+  /** True when a marketing email was skipped because the recipient is suppressed. */
+  suppressed?: boolean;
+  messageId?: string;
+}
+
+/** Every activity the lead workflow calls; `createActivities` implements it. */
+export interface LeadActivities {
+  /** Writes the lead's read model, transitions and decisions in one transaction. */
+  recordLeadState(input: RecordLeadStateInput): Promise<void>;
+  /** Sends one step of a nurture sequence, at most once per send key. */
+  sendNurtureEmail(input: SendNurtureEmailInput): Promise<SendResult>;
+  /** Sends the sales inbox its notification for one escalation, at most once per send key. */
+  notifySales(input: NotifySalesInput): Promise<SendResult>;
+}

