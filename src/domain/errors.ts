@@ -7,6 +7,8 @@ export const ErrorCodes = {
   leadNotFound: 'lead_not_found',
   leadClosed: 'lead_closed',
   unknownEventType: 'unknown_event_type',
+  unknownSequence: 'unknown_sequence',
+  invalidDecision: 'invalid_decision',
   suppressedRecipient: 'suppressed_recipient',
   invalidRecipient: 'invalid_recipient',
 } as const;

@@ -1,0 +1,331 @@
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { DomainError, ErrorCodes } from '../domain/errors.js';
+import {
+  leadWorkflowId,
+  type AcceptDecision,
+  type DisqualifyDecision,
+  type EngagementEvent,
+  type LeadProfile,
+  type LeadStage,
+  type LeadView,
+  type RejectDecision,
+} from '../domain/lead.js';
+import type { Pool } from '../infra/db.js';
+import { DEFAULT_SEQUENCE_ID, defaultProgram, programSnapshot, sequences } from '../sequences/catalog.js';
+import {
+  acceptUpdate,
+  disqualifyUpdate,
+  engagementSignal,
+  LEADS_TASK_QUEUE,
+  leadStateQuery,
+  rejectUpdate,
+  unsubscribeSignal,
+  type DecisionResult,
+  type LeadWorkflowInput,
+} from '../../workflows/messages.js';
+import type { leadWorkflow } from '../../workflows/lead.js';
+
+export interface NewLead extends LeadProfile {
+  sequence?: string;
+}
+
+export interface HistoryEntry {
+  at: string;
+  kind: 'transition' | 'event' | 'email' | 'decision';
+  summary: string;
+  data: Record<string, unknown>;
+}
+
+export interface LeadDetail extends LeadView {
+  firstName: string | null;
+  lastName: string | null;
+  company: string | null;
+  timezone: string | null;
+  workflowId: string;
+  createdAt: string;
+  history: HistoryEntry[];
+}
+
+export interface LeadSummary {
+  id: string;
+  email: string;
+  firstName: string | null;
+  lastName: string | null;
+  company: string | null;
+  stage: LeadStage;
+  score: number;
+  reviewCount: number;
+  unsubscribed: boolean;
+  stageChangedAt: string;
+  createdAt: string;
+}
+
+interface LeadRow {
+  id: string;
+  email: string;
+  first_name: string | null;
+  last_name: string | null;
+  company: string | null;
+  timezone: string | null;
+  attributes: Record<string, unknown>;
+  enrol_sequence: string;
+  stage: LeadStage;
+  score: number;
+  review_count: number;
+  unsubscribed: boolean;
+  sequence_id: string | null;
+  sequence_version: number | null;
+  sequence_step: number | null;
+  next_action_at: Date | null;
+  stage_changed_at: Date;
+  created_at: Date;
+}
+
+const profileOf = (row: LeadRow): LeadProfile => ({
+  id: row.id,
+  email: row.email,
+  ...(row.first_name ? { firstName: row.first_name } : {}),
+  ...(row.last_name ? { lastName: row.last_name } : {}),
+  ...(row.company ? { company: row.company } : {}),
+  ...(row.timezone ? { timezone: row.timezone } : {}),
+  ...(row.attributes && Object.keys(row.attributes).length ? { attributes: row.attributes } : {}),
+});
+
+/** Is this the failure a closed lead's workflow gives (completed: no run to signal or update)? */
+const isClosedWorkflow = (error: unknown): boolean =>
+  error instanceof WorkflowNotFoundError ||
+  error instanceof WorkflowExecutionAlreadyStartedError ||
+  /already completed|workflow execution already finished/i.test(String((error as Error)?.message));
+
+/**
+ * The application's use cases over Temporal and Postgres: the HTTP API calls these, never the
+ * client or the pool directly. Postgres holds the profile and events (system of record),
+ * the lead's workflow holds its process state.
+ */
+export class LeadService {
+  constructor(private readonly deps: { client: Client; pool: Pool }) {}
+
+  /** Known sequence ids for enrolment. */
+  static sequenceIds(): string[] {
+    return Object.keys(sequences);
+  }
+
+  /** Known engagement event types. */
+  static eventTypes(): string[] {
+    return Object.keys(defaultProgram.scoring);
+  }
+
+  /**
+   * Enrols a lead: one row, one workflow, ever. Repeating the call is safe: it answers with
+   * the existing lead and (re)starts the workflow if an earlier call crashed before starting it.
+   */
+  async create(input: NewLead): Promise<{ id: string; stage: LeadStage; workflowId: string; created: boolean }> {
+    const sequenceId = input.sequence ?? DEFAULT_SEQUENCE_ID;
+    if (!sequences[sequenceId]) {
+      throw new DomainError(ErrorCodes.unknownSequence, `sequence "${sequenceId}" does not exist`, [
+        { path: 'body.sequence', message: `one of ${LeadService.sequenceIds().join(', ')}` },
+      ]);
+    }
+    const inserted = await this.deps.pool.query(
+      `INSERT INTO leads (id, email, first_name, last_name, company, timezone, attributes, enrol_sequence)
+       VALUES ($1, lower($2), $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+      [input.id, input.email, input.firstName ?? null, input.lastName ?? null, input.company ?? null, input.timezone ?? null, input.attributes ?? {}, sequenceId],
+    );
+    const row = await this.row(input.id);
+    await this.ensureWorkflow(row);
+    return { id: row.id, stage: row.stage, workflowId: leadWorkflowId(row.id), created: inserted.rowCount === 1 };
+  }
+
+  /** Records an engagement event and signals the lead's workflow (which ignores repeats). */
+  async recordEvent(leadId: string, event: Omit<EngagementEvent, 'occurredAt'> & { occurredAt?: string }): Promise<{ eventId: string; duplicate: boolean }> {
+    if (!(event.type in defaultProgram.scoring)) {
+      throw new DomainError(ErrorCodes.unknownEventType, `event type "${event.type}" is unknown`, [
+        { path: 'body.type', message: `one of ${LeadService.eventTypes().join(', ')}` },
+      ]);
+    }
+    const row = await this.row(leadId);
+    const occurredAt = event.occurredAt ?? new Date().toISOString();
+    const inserted = await this.deps.pool.query(
+      `INSERT INTO lead_events (lead_id, event_id, type, occurred_at, properties)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (lead_id, event_id) DO NOTHING`,
+      [leadId, event.eventId, event.type, occurredAt, event.properties ?? {}],
+    );
+    // Signal even a duplicate: the first delivery may have crashed between the insert and the
+    // signal. The workflow's own dedupe makes the repeat harmless.
+    const signal: EngagementEvent = { eventId: event.eventId, type: event.type, occurredAt, ...(event.properties ? { properties: event.properties } : {}) };
+    try {
+      await this.deps.client.workflow.signalWithStart<typeof leadWorkflow, [EngagementEvent]>('leadWorkflow', {
+        workflowId: leadWorkflowId(leadId),
+        taskQueue: LEADS_TASK_QUEUE,
+        args: [this.workflowInput(row)],
+        signal: engagementSignal,
+        signalArgs: [signal],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (error) {
+      // A closed lead (accepted, disqualified) keeps the event on record but scores nothing.
+      if (!isClosedWorkflow(error)) throw error;
+    }
+    return { eventId: event.eventId, duplicate: inserted.rowCount === 0 };
+  }
+
+  /** The lead's profile, live state (from its workflow) and history (from Postgres). */
+  async get(leadId: string): Promise<LeadDetail> {
+    const row = await this.row(leadId);
+    const view = await this.liveView(row);
+    return {
+      ...view,
+      firstName: row.first_name,
+      lastName: row.last_name,
+      company: row.company,
+      timezone: row.timezone,
+      workflowId: leadWorkflowId(row.id),
+      createdAt: row.created_at.toISOString(),
+      history: await this.history(leadId),
+    };
+  }
+
+  /** Leads from the read model; a stage filter orders by time waiting in that stage, longest first. */
+  async list(filter: { stage?: LeadStage; limit: number }): Promise<LeadSummary[]> {
+    const { rows } = await this.deps.pool.query<LeadRow>(
+      `SELECT * FROM leads WHERE $1::text IS NULL OR stage = $1
+        ORDER BY CASE WHEN $1::text IS NULL THEN created_at END DESC, stage_changed_at ASC, id
+        LIMIT $2`,
+      [filter.stage ?? null, filter.limit],
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      email: row.email,
+      firstName: row.first_name,
+      lastName: row.last_name,
+      company: row.company,
+      stage: row.stage,
+      score: row.score,
+      reviewCount: row.review_count,
+      unsubscribed: row.unsubscribed,
+      stageChangedAt: row.stage_changed_at.toISOString(),
+      createdAt: row.created_at.toISOString(),
+    }));
+  }
+
+  accept(leadId: string, decision: AcceptDecision): Promise<DecisionResult> {
+    return this.decide(leadId, (handle) => handle.executeUpdate(acceptUpdate, { args: [decision] }));
+  }
+
+  reject(leadId: string, decision: RejectDecision): Promise<DecisionResult> {
+    return this.decide(leadId, (handle) => handle.executeUpdate(rejectUpdate, { args: [decision] }));
+  }
+
+  disqualify(leadId: string, decision: DisqualifyDecision): Promise<DecisionResult> {
+    return this.decide(leadId, (handle) => handle.executeUpdate(disqualifyUpdate, { args: [decision] }));
+  }
+
+  /** Puts the address on the suppression list (so no send can slip through) and tells the workflow. */
+  async unsubscribe(leadId: string): Promise<{ id: string; unsubscribed: true }> {
+    const row = await this.row(leadId);
+    await this.deps.pool.query(
+      `INSERT INTO suppressions (email, reason, lead_id) VALUES (lower($1), 'unsubscribed', $2) ON CONFLICT (email) DO NOTHING`,
+      [row.email, row.id],
+    );
+    await this.deps.pool.query('UPDATE leads SET unsubscribed = true, updated_at = now() WHERE id = $1', [row.id]);
+    try {
+      await this.handle(row.id).signal(unsubscribeSignal);
+    } catch (error) {
+      if (!isClosedWorkflow(error)) throw error;
+    }
+    return { id: row.id, unsubscribed: true };
+  }
+
+  private async decide(leadId: string, run: (handle: WorkflowHandle<typeof leadWorkflow>) => Promise<DecisionResult>): Promise<DecisionResult> {
+    const row = await this.row(leadId);
+    try {
+      return await run(this.handle(row.id));
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
+        const code = error.cause.type === ErrorCodes.leadClosed ? ErrorCodes.leadClosed : error.cause.type === ErrorCodes.notInReview ? ErrorCodes.notInReview : undefined;
+        if (code) throw new DomainError(code, error.cause.message);
+        if (error.cause.type === 'invalid_decision') throw new DomainError(ErrorCodes.invalidDecision, error.cause.message);
+      }
+      if (isClosedWorkflow(error)) throw new DomainError(ErrorCodes.notInReview, `lead ${leadId} is ${row.stage}, not in sales review`);
+      throw error;
+    }
+  }
+
+  private handle(leadId: string): WorkflowHandle<typeof leadWorkflow> {
+    return this.deps.client.workflow.getHandle<typeof leadWorkflow>(leadWorkflowId(leadId));
+  }
+
+  private workflowInput(row: LeadRow): LeadWorkflowInput {
+    return { lead: profileOf(row), program: programSnapshot(row.enrol_sequence) };
+  }
+
+  private async ensureWorkflow(row: LeadRow): Promise<void> {
+    try {
+      await this.deps.client.workflow.start<typeof leadWorkflow>('leadWorkflow', {
+        workflowId: leadWorkflowId(row.id),
+        taskQueue: LEADS_TASK_QUEUE,
+        args: [this.workflowInput(row)],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    }
+  }
+
+  private async row(leadId: string): Promise<LeadRow> {
+    const { rows } = await this.deps.pool.query<LeadRow>('SELECT * FROM leads WHERE id = $1', [leadId]);
+    const row = rows[0];
+    if (!row) throw new DomainError(ErrorCodes.leadNotFound, `lead ${leadId} does not exist`);
+    return row;
+  }
+
+  /** The workflow's own answer; the read model if the workflow cannot answer within 5 s. */
+  private async liveView(row: LeadRow): Promise<LeadView> {
+    try {
+      return await this.deps.client.connection.withDeadline(Date.now() + 5000, () => this.handle(row.id).query(leadStateQuery));
+    } catch {
+      return {
+        id: row.id,
+        email: row.email,
+        stage: row.stage,
+        score: row.score,
+        reviewCount: row.review_count,
+        unsubscribed: row.unsubscribed,
+        sequence: { id: row.sequence_id ?? row.enrol_sequence, version: row.sequence_version ?? 1, step: row.sequence_step ?? 0 },
+        nextActionAt: row.next_action_at?.toISOString() ?? null,
+      };
+    }
+  }
+
+  private async history(leadId: string): Promise<HistoryEntry[]> {
+    const { rows } = await this.deps.pool.query<{ at: Date; kind: HistoryEntry['kind']; summary: string; data: Record<string, unknown> }>(
+      `SELECT at, kind, summary, data FROM (
+         SELECT at, 'transition' AS kind, coalesce(from_stage, 'new') || ' -> ' || to_stage || ' (' || reason || ')' AS summary,
+                jsonb_build_object('from', from_stage, 'to', to_stage, 'reason', reason, 'score', score) AS data
+           FROM lead_transitions WHERE lead_id = $1
+         UNION ALL
+         SELECT received_at, 'event', type || ' ' || event_id,
+                jsonb_build_object('eventId', event_id, 'type', type, 'occurredAt', occurred_at, 'properties', properties)
+           FROM lead_events WHERE lead_id = $1
+         UNION ALL
+         SELECT coalesce(sent_at, created_at), 'email', template || ' to ' || to_address || ' (' || status || ')',
+                jsonb_build_object('template', template, 'to', to_address, 'subject', subject, 'status', status, 'kind', kind)
+           FROM email_outbox WHERE lead_id = $1
+         UNION ALL
+         SELECT at, 'decision', decision || coalesce(' (' || reason || ')', '') || ' by ' || decided_by,
+                jsonb_build_object('reviewNo', review_no, 'decision', decision, 'reason', reason, 'by', decided_by, 'notes', notes)
+           FROM sales_decisions WHERE lead_id = $1
+       ) h ORDER BY at, kind LIMIT 500`,
+      [leadId],
+    );
+    return rows.map((r) => ({ at: new Date(r.at).toISOString(), kind: r.kind, summary: r.summary, data: r.data }));
+  }
+}

@@ -1,0 +1,135 @@
+import { z } from 'zod';
+import { LEAD_STAGES, LeadIdSchema, REJECT_REASONS } from '../domain/lead.js';
+
+/**
+ * Request and response schemas of HTTP API v1 (DESIGN.md). Fastify validates with them and
+ * `/openapi.json` is generated from them, so the document cannot drift from the code.
+ */
+
+const isTimeZone = (tz: string): boolean => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const LeadIdParams = z.object({ id: LeadIdSchema });
+
+export const CreateLeadBody = z.object({
+  id: LeadIdSchema,
+  email: z.email().max(254),
+  firstName: z.string().trim().max(100).optional(),
+  lastName: z.string().trim().max(100).optional(),
+  company: z.string().trim().max(200).optional(),
+  timezone: z.string().refine(isTimeZone, 'an IANA time zone such as Europe/Paris').optional(),
+  sequence: z.string().max(100).optional(),
+  attributes: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const LeadCreated = z.object({ id: z.string(), stage: z.enum(LEAD_STAGES), workflowId: z.string() });
+
+export const EventBody = z.object({
+  eventId: z.string().min(1).max(200),
+  type: z.string().min(1).max(100),
+  occurredAt: z.iso.datetime({ offset: true }).optional(),
+  properties: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const EventAccepted = z.object({ eventId: z.string(), duplicate: z.boolean() });
+
+const SequencePosition = z.object({ id: z.string(), version: z.number().int(), step: z.number().int() });
+
+export const HistoryEntry = z.object({
+  at: z.string(),
+  kind: z.enum(['transition', 'event', 'email', 'decision']),
+  summary: z.string(),
+  data: z.record(z.string(), z.unknown()),
+});
+
+export const LeadDetail = z.object({
+  id: z.string(),
+  email: z.string(),
+  firstName: z.string().nullable(),
+  lastName: z.string().nullable(),
+  company: z.string().nullable(),
+  timezone: z.string().nullable(),
+  stage: z.enum(LEAD_STAGES),
+  score: z.number().int(),
+  reviewCount: z.number().int(),
+  unsubscribed: z.boolean(),
+  sequence: SequencePosition,
+  nextActionAt: z.string().nullable(),
+  workflowId: z.string(),
+  createdAt: z.string(),
+  history: z.array(HistoryEntry),
+});
+
+export const ListLeadsQuery = z.object({
+  stage: z.enum(LEAD_STAGES).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+export const LeadSummary = z.object({
+  id: z.string(),
+  email: z.string(),
+  firstName: z.string().nullable(),
+  lastName: z.string().nullable(),
+  company: z.string().nullable(),
+  stage: z.enum(LEAD_STAGES),
+  score: z.number().int(),
+  reviewCount: z.number().int(),
+  unsubscribed: z.boolean(),
+  stageChangedAt: z.string(),
+  createdAt: z.string(),
+});
+
+export const LeadList = z.object({ leads: z.array(LeadSummary) });
+
+export const AcceptBody = z.object({ by: z.string().trim().min(1).max(200), notes: z.string().max(5000).optional() });
+export const RejectBody = z.object({
+  by: z.string().trim().min(1).max(200),
+  reason: z.enum(REJECT_REASONS),
+  notes: z.string().max(5000).optional(),
+});
+export const DisqualifyBody = z.object({ by: z.string().trim().min(1).max(200), reason: z.string().trim().min(1).max(500) });
+
+export const DecisionResult = z.object({ id: z.string(), stage: z.enum(LEAD_STAGES) });
+export const Unsubscribed = z.object({ id: z.string(), unsubscribed: z.literal(true) });
+
+export const Funnel = z.object({
+  enrolled: z.number().int(),
+  byStage: z.record(z.string(), z.number().int()),
+  escalations: z.number().int(),
+  accepted: z.number().int(),
+  rejected: z.number().int(),
+  rejectedByReason: z.record(z.string(), z.number().int()),
+  disqualified: z.number().int(),
+  unsubscribed: z.number().int(),
+  acceptanceRate: z.number().nullable(),
+});
+
+export const MailboxQuery = z.object({ to: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(200) });
+export const Mailbox = z.object({
+  messages: z.array(
+    z.object({
+      to: z.array(z.string()),
+      from: z.string(),
+      subject: z.string(),
+      text: z.string().nullable(),
+      html: z.string().nullable(),
+      messageId: z.string().nullable(),
+      headers: z.record(z.string(), z.string()),
+      receivedAt: z.string(),
+    }),
+  ),
+});
+
+export const ErrorBody = z.object({
+  error: z.string(),
+  message: z.string(),
+  details: z.unknown().optional(),
+});
+
+export const Health = z.object({ status: z.enum(['ok', 'degraded']), checks: z.record(z.string(), z.string()) });

@@ -1,0 +1,197 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { EngagementEvent } from '../../src/domain/lead.js';
+import { programSnapshot } from '../../src/sequences/catalog.js';
+import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
+import { bundleWorkflows } from '../../worker/worker.js';
+import { leadWorkflow } from '../../workflows/lead.js';
+import {
+  acceptUpdate,
+  engagementSignal,
+  leadStateQuery,
+  rejectUpdate,
+  unsubscribeSignal,
+} from '../../workflows/messages.js';
+import { eventually } from '../helpers/eventually.js';
+import { recordingActivities } from '../helpers/fake-activities.js';
+
+const DAY = 86_400_000;
+
+let env: TestWorkflowEnvironment;
+let workflowBundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  workflowBundle = await bundleWorkflows();
+});
+
+// Time is global to a test server, and a lead cut off mid-activity can hold its clock:
+// each test gets a server of its own (about a second to start).
+beforeEach(async () => {
+  env = await createTimeSkippingTestEnv();
+});
+
+afterEach(async () => {
+  await env?.teardown();
+});
+
+/** Runs one lead's workflow on its own task queue with recording activities. */
+async function withLead(
+  body: (ctx: { handle: WorkflowHandle<typeof leadWorkflow>; recorded: ReturnType<typeof recordingActivities>; startedAt: number }) => Promise<void>,
+  sequence = 'onboarding',
+): Promise<void> {
+  const taskQueue = `test-${randomUUID()}`;
+  const recorded = recordingActivities();
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities: recorded.activities });
+  const leadId = `L-${randomUUID().slice(0, 8)}`;
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(leadWorkflow, {
+      taskQueue,
+      workflowId: `lead-${leadId}`,
+      args: [{ lead: { id: leadId, email: `${leadId.toLowerCase()}@example.com`, firstName: 'Ada' }, program: programSnapshot(sequence) }],
+    });
+    const startedAt = (await handle.describe()).startTime.getTime();
+    await body({ handle, recorded, startedAt });
+  });
+}
+
+let eventCounter = 0;
+const event = (type: string, eventId = `e-${++eventCounter}`): EngagementEvent => ({ eventId, type, occurredAt: new Date(0).toISOString() });
+
+async function sendEvents(handle: WorkflowHandle<typeof leadWorkflow>, types: string[]): Promise<void> {
+  for (const type of types) await handle.signal(engagementSignal, event(type));
+}
+
+const nurture = (emails: ReturnType<typeof recordingActivities>['emails']) => emails.filter((e) => e.kind === 'nurture');
+const daysAfter = (at: number, startedAt: number) => Math.round(((at - startedAt) / DAY) * 100) / 100;
+
+describe('lead workflow (time-skipping)', () => {
+  it('sends the onboarding sequence: first email at once, later steps days apart', async () => {
+    await withLead(async ({ recorded, startedAt }) => {
+      await eventually(() => expect(nurture(recorded.emails)).toHaveLength(1));
+      await env.sleep('11 days');
+      await eventually(() => expect(nurture(recorded.emails)).toHaveLength(4));
+      expect(nurture(recorded.emails).map((e) => [e.template, daysAfter(e.at, startedAt)])).toEqual([
+        ['welcome', 0],
+        ['customer-stories', 2],
+        ['product-tour', 5],
+        ['pricing-guide', 10],
+      ]);
+      // The sequence is over: a month later nothing more was sent.
+      await env.sleep('30 days');
+      expect(nurture(recorded.emails)).toHaveLength(4);
+    });
+  });
+
+  it('escalates at exactly 50 points, with one notification to sales', async () => {
+    await withLead(async ({ handle, recorded }) => {
+      await eventually(() => expect(nurture(recorded.emails)).toHaveLength(1));
+      // 20 + 20 + 5 = 45: below the threshold.
+      await sendEvents(handle, ['product.compared', 'product.compared', 'webinar.viewed']);
+      await eventually(async () => expect(await handle.query(leadStateQuery)).toMatchObject({ score: 45, stage: 'nurturing' }));
+      await sendEvents(handle, ['webinar.viewed']);
+      await eventually(async () => expect(await handle.query(leadStateQuery)).toMatchObject({ score: 50, stage: 'sales_review', reviewCount: 1 }));
+      await eventually(() => expect(recorded.salesNotifications).toHaveLength(1));
+      expect(recorded.salesNotifications[0]).toMatchObject({ score: 50, reviewCount: 1 });
+      expect(recorded.salesNotifications[0]!.events.map((e) => e.type)).toEqual(['product.compared', 'product.compared', 'webinar.viewed', 'webinar.viewed']);
+      // More engagement while in review neither notifies again nor sends marketing email.
+      await sendEvents(handle, ['pricing.viewed']);
+      await env.sleep('12 days');
+      expect(recorded.salesNotifications).toHaveLength(1);
+      expect(nurture(recorded.emails).map((e) => e.template)).toEqual(['welcome']);
+      const last = recorded.records.at(-1)!;
+      expect(last.view).toMatchObject({ stage: 'sales_review', score: 60 });
+    });
+  });
+
+  it('ignores a repeated eventId', async () => {
+    await withLead(async ({ handle }) => {
+      await handle.signal(engagementSignal, event('product.compared', 'same-id'));
+      await handle.signal(engagementSignal, event('product.compared', 'same-id'));
+      await handle.signal(engagementSignal, event('page.viewed', 'other-id'));
+      await eventually(async () => expect((await handle.query(leadStateQuery)).score).toBe(21));
+    });
+  });
+
+  it('recycles a rejected lead and escalates it again on new engagement', async () => {
+    await withLead(async ({ handle, recorded, startedAt }) => {
+      await sendEvents(handle, ['product.compared', 'product.compared', 'pricing.viewed']);
+      await eventually(async () => expect((await handle.query(leadStateQuery)).stage).toBe('sales_review'));
+
+      const rejected = await handle.executeUpdate(rejectUpdate, { args: [{ by: 'sam@sales', reason: 'not_ready', notes: 'next quarter' }] });
+      expect(rejected.stage).toBe('nurturing');
+      const afterReject = await handle.query(leadStateQuery);
+      expect(afterReject).toMatchObject({ stage: 'nurturing', score: 0, reviewCount: 1, sequence: { id: 'recycle', version: 1, step: 0 } });
+      const rejectedAt = (await env.currentTimeMs());
+
+      // The recycle sequence waits 3 days, then checks in.
+      await env.sleep('4 days');
+      await eventually(() => expect(nurture(recorded.emails).map((e) => e.template)).toContain('recycle-checkin'));
+      const checkin = nurture(recorded.emails).find((e) => e.template === 'recycle-checkin')!;
+      expect(daysAfter(checkin.at, rejectedAt)).toBeCloseTo(3, 1);
+      expect(checkin.at).toBeGreaterThan(startedAt);
+
+      await sendEvents(handle, ['product.compared', 'product.compared', 'form.submitted']);
+      await eventually(async () => expect(await handle.query(leadStateQuery)).toMatchObject({ stage: 'sales_review', score: 50, reviewCount: 2 }));
+      await eventually(() => expect(recorded.salesNotifications.map((n) => n.reviewCount)).toEqual([1, 2]));
+
+      const accepted = await handle.executeUpdate(acceptUpdate, { args: [{ by: 'sam@sales' }] });
+      expect(accepted.stage).toBe('accepted');
+      const final = await handle.result();
+      expect(final).toMatchObject({ stage: 'accepted', reviewCount: 2 });
+      const decisions = recorded.records.flatMap((r) => r.decisions);
+      expect(decisions.map((d) => [d.reviewNo, d.decision, d.reason])).toEqual([
+        [1, 'rejected', 'not_ready'],
+        [2, 'accepted', undefined],
+      ]);
+    });
+  });
+
+  it('stops marketing email after an unsubscribe but keeps the lead', async () => {
+    await withLead(async ({ handle, recorded }) => {
+      await eventually(() => expect(nurture(recorded.emails)).toHaveLength(1));
+      await handle.signal(unsubscribeSignal);
+      await eventually(async () => expect((await handle.query(leadStateQuery)).unsubscribed).toBe(true));
+      await env.sleep('20 days');
+      expect(nurture(recorded.emails).map((e) => e.template)).toEqual(['welcome']);
+      // Still a lead: engagement still scores and still reaches sales.
+      await sendEvents(handle, ['product.compared', 'product.compared', 'pricing.viewed']);
+      await eventually(async () => expect((await handle.query(leadStateQuery)).stage).toBe('sales_review'));
+      await eventually(() => expect(recorded.salesNotifications).toHaveLength(1));
+    });
+  });
+
+  it('refuses a decision on a lead that is not in review, leaving no trace in history', async () => {
+    await withLead(async ({ handle }) => {
+      const error = await handle.executeUpdate(acceptUpdate, { args: [{ by: 'sam@sales' }] }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
+      const cause = (error as WorkflowUpdateFailedError).cause;
+      expect(cause).toBeInstanceOf(ApplicationFailure);
+      expect((cause as ApplicationFailure).type).toBe('not_in_review');
+      const history = await handle.fetchHistory();
+      const updateEvents = (history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+      expect(updateEvents).toHaveLength(0);
+      expect((await handle.query(leadStateQuery)).stage).toBe('nurturing');
+    });
+  });
+
+  it('lets exactly one of two concurrent decisions win', async () => {
+    await withLead(async ({ handle }) => {
+      await sendEvents(handle, ['product.compared', 'product.compared', 'pricing.viewed']);
+      await eventually(async () => expect((await handle.query(leadStateQuery)).stage).toBe('sales_review'));
+      const results = await Promise.allSettled([
+        handle.executeUpdate(acceptUpdate, { args: [{ by: 'ana@sales' }] }),
+        handle.executeUpdate(rejectUpdate, { args: [{ by: 'bob@sales', reason: 'no_budget' }] }),
+      ]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect(((lost[0]!.reason as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe('not_in_review');
+    });
+  });
+});

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Workflow tests start a time-skipping server, end-to-end tests a whole stack: give them room.
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    // Two cores: two files at a time, each with its own servers on free ports.
+    pool: 'forks',
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});

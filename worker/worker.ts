@@ -1,0 +1,44 @@
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { LEADS_TASK_QUEUE } from '../workflows/messages.js';
+
+/** The workflow entry point, as TypeScript source under tsx or compiled JavaScript under dist/. */
+export function workflowsPath(): string {
+  const ts = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+  return fs.existsSync(ts) ? ts : fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+}
+
+/** Bundles the deterministic workflow code once (webpack), so several workers or tests can share it. */
+export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietBundlerLogger });
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string, meta?: Record<string, unknown>) => console.warn(message, meta ?? ''),
+  error: (message: string, meta?: Record<string, unknown>) => console.error(message, meta ?? ''),
+};
+
+export interface LeadWorkerOptions extends ActivityDeps {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue?: string;
+  workflowBundle?: WorkflowBundleWithSourceMap;
+}
+
+/** A worker for task queue `leads`: the lead workflow and its activities over real dependencies. */
+export async function createLeadWorker(options: LeadWorkerOptions): Promise<Worker> {
+  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, ...deps } = options;
+  return Worker.create({
+    connection,
+    namespace,
+    taskQueue,
+    ...(workflowBundle ? { workflowBundle } : { workflowBundle: await bundleWorkflows() }),
+    activities: createActivities(deps),
+  });
+}
