@@ -101,6 +101,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (production && !e.LEADS_API_KEYS) {
     throw new ConfigError('LEADS_API_KEYS must be set in production (comma-separated role:key pairs, e.g. "ingest:…,sales:…")');
   }
+  if (production) {
+    for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'SMTP_URL'] as const) {
+      if (!e[name]) throw new ConfigError(`${name} must be set in production (embedded defaults are for development)`);
+    }
+  }
   const apiKeys = e.LEADS_API_KEYS ? parseApiKeys(e.LEADS_API_KEYS) : DEV_API_KEYS;
   return {
     production,

@@ -1,0 +1,158 @@
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { FastifyBaseLogger } from 'fastify';
+import { pino } from 'pino';
+import type { Config } from './config.js';
+import { createPool, migrate, type Pool } from './infra/db.js';
+import { startEmbeddedPostgres } from './infra/embedded-postgres.js';
+import { createMailer } from './infra/mailer.js';
+import { startSmtpSink } from './infra/smtp-sink.js';
+import { resolveTemporalCli } from './infra/temporal/binaries.js';
+import { startDevServer } from './infra/temporal/dev-server.js';
+import { buildApp } from './server/app.js';
+import { createLeadWorker } from '../worker/worker.js';
+
+export interface StackOptions {
+  /** Which parts to run in this process (default: all). */
+  worker?: boolean;
+  api?: boolean;
+  /** Temporal UI of the embedded dev server (default on). */
+  ui?: boolean;
+  /** A prebuilt workflow bundle (tests share one). */
+  workflowBundle?: WorkflowBundleWithSourceMap;
+  /** Where start-up progress and the "listening on" lines go. */
+  announce?: (line: string) => void;
+  logger?: FastifyBaseLogger;
+}
+
+export interface RunningStack {
+  apiUrl: string;
+  temporalAddress: string;
+  temporalUiUrl?: string;
+  databaseUrl: string;
+  smtpUrl: string;
+  mailboxUrl?: string;
+  pool: Pool;
+  client: Client;
+  /** Stops every part this process started, in reverse order. */
+  stop(): Promise<void>;
+}
+
+const redactUrl = (url: string): string => url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
+
+/**
+ * Starts the whole system: embedded parts where no real one is configured (Temporal dev
+ * server, PostgreSQL, SMTP sink), migrations, the worker and the HTTP API. `npm start` and the
+ * end-to-end tests both run this, so what the tests drive is what users run.
+ */
+export async function startStack(config: Config, options: StackOptions = {}): Promise<RunningStack> {
+  const announce = options.announce ?? (() => undefined);
+  const stops: Array<() => Promise<unknown>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    stops.length = 0;
+  };
+
+  try {
+    // Temporal: a real cluster when TEMPORAL_ADDRESS is set, the CLI's dev server otherwise.
+    let temporalAddress = config.temporal.address;
+    let temporalUiUrl: string | undefined;
+    if (!temporalAddress) {
+      const cli = await resolveTemporalCli();
+      if (!cli.path) throw new Error(`Temporal CLI not found; tried:\n  ${cli.tried.join('\n  ')}\nRun \`npm install\` again, or set TEMPORAL_CLI_PATH or TEMPORAL_ADDRESS.`);
+      announce(`starting Temporal dev server (${cli.source}: ${cli.path})`);
+      const dev = await startDevServer({
+        cliPath: cli.path,
+        port: config.temporal.port,
+        uiPort: config.temporal.uiPort,
+        dbFile: path.join(config.dataDir, 'temporal.db'),
+        namespace: config.temporal.namespace,
+        ui: options.ui ?? true,
+      });
+      stops.push(() => dev.stop());
+      temporalAddress = dev.address;
+      temporalUiUrl = dev.uiUrl;
+    }
+
+    // Postgres: DATABASE_URL, or embedded-postgres with its data under DATA_DIR/pg.
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      announce('starting embedded PostgreSQL');
+      const pg = await startEmbeddedPostgres({ dataDir: path.join(config.dataDir, 'pg'), port: config.embeddedPgPort });
+      stops.push(() => pg.stop());
+      databaseUrl = pg.url;
+    }
+    const applied = await migrate(databaseUrl);
+    if (applied.length) announce(`applied migrations: ${applied.join(', ')}`);
+    const pool = createPool(databaseUrl);
+    stops.push(() => pool.end());
+
+    // SMTP: SMTP_URL, or the in-process sink that stores mail in Postgres.
+    let smtpUrl = config.smtpUrl;
+    if (!smtpUrl) {
+      const sink = await startSmtpSink({ pool, port: config.smtpSinkPort });
+      stops.push(() => sink.stop());
+      smtpUrl = sink.url;
+    }
+    const mailer = createMailer(smtpUrl);
+    stops.push(async () => mailer.close());
+
+    const connection = await Connection.connect({ address: temporalAddress });
+    stops.push(() => connection.close());
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+
+    if (options.worker ?? true) {
+      announce('bundling workflow code and starting the worker');
+      const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+      const worker: Worker = await createLeadWorker({
+        connection: nativeConnection,
+        namespace: config.temporal.namespace,
+        pool,
+        mailer,
+        config: { mailFrom: config.mailFrom, salesInbox: config.salesInbox },
+        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
+      });
+      const running = worker.run();
+      stops.push(async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running.catch(() => undefined);
+        await nativeConnection.close();
+      });
+    }
+
+    let apiUrl = '';
+    if (options.api ?? true) {
+      const app = await buildApp({
+        client,
+        pool,
+        apiKeys: config.apiKeys,
+        devMailbox: !config.smtpUrl,
+        ...(options.logger ? { logger: options.logger } : {}),
+      });
+      const address = await app.listen({ host: config.host, port: config.port });
+      stops.push(() => app.close());
+      apiUrl = address.replace('[::1]', 'localhost');
+    }
+
+    return {
+      apiUrl,
+      temporalAddress,
+      ...(temporalUiUrl ? { temporalUiUrl } : {}),
+      databaseUrl: redactUrl(databaseUrl),
+      smtpUrl,
+      ...(!config.smtpUrl && apiUrl ? { mailboxUrl: `${apiUrl}/v1/dev/mailbox` } : {}),
+      pool,
+      client,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** A pino logger for the API at the configured level. */
+export function createLogger(level: Config['logLevel']): FastifyBaseLogger {
+  return pino({ level, redact: ['req.headers.authorization'] });
+}

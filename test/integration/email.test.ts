@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
+import { createActivities } from '../../activities/index.js';
+import { createMailer, type Mailer } from '../../src/infra/mailer.js';
+import { freePort } from '../../src/infra/net.js';
+import { readMailbox, startSmtpSink, type SmtpSink } from '../../src/infra/smtp-sink.js';
+import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+
+// Real PostgreSQL, real SMTP over TCP into the sink, real nodemailer: the send path as it runs.
+let pg: TestPostgres;
+let sink: SmtpSink;
+let mailer: Mailer;
+const config = { mailFrom: 'Leadflow <marketing@example.com>', salesInbox: 'sales@example.com' };
+
+beforeAll(async () => {
+  pg = await startTestPostgres();
+  sink = await startSmtpSink({ pool: pg.pool, port: await freePort() });
+  mailer = createMailer(sink.url);
+});
+
+afterAll(async () => {
+  mailer?.close();
+  await sink?.stop();
+  await pg?.stop();
+});
+
+const lead = (id: string) => ({ id, email: `${id}@example.com`, firstName: 'Ada', company: 'Acme' });
+
+describe('email activities', () => {
+  it('sends a nurture email once per send key, however often the activity is retried', async () => {
+    const activities = createActivities({ pool: pg.pool, mailer, config });
+    const input = { lead: lead('once'), template: 'welcome', sendKey: 'once:onboarding@v1:e1:s0', sequence: 'onboarding@v1', step: 0 };
+    const first = await activities.sendNurtureEmail(input);
+    const retry = await activities.sendNurtureEmail(input);
+    expect(first.sent).toBe(true);
+    expect(retry).toEqual({ sent: false, messageId: first.messageId });
+    const inbox = await readMailbox(pg.pool, { to: 'once@example.com' });
+    expect(inbox).toHaveLength(1);
+    expect(inbox[0]!.subject).toBe('Welcome to Leadflow, Ada');
+    expect(inbox[0]!.text).toContain('teams like Acme');
+    expect(inbox[0]!.headers['x-leadflow-send-key']).toBe(input.sendKey);
+  });
+
+  it('sends once when two attempts of the same send run at the same time', async () => {
+    const activities = createActivities({ pool: pg.pool, mailer, config });
+    const input = { lead: lead('race'), template: 'welcome', sendKey: 'race:onboarding@v1:e1:s0', sequence: 'onboarding@v1', step: 0 };
+    const results = await Promise.all([activities.sendNurtureEmail(input), activities.sendNurtureEmail(input)]);
+    expect(results.filter((r) => r.sent)).toHaveLength(1);
+    expect(await readMailbox(pg.pool, { to: 'race@example.com' })).toHaveLength(1);
+  });
+
+  it('keeps one message when a crash after the SMTP hand-off makes the activity send again', async () => {
+    // The first attempt hands the message to SMTP, then "crashes" before recording it.
+    let crashes = 1;
+    const crashingMailer: Mailer = {
+      async send(message) {
+        const result = await mailer.send(message);
+        if (crashes-- > 0) throw new Error('worker died after SMTP accepted the message');
+        return result;
+      },
+      close: () => undefined,
+    };
+    const activities = createActivities({ pool: pg.pool, mailer: crashingMailer, config });
+    const input = { lead: lead('crash'), template: 'welcome', sendKey: 'crash:onboarding@v1:e1:s0', sequence: 'onboarding@v1', step: 0 };
+    await expect(activities.sendNurtureEmail(input)).rejects.toThrow('worker died');
+    const retried = await activities.sendNurtureEmail(input);
+    expect(retried.sent).toBe(true);
+    // Same Message-ID both times: the mailbox stores it once.
+    expect(await readMailbox(pg.pool, { to: 'crash@example.com' })).toHaveLength(1);
+  });
+
+  it('skips marketing email to a suppressed address but still notifies sales about that lead', async () => {
+    const activities = createActivities({ pool: pg.pool, mailer, config });
+    await pg.pool.query(`INSERT INTO suppressions (email, reason) VALUES ('gone@example.com', 'unsubscribed')`);
+    const nurture = await activities.sendNurtureEmail({ lead: lead('gone'), template: 'product-tour', sendKey: 'gone:s4', sequence: 'onboarding@v1', step: 4 });
+    expect(nurture).toEqual({ sent: false, suppressed: true });
+    const sales = await activities.notifySales({
+      lead: lead('gone'),
+      sendKey: 'gone:sales-review:1',
+      score: 55,
+      reviewCount: 1,
+      events: [{ type: 'product.compared', points: 20, occurredAt: '2026-11-20T10:00:00.000Z' }],
+    });
+    expect(sales.sent).toBe(true);
+    expect(await readMailbox(pg.pool, { to: 'gone@example.com' })).toHaveLength(0);
+    const salesMail = (await readMailbox(pg.pool, { to: 'sales@example.com' })).find((m) => m.text?.includes('Lead: gone'));
+    expect(salesMail?.subject).toContain('score 55');
+    expect(salesMail?.text).toContain('product.compared  +20');
+  });
+
+  it('marks a recipient the SMTP server refuses as a permanent, non-retryable failure', async () => {
+    const refusing: Mailer = {
+      async send() {
+        throw Object.assign(new Error('550 5.1.1 mailbox unavailable'), { responseCode: 550, command: 'RCPT TO' });
+      },
+      close: () => undefined,
+    };
+    const activities = createActivities({ pool: pg.pool, mailer: refusing, config });
+    const error = await activities
+      .sendNurtureEmail({ lead: lead('bounce'), template: 'welcome', sendKey: 'bounce:s0', sequence: 'onboarding@v1', step: 0 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApplicationFailure);
+    expect((error as ApplicationFailure).nonRetryable).toBe(true);
+    expect((error as ApplicationFailure).type).toBe('invalid_recipient');
+  });
+
+  it('records the read model, transitions and decisions idempotently', async () => {
+    const activities = createActivities({ pool: pg.pool, mailer, config });
+    const at = '2026-11-20T10:00:00.000Z';
+    const input = {
+      view: {
+        id: 'rm',
+        email: 'rm@example.com',
+        stage: 'nurturing' as const,
+        score: 0,
+        reviewCount: 1,
+        unsubscribed: false,
+        sequence: { id: 'recycle', version: 1, step: 0 },
+        nextActionAt: null,
+      },
+      transitions: [{ from: 'sales_review' as const, to: 'nurturing' as const, reason: 'rejected:no_budget', score: 55, at }],
+      decisions: [{ reviewNo: 1, decision: 'rejected' as const, reason: 'no_budget', by: 'sam', at }],
+    };
+    await activities.recordLeadState(input);
+    await activities.recordLeadState(input);
+    const lead = await pg.pool.query('SELECT stage, review_count, sequence_id, stage_changed_at FROM leads WHERE id = $1', ['rm']);
+    expect(lead.rows[0]).toMatchObject({ stage: 'nurturing', review_count: 1, sequence_id: 'recycle' });
+    expect(new Date(lead.rows[0].stage_changed_at).toISOString()).toBe(at);
+    expect((await pg.pool.query(`SELECT * FROM lead_transitions WHERE lead_id = 'rm'`)).rowCount).toBe(1);
+    expect((await pg.pool.query(`SELECT * FROM sales_decisions WHERE lead_id = 'rm'`)).rows).toMatchObject([{ decision: 'rejected', reason: 'no_budget' }]);
+  });
+});

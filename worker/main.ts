@@ -1,0 +1,8 @@
+import { runEntryPoint } from '../src/cli.js';
+
+// Deployment entry point for a worker on task queue `leads`; scale by running more of them.
+await runEntryPoint({
+  name: 'worker',
+  description: 'a worker for task queue "leads" (set TEMPORAL_ADDRESS, DATABASE_URL and SMTP_URL in deployment)',
+  parts: { worker: true, api: false },
+});
