@@ -1,0 +1,218 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { loadConfig } from '../../src/config.js';
+import { freePort } from '../../src/infra/net.js';
+import { startStack, type RunningStack } from '../../src/stack.js';
+import { eventually } from '../helpers/eventually.js';
+
+/**
+ * The whole system as `npm start` runs it (Temporal dev server, embedded PostgreSQL, SMTP
+ * sink, worker, API), driven only through HTTP.
+ */
+let stack: RunningStack;
+let dataDir: string;
+let api: string;
+
+const KEYS = { ingest: 'ingest-key-123', marketing: 'marketing-key-123', sales: 'sales-key-123', admin: 'admin-key-123' };
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'leadflow-e2e-'));
+  const [port, temporalPort, uiPort, pgPort, smtpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const config = loadConfig({
+    PORT: String(port),
+    TEMPORAL_PORT: String(temporalPort),
+    TEMPORAL_UI_PORT: String(uiPort),
+    EMBEDDED_PG_PORT: String(pgPort),
+    SMTP_SINK_PORT: String(smtpPort),
+    DATA_DIR: dataDir,
+    LEADS_API_KEYS: Object.entries(KEYS)
+      .map(([role, key]) => `${role}:${key}`)
+      .join(','),
+  });
+  stack = await startStack(config, { ui: false });
+  api = stack.apiUrl;
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+});
+
+type Role = keyof typeof KEYS;
+
+async function call(method: string, url: string, options: { role?: Role | null; key?: string; body?: unknown; rawBody?: string } = {}) {
+  const headers: Record<string, string> = {};
+  const key = options.key ?? (options.role === null ? undefined : KEYS[options.role ?? 'admin']);
+  if (key) headers.authorization = `Bearer ${key}`;
+  let body: string | undefined;
+  if (options.rawBody !== undefined || options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = options.rawBody ?? JSON.stringify(options.body);
+  }
+  const response = await fetch(`${api}${url}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+const mailbox = async (to: string) => (await call('GET', `/v1/dev/mailbox?to=${encodeURIComponent(to)}`)).body.messages as Array<{ subject: string; text: string }>;
+
+let eventNo = 0;
+async function postEvents(leadId: string, types: string[]) {
+  for (const type of types) {
+    const response = await call('POST', `/v1/leads/${leadId}/events`, { role: 'ingest', body: { eventId: `ev-${++eventNo}`, type } });
+    expect(response.status).toBe(202);
+  }
+}
+
+describe('Leadflow end to end over HTTP', () => {
+  it('takes a lead from enrolment through rejection, recycling and a second escalation to acceptance', async () => {
+    const lead = { id: 'e2e-ada', email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', company: 'Analytical Engines' };
+    const created = await call('POST', '/v1/leads', { role: 'ingest', body: lead });
+    expect(created).toEqual({ status: 201, body: { id: 'e2e-ada', stage: 'nurturing', workflowId: 'lead-e2e-ada' } });
+    const again = await call('POST', '/v1/leads', { role: 'marketing', body: lead });
+    expect(again).toEqual({ status: 200, body: { id: 'e2e-ada', stage: 'nurturing', workflowId: 'lead-e2e-ada' } });
+
+    // The first email of the onboarding sequence goes out at once.
+    const welcome = await eventually(async () => {
+      const messages = await mailbox('ada@example.com');
+      expect(messages).toHaveLength(1);
+      return messages[0]!;
+    });
+    expect(welcome.subject).toBe('Welcome to Leadflow, Ada');
+
+    // 20 + 20 + 10 = 50: the threshold. A repeated eventId counts once.
+    await postEvents('e2e-ada', ['product.compared', 'product.compared']);
+    const duplicate = await call('POST', '/v1/leads/e2e-ada/events', { role: 'ingest', body: { eventId: `ev-${eventNo}`, type: 'product.compared' } });
+    expect(duplicate).toEqual({ status: 202, body: { eventId: `ev-${eventNo}`, duplicate: true } });
+    await postEvents('e2e-ada', ['pricing.viewed']);
+
+    const inReview = await eventually(async () => {
+      const response = await call('GET', '/v1/leads/e2e-ada', { role: 'sales' });
+      expect(response.body).toMatchObject({ stage: 'sales_review', score: 50, reviewCount: 1 });
+      return response.body;
+    });
+    expect(inReview.sequence).toMatchObject({ id: 'onboarding', version: 1 });
+    expect(inReview.history.map((h: { kind: string }) => h.kind)).toEqual(expect.arrayContaining(['transition', 'event', 'email']));
+
+    const notification = await eventually(async () => {
+      const messages = await mailbox('sales@example.com');
+      expect(messages).toHaveLength(1);
+      return messages[0]!;
+    });
+    expect(notification.subject).toContain('Ada Lovelace');
+    expect(notification.subject).toContain('score 50');
+    expect(notification.text).toContain('product.compared  +20');
+
+    await eventually(async () => {
+      const queue = await call('GET', '/v1/leads?stage=sales_review', { role: 'sales' });
+      expect(queue.body.leads.map((l: { id: string }) => l.id)).toContain('e2e-ada');
+    });
+
+    const rejected = await call('POST', '/v1/leads/e2e-ada/reject', { role: 'sales', body: { by: 'sam@example.com', reason: 'not_ready', notes: 'budget next quarter' } });
+    expect(rejected).toEqual({ status: 200, body: { id: 'e2e-ada', stage: 'nurturing' } });
+    const recycled = await call('GET', '/v1/leads/e2e-ada', { role: 'marketing' });
+    expect(recycled.body).toMatchObject({ stage: 'nurturing', score: 0, sequence: { id: 'recycle', step: 0 } });
+
+    await postEvents('e2e-ada', ['product.compared', 'product.compared', 'form.submitted']);
+    await eventually(async () => {
+      const response = await call('GET', '/v1/leads/e2e-ada', { role: 'sales' });
+      expect(response.body).toMatchObject({ stage: 'sales_review', score: 50, reviewCount: 2 });
+    });
+    await eventually(async () => expect(await mailbox('sales@example.com')).toHaveLength(2));
+
+    const accepted = await call('POST', '/v1/leads/e2e-ada/accept', { role: 'sales', body: { by: 'sam@example.com' } });
+    expect(accepted).toEqual({ status: 200, body: { id: 'e2e-ada', stage: 'accepted' } });
+    const late = await call('POST', '/v1/leads/e2e-ada/accept', { role: 'sales', body: { by: 'kim@example.com' } });
+    expect(late.status).toBe(409);
+    expect(late.body.error).toBe('not_in_review');
+
+    await eventually(async () => {
+      const funnel = await call('GET', '/v1/funnel', { role: 'marketing' });
+      expect(funnel.body).toMatchObject({ accepted: 1, rejected: 1, rejectedByReason: { not_ready: 1 }, escalations: 2 });
+    });
+  });
+
+  it('answers bad requests with the status and a message naming the field', async () => {
+    const badEmail = await call('POST', '/v1/leads', { role: 'ingest', body: { id: 'x1', email: 'not-an-email' } });
+    expect(badEmail.status).toBe(400);
+    expect(badEmail.body.error).toBe('validation_failed');
+    expect(badEmail.body.details).toEqual([expect.objectContaining({ path: 'body.email' })]);
+    expect(badEmail.body.message).toContain('body.email');
+
+    const badId = await call('POST', '/v1/leads', { role: 'ingest', body: { id: 'has spaces', email: 'a@example.com' } });
+    expect(badId.status).toBe(400);
+    expect(badId.body.details[0].path).toBe('body.id');
+
+    const badJson = await call('POST', '/v1/leads', { role: 'ingest', rawBody: '{"id": ' });
+    expect(badJson.status).toBe(400);
+
+    await call('POST', '/v1/leads', { role: 'ingest', body: { id: 'e2e-bob', email: 'bob@example.com' } });
+    const unknownType = await call('POST', '/v1/leads/e2e-bob/events', { role: 'ingest', body: { eventId: 'b1', type: 'coffee.drunk' } });
+    expect(unknownType.status).toBe(400);
+    expect(unknownType.body.error).toBe('unknown_event_type');
+    expect(unknownType.body.details[0].path).toBe('body.type');
+
+    const badReason = await call('POST', '/v1/leads/e2e-bob/reject', { role: 'sales', body: { by: 'sam', reason: 'bored' } });
+    expect(badReason.status).toBe(400);
+    expect(badReason.body.details[0].path).toBe('body.reason');
+
+    const tooBig = await call('POST', '/v1/leads', { role: 'ingest', body: { id: 'big', email: 'big@example.com', attributes: { blob: 'x'.repeat(70_000) } } });
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.body.error).toBe('payload_too_large');
+  });
+
+  it('refuses requests without a key (401) or with the wrong role (403)', async () => {
+    const noKey = await call('POST', '/v1/leads', { role: null, body: { id: 'nokey', email: 'nokey@example.com' } });
+    expect(noKey.status).toBe(401);
+    expect(noKey.body.error).toBe('unauthorized');
+    const wrongKey = await call('GET', '/v1/leads', { key: 'not-a-real-key' });
+    expect(wrongKey.status).toBe(401);
+    const ingestAccepting = await call('POST', '/v1/leads/e2e-bob/accept', { role: 'ingest', body: { by: 'x' } });
+    expect(ingestAccepting.status).toBe(403);
+    expect(ingestAccepting.body.error).toBe('forbidden');
+    const salesCreating = await call('POST', '/v1/leads', { role: 'sales', body: { id: 'nope', email: 'nope@example.com' } });
+    expect(salesCreating.status).toBe(403);
+    const ingestFunnel = await call('GET', '/v1/funnel', { role: 'ingest' });
+    expect(ingestFunnel.status).toBe(403);
+    // Nothing was created by the refused request.
+    expect((await call('GET', '/v1/leads/nope', { role: 'admin' })).status).toBe(404);
+  });
+
+  it('answers 404 for unknown leads and 409 for a decision on a lead not in review', async () => {
+    const missing = await call('GET', '/v1/leads/ghost', { role: 'sales' });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error).toBe('lead_not_found');
+    const missingEvent = await call('POST', '/v1/leads/ghost/events', { role: 'ingest', body: { eventId: 'g1', type: 'page.viewed' } });
+    expect(missingEvent.status).toBe(404);
+
+    await call('POST', '/v1/leads', { role: 'ingest', body: { id: 'e2e-cy', email: 'cy@example.com' } });
+    const notInReview = await call('POST', '/v1/leads/e2e-cy/reject', { role: 'sales', body: { by: 'sam', reason: 'no_budget' } });
+    expect(notInReview.status).toBe(409);
+    expect(notInReview.body).toMatchObject({ error: 'not_in_review' });
+    expect(notInReview.body.message).toContain('e2e-cy');
+  });
+
+  it('stops marketing email after an unsubscribe', async () => {
+    await call('POST', '/v1/leads', { role: 'ingest', body: { id: 'e2e-dee', email: 'dee@example.com' } });
+    await eventually(async () => expect(await mailbox('dee@example.com')).toHaveLength(1));
+    const unsubscribed = await call('POST', '/v1/leads/e2e-dee/unsubscribe', { role: 'ingest' });
+    expect(unsubscribed).toEqual({ status: 200, body: { id: 'e2e-dee', unsubscribed: true } });
+    await eventually(async () => expect((await call('GET', '/v1/leads/e2e-dee')).body.unsubscribed).toBe(true));
+  });
+
+  it('serves health and an OpenAPI document built from the route schemas', async () => {
+    const health = await call('GET', '/healthz', { role: null });
+    expect(health).toEqual({ status: 200, body: { status: 'ok', checks: { postgres: 'ok', temporal: 'ok' } } });
+    const doc = await call('GET', '/openapi.json', { role: null });
+    expect(doc.status).toBe(200);
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/v1/leads', '/v1/leads/{id}/events', '/v1/leads/{id}', '/v1/leads/{id}/accept', '/v1/leads/{id}/reject', '/v1/funnel']),
+    );
+    const rejectBody = doc.body.paths['/v1/leads/{id}/reject'].post.requestBody.content['application/json'].schema;
+    expect(rejectBody.properties.reason.enum).toEqual(['not_ready', 'no_budget', 'no_authority', 'wrong_contact', 'no_fit', 'other']);
+  });
+});
