@@ -39,7 +39,7 @@ const run = (command, args, options = {}) => {
   const result = spawnSync(command, args, { stdio: ['ignore', 'inherit', 'inherit'], ...options });
   return result.status === 0;
 };
-const has = (command) => spawnSync(command, ['--version'], { stdio: 'ignore' }).status === 0;
+const has = (command) => spawnSync(command, [command === 'go' ? 'version' : '--version'], { stdio: 'ignore' }).status === 0;
 
 if (process.env.LEADFLOW_SKIP_TEMPORAL_INSTALL === '1') {
   log('LEADFLOW_SKIP_TEMPORAL_INSTALL=1: not installing the Temporal binaries');

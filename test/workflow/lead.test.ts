@@ -108,6 +108,19 @@ describe('lead workflow (time-skipping)', () => {
     });
   });
 
+  it('sends the welcome email to a lead that escalates before it, then pauses the sequence in review', async () => {
+    await withLead(async ({ handle, recorded }) => {
+      // The website creates the lead and posts its engagement in the same second.
+      await sendEvents(handle, ['product.compared', 'product.compared', 'pricing.viewed']);
+      await eventually(async () => expect((await handle.query(leadStateQuery)).stage).toBe('sales_review'));
+      await eventually(() => expect(nurture(recorded.emails).map((e) => e.template)).toEqual(['welcome']));
+      await eventually(() => expect(recorded.salesNotifications).toHaveLength(1));
+      await env.sleep('15 days');
+      expect(nurture(recorded.emails).map((e) => e.template)).toEqual(['welcome']);
+      expect((await handle.query(leadStateQuery)).sequence.step).toBe(1);
+    });
+  });
+
   it('ignores a repeated eventId', async () => {
     await withLead(async ({ handle }) => {
       await handle.signal(engagementSignal, event('product.compared', 'same-id'));
