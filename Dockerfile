@@ -1,0 +1,25 @@
+# Production image for the API and the worker (docker-compose.yml runs one of each).
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+ENV LEADFLOW_SKIP_TEMPORAL_INSTALL=1
+COPY package.json package-lock.json ./
+COPY scripts ./scripts
+RUN npm ci
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY workflows ./workflows
+COPY activities ./activities
+COPY worker ./worker
+RUN npm run build
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+# A deployment talks to a real Temporal, Postgres and SMTP: no embedded binaries needed.
+ENV NODE_ENV=production LEADFLOW_SKIP_TEMPORAL_INSTALL=1 HOST=0.0.0.0 PORT=3000
+COPY package.json package-lock.json ./
+COPY scripts ./scripts
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /app/dist ./dist
+USER node
+EXPOSE 3000
+CMD ["node", "dist/src/server/main.js"]
