@@ -48,21 +48,25 @@ export const HistoryEntry = z.object({
   data: z.record(z.string(), z.unknown()),
 });
 
-export const LeadDetail = z.object({
+/** Fields every view of a lead shows: who it is and where it stands. */
+const LeadBase = z.object({
   id: z.string(),
   email: z.string(),
   firstName: z.string().nullable(),
   lastName: z.string().nullable(),
   company: z.string().nullable(),
-  timezone: z.string().nullable(),
   stage: z.enum(LEAD_STAGES),
   score: z.number().int(),
   reviewCount: z.number().int(),
   unsubscribed: z.boolean(),
+  createdAt: z.string(),
+});
+
+export const LeadDetail = LeadBase.extend({
+  timezone: z.string().nullable(),
   sequence: SequencePosition,
   nextActionAt: z.string().nullable(),
   workflowId: z.string(),
-  createdAt: z.string(),
   history: z.array(HistoryEntry),
 });
 
@@ -71,19 +75,7 @@ export const ListLeadsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
-export const LeadSummary = z.object({
-  id: z.string(),
-  email: z.string(),
-  firstName: z.string().nullable(),
-  lastName: z.string().nullable(),
-  company: z.string().nullable(),
-  stage: z.enum(LEAD_STAGES),
-  score: z.number().int(),
-  reviewCount: z.number().int(),
-  unsubscribed: z.boolean(),
-  stageChangedAt: z.string(),
-  createdAt: z.string(),
-});
+export const LeadSummary = LeadBase.extend({ stageChangedAt: z.string() });
 
 export const LeadList = z.object({ leads: z.array(LeadSummary) });
 
