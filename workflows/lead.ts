@@ -44,7 +44,7 @@ const { sendNurtureEmail, notifySales } = proxyActivities<LeadActivities>({
 /** How many eventIds the workflow remembers itself; Postgres holds the full set. */
 const SEEN_EVENT_IDS_KEPT = 2000;
 /** Continue-as-new well before Temporal's history limits, even if the server suggests nothing. */
-const HISTORY_EVENTS_BEFORE_CONTINUE = 10_000;
+const DEFAULT_HISTORY_BUDGET = 10_000;
 
 /**
  * One lead, from enrolment to a sales decision: collects engagement, scores it, runs the
@@ -53,6 +53,7 @@ const HISTORY_EVENTS_BEFORE_CONTINUE = 10_000;
  */
 export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> {
   const { lead, program } = input;
+  const historyBudget = input.historyBudget ?? DEFAULT_HISTORY_BUDGET;
   const now = () => new Date(Date.now()).toISOString();
   const state: LeadState = input.state ?? {
     stage: 'nurturing',
@@ -239,7 +240,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
 
   function historyIsLong(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength > HISTORY_EVENTS_BEFORE_CONTINUE;
+    return info.continueAsNewSuggested || info.historyLength > historyBudget;
   }
 
   for (;;) {
@@ -249,7 +250,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
     if (historyIsLong()) {
       await condition(allHandlersFinished);
       await flush();
-      if (!isTerminal()) await continueAsNew<typeof leadWorkflow>({ lead, program, state });
+      if (!isTerminal()) await continueAsNew<typeof leadWorkflow>({ lead, program, state, historyBudget });
     }
 
     const sequence = currentSequence();

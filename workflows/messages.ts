@@ -77,4 +77,6 @@ export interface LeadWorkflowInput {
   lead: LeadProfile;
   program: ProgramSnapshot;
   state?: LeadState;
+  /** History events after which the lead continues as new (default 10,000). */
+  historyBudget?: number;
 }

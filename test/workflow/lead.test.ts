@@ -42,7 +42,7 @@ afterEach(async () => {
 /** Runs one lead's workflow on its own task queue with recording activities. */
 async function withLead(
   body: (ctx: { handle: WorkflowHandle<typeof leadWorkflow>; recorded: ReturnType<typeof recordingActivities>; startedAt: number }) => Promise<void>,
-  sequence = 'onboarding',
+  options: { sequence?: string; historyBudget?: number } = {},
 ): Promise<void> {
   const taskQueue = `test-${randomUUID()}`;
   const recorded = recordingActivities();
@@ -52,7 +52,13 @@ async function withLead(
     const handle = await env.client.workflow.start(leadWorkflow, {
       taskQueue,
       workflowId: `lead-${leadId}`,
-      args: [{ lead: { id: leadId, email: `${leadId.toLowerCase()}@example.com`, firstName: 'Ada' }, program: programSnapshot(sequence) }],
+      args: [
+        {
+          lead: { id: leadId, email: `${leadId.toLowerCase()}@example.com`, firstName: 'Ada' },
+          program: programSnapshot(options.sequence ?? 'onboarding'),
+          ...(options.historyBudget ? { historyBudget: options.historyBudget } : {}),
+        },
+      ],
     });
     const startedAt = (await handle.describe()).startTime.getTime();
     await body({ handle, recorded, startedAt });
@@ -206,5 +212,34 @@ describe('lead workflow (time-skipping)', () => {
       expect(lost).toHaveLength(1);
       expect(((lost[0]!.reason as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe('not_in_review');
     });
+  });
+
+  it('continues as new when its history grows, carrying score, dedupe and the sequence schedule', async () => {
+    await withLead(
+      async ({ handle, recorded, startedAt }) => {
+        await eventually(() => expect(nurture(recorded.emails)).toHaveLength(1));
+        const firstRun = (await handle.describe()).runId;
+        // 12 page views of 1 point each, one at a time: far more history than the budget of 40.
+        for (let i = 0; i < 12; i++) {
+          await handle.signal(engagementSignal, event('page.viewed', `pv-${i}`));
+          await eventually(async () => expect((await handle.query(leadStateQuery)).score).toBe(i + 1));
+        }
+        await eventually(async () => expect((await handle.describe()).runId).not.toBe(firstRun));
+        // Dedupe survives the new run: a repeated eventId still counts once.
+        await handle.signal(engagementSignal, event('page.viewed', 'pv-0'));
+        await handle.signal(engagementSignal, event('webinar.viewed', 'wb-1'));
+        await eventually(async () => expect(await handle.query(leadStateQuery)).toMatchObject({ score: 17, stage: 'nurturing' }));
+        // The sequence resumes where it was, on its original schedule.
+        await env.sleep('11 days');
+        await eventually(() => expect(nurture(recorded.emails)).toHaveLength(4));
+        expect(nurture(recorded.emails).map((e) => [e.template, daysAfter(e.at, startedAt)])).toEqual([
+          ['welcome', 0],
+          ['customer-stories', 2],
+          ['product-tour', 5],
+          ['pricing-guide', 10],
+        ]);
+      },
+      { historyBudget: 40 },
+    );
   });
 });
