@@ -22,7 +22,7 @@ import {
   type LeadState,
   type LeadWorkflowInput,
 } from './messages.js';
-import { LeadScoreKey, LeadSequenceKey, LeadStageKey } from './search-attributes.js';
+import { LeadReviewCountKey, LeadScoreKey, LeadSequenceKey, LeadStageKey, LeadUnsubscribedKey } from './search-attributes.js';
 
 // Postgres writes are quick and idempotent: retry often, forever.
 const { recordLeadState } = proxyActivities<LeadActivities>({
@@ -224,6 +224,8 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
         { key: LeadStageKey, value: state.stage },
         { key: LeadScoreKey, value: state.score },
         { key: LeadSequenceKey, value: `${state.sequence.id}@v${state.sequence.version}` },
+        { key: LeadReviewCountKey, value: state.reviewCount },
+        { key: LeadUnsubscribedKey, value: state.unsubscribed },
       ]);
       await recordLeadState({ view: view(), transitions: batch.transitions, decisions: batch.decisions });
       for (const reviewNo of batch.due) {

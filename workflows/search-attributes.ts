@@ -7,5 +7,12 @@ export const LeadScoreKey = defineSearchAttributeKey('LeadScore', SearchAttribut
 /** `<sequenceId>@v<version>` the lead is currently running. */
 export const LeadSequenceKey = defineSearchAttributeKey('LeadSequence', SearchAttributeType.KEYWORD);
 
-/** Every custom search attribute the lead workflow upserts; servers must have them registered. */
-export const leadSearchAttributes = [LeadStageKey, LeadScoreKey, LeadSequenceKey] as const;
+/** How many times the lead went to sales review. */
+export const LeadReviewCountKey = defineSearchAttributeKey('LeadReviewCount', SearchAttributeType.INT);
+/** Whether the lead asked for no more marketing email. */
+export const LeadUnsubscribedKey = defineSearchAttributeKey('LeadUnsubscribed', SearchAttributeType.BOOL);
+/** Salesperson who owns the lead in review, once owners are assigned. */
+export const LeadOwnerKey = defineSearchAttributeKey('LeadOwner', SearchAttributeType.KEYWORD);
+
+/** Every custom search attribute of a lead; servers must have them registered. */
+export const leadSearchAttributes = [LeadStageKey, LeadScoreKey, LeadSequenceKey, LeadReviewCountKey, LeadUnsubscribedKey, LeadOwnerKey] as const;

@@ -204,6 +204,21 @@ describe('Leadflow end to end over HTTP', () => {
     await eventually(async () => expect((await call('GET', '/v1/leads/e2e-dee')).body.unsubscribed).toBe(true));
   });
 
+  it('makes leads findable in Temporal by stage, score and review count', async () => {
+    await call('POST', '/v1/leads', { role: 'ingest', body: { id: 'e2e-eve', email: 'eve@example.com' } });
+    await postEvents('e2e-eve', ['product.compared', 'product.compared', 'product.compared']);
+    const query = `LeadStage="sales_review" AND LeadScore>=60 AND LeadUnsubscribed=false`;
+    await eventually(async () => {
+      const found: string[] = [];
+      for await (const workflow of stack.client.workflow.list({ query })) found.push(workflow.workflowId);
+      expect(found).toEqual(['lead-e2e-eve']);
+    });
+    const reviewed: string[] = [];
+    for await (const workflow of stack.client.workflow.list({ query: 'LeadReviewCount>=2' })) reviewed.push(workflow.workflowId);
+    expect(reviewed).toContain('lead-e2e-ada');
+    expect(reviewed).not.toContain('lead-e2e-eve');
+  });
+
   it('serves health and an OpenAPI document built from the route schemas', async () => {
     const health = await call('GET', '/healthz', { role: null });
     expect(health).toEqual({ status: 200, body: { status: 'ok', checks: { postgres: 'ok', temporal: 'ok' } } });
