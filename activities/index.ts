@@ -4,6 +4,7 @@ import { ErrorCodes } from '../src/domain/errors.js';
 import type { LeadProfile } from '../src/domain/lead.js';
 import { inTransaction, type Pool } from '../src/infra/db.js';
 import { isPermanentRecipientError, type Mailer } from '../src/infra/mailer.js';
+import type { Metrics } from '../src/infra/metrics.js';
 import { renderTemplate } from '../src/sequences/templates.js';
 import type { LeadActivities, RecordLeadStateInput, SendResult } from './types.js';
 
@@ -13,6 +14,7 @@ export interface ActivityDeps {
   pool: Pool;
   mailer: Mailer;
   config: { mailFrom: string; salesInbox: string };
+  metrics?: Pick<Metrics, 'emailsSent' | 'emailsSuppressed' | 'escalations'>;
 }
 
 interface OutgoingEmail {
@@ -35,7 +37,7 @@ const attempt = (): number => {
 };
 
 /** Builds the activities over their dependencies, so tests pass fakes without module mocking. */
-export function createActivities({ pool, mailer, config }: ActivityDeps): LeadActivities {
+export function createActivities({ pool, mailer, config, metrics }: ActivityDeps): LeadActivities {
   /**
    * Sends at most once per send key. The outbox row is locked for the whole send, so two
    * attempts of one activity never race; a row already `sent` makes a retry a no-op.
@@ -58,6 +60,7 @@ export function createActivities({ pool, mailer, config }: ActivityDeps): LeadAc
         const suppressed = await db.query('SELECT 1 FROM suppressions WHERE email = lower($1)', [email.to]);
         if (suppressed.rowCount) {
           await db.query(`UPDATE email_outbox SET status = 'suppressed' WHERE send_key = $1`, [email.sendKey]);
+          metrics?.emailsSuppressed.inc({ kind: content.kind });
           return { sent: false, suppressed: true };
         }
       }
@@ -83,6 +86,7 @@ export function createActivities({ pool, mailer, config }: ActivityDeps): LeadAc
         messageId,
         attempt(),
       ]);
+      metrics?.emailsSent.inc({ kind: content.kind });
       return { sent: true, messageId };
     });
   }
@@ -135,7 +139,9 @@ export function createActivities({ pool, mailer, config }: ActivityDeps): LeadAc
     },
 
     async notifySales({ lead, sendKey, score, reviewCount, events }) {
-      return sendOnce({ sendKey, lead, to: config.salesInbox, template: 'sales-notification', data: { score, reviewCount, events } });
+      const result = await sendOnce({ sendKey, lead, to: config.salesInbox, template: 'sales-notification', data: { score, reviewCount, events } });
+      if (result.sent) metrics?.escalations.inc();
+      return result;
     },
   };
 }

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { createPool, migrate, type Pool } from './infra/db.js';
 import { startEmbeddedPostgres } from './infra/embedded-postgres.js';
 import { createMailer } from './infra/mailer.js';
+import { createMetrics } from './infra/metrics.js';
 import { startSmtpSink } from './infra/smtp-sink.js';
 import { resolveTemporalCli } from './infra/temporal/binaries.js';
 import { startDevServer } from './infra/temporal/dev-server.js';
@@ -98,6 +99,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     const mailer = createMailer(smtpUrl);
     stops.push(async () => mailer.close());
 
+    const metrics = createMetrics();
     const connection = await Connection.connect({ address: temporalAddress });
     stops.push(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
@@ -111,6 +113,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         pool,
         mailer,
         config: { mailFrom: config.mailFrom, salesInbox: config.salesInbox },
+        metrics,
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
       });
       const running = worker.run();
@@ -128,6 +131,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         pool,
         apiKeys: config.apiKeys,
         devMailbox: !config.smtpUrl,
+        metrics,
         ...(options.logger ? { logger: options.logger } : {}),
       });
       const address = await app.listen({ host: config.host, port: config.port });

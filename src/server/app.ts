@@ -4,6 +4,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Client } from '@temporalio/client';
 import type { ApiKey, Role } from '../config.js';
 import type { Pool } from '../infra/db.js';
+import type { Metrics } from '../infra/metrics.js';
 import { readMailbox } from '../infra/smtp-sink.js';
 import { funnelReport } from '../leads/funnel.js';
 import { LeadService } from '../leads/service.js';
@@ -19,6 +20,8 @@ export interface AppDeps {
   logger?: FastifyBaseLogger;
   /** Serve `GET /v1/dev/mailbox` (only with the embedded SMTP sink). */
   devMailbox?: boolean;
+  /** Prometheus metrics to count into and serve at `/metrics`. */
+  metrics?: Metrics;
 }
 
 /** Request bodies above this are refused with 413 (DESIGN.md). */
@@ -79,7 +82,20 @@ async function buildTypedApp(deps: AppDeps) {
     sendError(reply, 404, { error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
-  app.get('/healthz', { schema: { hide: true, response: { 200: S.Health, 503: S.Health } } }, async (_request, reply) => {
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+      metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    });
+    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    );
+  }
+
+  /** Asks each dependency for a sign of life; a failure names the dependency and the error. */
+  const dependencyChecks = async (): Promise<Record<string, string>> => {
     const checks: Record<string, string> = {};
     await deps.pool.query('SELECT 1').then(
       () => (checks.postgres = 'ok'),
@@ -89,9 +105,16 @@ async function buildTypedApp(deps: AppDeps) {
       () => (checks.temporal = 'ok'),
       (e: Error) => (checks.temporal = e.message),
     );
-    const ok = Object.values(checks).every((v) => v === 'ok');
-    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
-  });
+    return checks;
+  };
+  // /healthz for liveness probes, /readyz for load balancers: both 503 when a dependency is down.
+  for (const url of ['/healthz', '/readyz']) {
+    app.get(url, { schema: { hide: true, response: { 200: S.Health, 503: S.Health } } }, async (_request, reply) => {
+      const checks = await dependencyChecks();
+      const ok = Object.values(checks).every((v) => v === 'ok');
+      return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
+    });
+  }
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -124,7 +147,11 @@ async function buildTypedApp(deps: AppDeps) {
         response: { 202: S.EventAccepted, ...errorResponses },
       },
     },
-    async (request, reply) => reply.status(202).send(await leads.recordEvent(request.params.id, request.body)),
+    async (request, reply) => {
+      const result = await leads.recordEvent(request.params.id, request.body);
+      metrics?.eventsIngested.inc({ type: request.body.type, duplicate: String(result.duplicate) });
+      return reply.status(202).send(result);
+    },
   );
 
   app.get(
@@ -162,7 +189,11 @@ async function buildTypedApp(deps: AppDeps) {
         response: { 200: S.DecisionResult, ...errorResponses },
       },
     },
-    async (request) => leads.accept(request.params.id, request.body),
+    async (request) => {
+      const result = await leads.accept(request.params.id, request.body);
+      metrics?.decisions.inc({ decision: result.stage === 'nurturing' ? 'rejected' : result.stage });
+      return result;
+    },
   );
 
   app.post(
@@ -177,7 +208,11 @@ async function buildTypedApp(deps: AppDeps) {
         response: { 200: S.DecisionResult, ...errorResponses },
       },
     },
-    async (request) => leads.reject(request.params.id, request.body),
+    async (request) => {
+      const result = await leads.reject(request.params.id, request.body);
+      metrics?.decisions.inc({ decision: result.stage === 'nurturing' ? 'rejected' : result.stage });
+      return result;
+    },
   );
 
   app.post(
@@ -192,7 +227,11 @@ async function buildTypedApp(deps: AppDeps) {
         response: { 200: S.DecisionResult, ...errorResponses },
       },
     },
-    async (request) => leads.disqualify(request.params.id, request.body),
+    async (request) => {
+      const result = await leads.disqualify(request.params.id, request.body);
+      metrics?.decisions.inc({ decision: result.stage === 'nurturing' ? 'rejected' : result.stage });
+      return result;
+    },
   );
 
   app.post(

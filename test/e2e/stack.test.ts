@@ -222,6 +222,7 @@ describe('Leadflow end to end over HTTP', () => {
   it('serves health and an OpenAPI document built from the route schemas', async () => {
     const health = await call('GET', '/healthz', { role: null });
     expect(health).toEqual({ status: 200, body: { status: 'ok', checks: { postgres: 'ok', temporal: 'ok' } } });
+    expect((await call('GET', '/readyz', { role: null })).status).toBe(200);
     const doc = await call('GET', '/openapi.json', { role: null });
     expect(doc.status).toBe(200);
     expect(Object.keys(doc.body.paths)).toEqual(
@@ -229,5 +230,19 @@ describe('Leadflow end to end over HTTP', () => {
     );
     const rejectBody = doc.body.paths['/v1/leads/{id}/reject'].post.requestBody.content['application/json'].schema;
     expect(rejectBody.properties.reason.enum).toEqual(['not_ready', 'no_budget', 'no_authority', 'wrong_contact', 'no_fit', 'other']);
+  });
+
+  it('counts requests, events, decisions and emails in Prometheus metrics', async () => {
+    const response = await fetch(`${api}/metrics`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(line + ' '))?.slice(line.length + 1));
+    // Counted by the earlier tests of this file: one duplicate event, one accept, one reject, two escalations.
+    expect(value('leadflow_events_ingested_total{type="product.compared",duplicate="true"}')).toBe(1);
+    expect(value('leadflow_decisions_total{decision="accepted"}')).toBe(1);
+    expect(value('leadflow_decisions_total{decision="rejected"}')).toBe(1);
+    expect(value('leadflow_escalations_total')).toBeGreaterThanOrEqual(2);
+    expect(value('leadflow_emails_sent_total{kind="marketing"}')).toBeGreaterThanOrEqual(3);
+    expect(value('leadflow_http_requests_total{method="POST",route="/v1/leads/:id/accept",status="409"}')).toBe(1);
   });
 });
