@@ -1,114 +1,206 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { Connection } from '@temporalio/client';
-import { SearchAttributeType } from '@temporalio/common';
+import { TypedSearchAttributes } from '@temporalio/common';
 import { leadSearchAttributes } from '../../../workflows/search-attributes.js';
+import { isPortOpen } from '../net.js';
+import { describeMissingBinary, resolveTemporalCli, TemporalBinaryNotFoundError } from './binaries.js';
+import { ensureLeadSearchAttributes } from './search-attributes.js';
 
 export interface DevServerOptions {
-  cliPath: string;
+  /** Front-end gRPC port on 127.0.0.1. */
   port: number;
+  /** Web UI port (ignored when `ui` is false). */
   uiPort: number;
-  /** SQLite file: the dev server keeps its data there across restarts. */
+  /** SQLite file: the dev server keeps its data there across restarts. Its folder is created. */
   dbFile: string;
   namespace?: string;
+  /** Serve the Web UI (default true); false passes `--headless`. */
   ui?: boolean;
-  /** How long to wait for the frontend to answer (default 60 s: the first start migrates SQLite). */
+  /** Every line the server prints (stdout and stderr). */
+  onLog?: (line: string) => void;
+  /** A CLI already resolved by the caller; resolved here (resolveTemporalCli) when absent. */
+  cliPath?: string;
+  /** How long to wait for the front end to answer (default 60 s). */
   startTimeoutMs?: number;
 }
 
 export interface DevServer {
+  /** host:port of the gRPC front end. */
   address: string;
-  uiUrl?: string;
+  /** Web UI, when started with `ui` on. */
+  uiUrl: string | undefined;
   namespace: string;
+  /** SIGTERM, then SIGKILL after 10 s; resolves when the process is gone. */
   stop(): Promise<void>;
 }
 
-const CLI_TYPE: Record<string, string> = {
-  [SearchAttributeType.KEYWORD]: 'Keyword',
-  [SearchAttributeType.INT]: 'Int',
-  [SearchAttributeType.TEXT]: 'Text',
-  [SearchAttributeType.DOUBLE]: 'Double',
-  [SearchAttributeType.BOOL]: 'Bool',
-  [SearchAttributeType.DATETIME]: 'Datetime',
-  [SearchAttributeType.KEYWORD_LIST]: 'KeywordList',
-};
+/** A server binary we spawned: its output tail, its exit, and an orderly stop. */
+export interface ServerProcess {
+  readonly pid: number | undefined;
+  /** Set once the process has exited. */
+  exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** Resolves when the process has exited (or failed to start). */
+  readonly exited: Promise<void>;
+  /** The last lines it printed, for error messages. */
+  outputTail(lines?: number): string;
+  stop(): Promise<void>;
+}
+
+const STOP_GRACE_MS = 10_000;
 
 /**
- * Starts `temporal server start-dev` from the given CLI on 127.0.0.1 with a SQLite file and the
- * lead search attributes registered, and waits until its frontend answers. We start the binary
- * ourselves (not the SDK's ephemeral server) because its ~5 s start-up wait is too short on a
- * busy two-core machine.
+ * Spawns a long-running server binary in its own process group, so a Ctrl-C in the terminal
+ * reaches only our process and the stack stops the server in its own order (after the worker).
+ * A process exit that skips `stop()` still sends it SIGTERM.
+ */
+export function spawnServerProcess(file: string, args: string[], onLog?: (line: string) => void): ServerProcess {
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const tail: string[] = [];
+  const keep = (line: string) => {
+    tail.push(line);
+    if (tail.length > 200) tail.shift();
+    onLog?.(line);
+  };
+  createInterface({ input: child.stdout }).on('line', keep);
+  createInterface({ input: child.stderr }).on('line', keep);
+
+  let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const killOnExit = () => child.kill('SIGTERM');
+  process.once('exit', killOnExit);
+  const exited = new Promise<void>((resolve) => {
+    child.once('error', (error) => {
+      keep(`failed to start ${file}: ${error.message}`);
+      exitInfo ??= { code: null, signal: null };
+      process.removeListener('exit', killOnExit);
+      resolve();
+    });
+    child.once('exit', (code, signal) => {
+      exitInfo = { code, signal };
+      process.removeListener('exit', killOnExit);
+      resolve();
+    });
+  });
+
+  return {
+    pid: child.pid,
+    exit: () => exitInfo,
+    exited,
+    outputTail: (lines = 20) => tail.slice(-lines).join('\n'),
+    async stop() {
+      if (exitInfo) return;
+      child.kill('SIGTERM');
+      const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+      await exited;
+      clearTimeout(kill);
+    },
+  };
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One attempt to reach the front end and our namespace; a connection that does not answer is closed. */
+async function probeFrontEnd(address: string, namespace: string): Promise<Connection> {
+  const connection = await Connection.connect({ address, connectTimeout: 5_000 });
+  try {
+    await connection.withDeadline(Date.now() + 5_000, async () => {
+      await connection.workflowService.getSystemInfo({});
+      // Namespaces from --namespace are created during start-up: wait for ours too.
+      await connection.workflowService.describeNamespace({ namespace });
+    });
+    return connection;
+  } catch (error) {
+    await connection.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Starts `temporal server start-dev` on 127.0.0.1 with a SQLite file and the lead search
+ * attributes, and waits until its front end answers. We spawn the CLI ourselves rather than use
+ * the SDK's ephemeral server: that one waits only about 5 s and knows no persistent UI port.
  */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const namespace = options.namespace ?? 'default';
-  const address = `127.0.0.1:${options.port}`;
-  await fs.mkdir(path.dirname(path.resolve(options.dbFile)), { recursive: true });
+  const host = '127.0.0.1';
+  const address = `${host}:${options.port}`;
+  const timeoutMs = options.startTimeoutMs ?? 60_000;
+
+  let cliPath = options.cliPath;
+  if (!cliPath) {
+    const resolved = await resolveTemporalCli();
+    // The SDK could download a CLI, but not with our data file and ports: refuse, and say how to fix it.
+    if (!resolved.path) throw new TemporalBinaryNotFoundError(describeMissingBinary('cli', resolved.tried));
+    cliPath = resolved.path;
+  }
+
+  const dbFile = path.resolve(options.dbFile);
+  await fs.mkdir(path.dirname(dbFile), { recursive: true });
+  // Flag names as of CLI 1.9.1 (and 1.5.1, the Go fallback). `--search-attribute` only takes
+  // effect on a new db file; ensureLeadSearchAttributes below adds what an older file lacks.
   const args = [
     'server',
     'start-dev',
     '--ip',
-    '127.0.0.1',
+    host,
     '--port',
     String(options.port),
     '--db-filename',
-    path.resolve(options.dbFile),
+    dbFile,
     '--namespace',
     namespace,
     '--log-level',
     'warn',
-    ...leadSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=${CLI_TYPE[key.type]}`]),
-    ...(options.ui === false ? ['--headless'] : ['--ui-ip', '127.0.0.1', '--ui-port', String(options.uiPort)]),
+    ...leadSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=${TypedSearchAttributes.toMetadataType(key.type)}`]),
+    ...(options.ui === false ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
   ];
-  const child = spawn(options.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-8000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve();
-    }),
-  );
+  const server = spawnServerProcess(cliPath, args, options.onLog);
+  const failure = (reason: string) =>
+    new Error(`temporal server start-dev (${cliPath}) ${reason}. Its last output:\n${server.outputTail() || '(none)'}`);
 
-  const stop = async () => {
-    if (exited) return;
-    child.kill('SIGTERM');
-    const killed = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exit;
-    clearTimeout(killed);
-  };
-
-  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
-  for (;;) {
-    if (exited) {
-      throw new Error(`temporal server start-dev exited (${exited.code ?? exited.signal}) before answering on ${address}:\n${output.trim().split('\n').slice(-15).join('\n')}`);
-    }
-    try {
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
-      try {
-        await connection.workflowService.describeNamespace({ namespace });
-      } finally {
-        await connection.close();
-      }
-      break;
-    } catch (error) {
+  const deadline = Date.now() + timeoutMs;
+  let connection: Connection | undefined;
+  let lastError: unknown;
+  try {
+    for (;;) {
+      const exit = server.exit();
+      if (exit) throw failure(`exited (${exit.signal ?? `code ${exit.code}`}) before answering on ${address}`);
       if (Date.now() > deadline) {
-        await stop();
-        throw new Error(`temporal server start-dev did not answer on ${address} within ${(options.startTimeoutMs ?? 60_000) / 1000} s: ${(error as Error).message}\n${output.trim()}`);
+        throw failure(`did not answer on ${address} within ${timeoutMs / 1000} s (last error: ${(lastError as Error | undefined)?.message ?? 'port closed'})`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      // A cheap TCP probe first: Connection.connect on a closed port would hold us for its own timeout.
+      if (await isPortOpen(options.port, host)) {
+        // Something listens, but it may not be our server (a port taken by another process):
+        // race the probe against the process exiting so a dead server never leaves us waiting.
+        const probe = probeFrontEnd(address, namespace);
+        const outcome = await Promise.race([
+          probe.then((conn) => ({ conn }), (error: unknown) => ({ error })),
+          server.exited.then(() => ({ gaveUp: 'exited' })),
+          delay(Math.max(0, deadline - Date.now())).then(() => ({ gaveUp: 'deadline' })),
+        ]);
+        if ('conn' in outcome) {
+          connection = outcome.conn;
+          break;
+        }
+        if ('error' in outcome) lastError = outcome.error;
+        else void probe.then((conn) => conn.close(), () => undefined);
+      }
+      await delay(200);
     }
+    await ensureLeadSearchAttributes(connection, namespace);
+  } catch (error) {
+    await connection?.close().catch(() => undefined);
+    await server.stop();
+    throw error;
   }
+  await connection.close();
 
   return {
     address,
-    ...(options.ui === false ? {} : { uiUrl: `http://127.0.0.1:${options.uiPort}` }),
+    uiUrl: options.ui === false ? undefined : `http://${host}:${options.uiPort}`,
     namespace,
-    stop,
+    stop: () => server.stop(),
   };
 }
