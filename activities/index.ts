@@ -13,14 +13,22 @@ export type * from './types.js';
 export interface ActivityDeps {
   pool: Pool;
   mailer: Mailer;
-  config: { mailFrom: string; salesInbox: string };
-  metrics?: Pick<Metrics, 'emailsSent' | 'emailsSuppressed' | 'escalations'>;
+  config: {
+    mailFrom: string;
+    salesInbox: string;
+    /** Gets the second SLA expiry of a review (default: the sales inbox). */
+    salesManagerInbox?: string;
+    /** Review owners, assigned round-robin; none means reviews go to the sales inbox unassigned. */
+    salesOwners?: string[];
+  };
+  metrics?: Pick<Metrics, 'emailsSent' | 'emailsSuppressed' | 'escalations'> & Partial<Pick<Metrics, 'slaBreaches'>>;
 }
 
 interface OutgoingEmail {
   sendKey: string;
   lead: LeadProfile;
   to: string;
+  cc?: string;
   template: string;
   data?: Record<string, unknown>;
 }
@@ -69,6 +77,7 @@ export function createActivities({ pool, mailer, config, metrics }: ActivityDeps
         await mailer.send({
           from: config.mailFrom,
           to: email.to,
+          ...(email.cc && email.cc !== email.to ? { cc: email.cc } : {}),
           subject: content.subject,
           text: content.text,
           html: content.html,
@@ -92,17 +101,22 @@ export function createActivities({ pool, mailer, config, metrics }: ActivityDeps
   }
 
   return {
-    async recordLeadState({ view, transitions, decisions }: RecordLeadStateInput): Promise<void> {
+    async recordLeadState({ view, transitions, decisions, slaBreaches = [] }: RecordLeadStateInput): Promise<void> {
       const stageChangedAt = transitions.at(-1)?.at ?? null;
+      // Views from workflows that predate the sales-review fields lack them.
+      const review = view.review ?? null;
       await inTransaction(pool, async (db) => {
         await db.query(
           `INSERT INTO leads (id, email, enrol_sequence, stage, score, review_count, unsubscribed,
-                              sequence_id, sequence_version, sequence_step, next_action_at, stage_changed_at)
-           VALUES ($1, $2, $6, $3, $4, $5, $7, $6, $8, $9, $10, coalesce($11, now()))
+                              sequence_id, sequence_version, sequence_step, next_action_at, stage_changed_at,
+                              owner, review_started_at, sla_due_at, sla_state, sla_breaches, score_breakdown, last_reject_reason)
+           VALUES ($1, $2, $6, $3, $4, $5, $7, $6, $8, $9, $10, coalesce($11, now()), $12, $13, $14, $15, $16, $17, $18)
            ON CONFLICT (id) DO UPDATE SET
              stage = $3, score = $4, review_count = $5, unsubscribed = $7,
              sequence_id = $6, sequence_version = $8, sequence_step = $9, next_action_at = $10,
-             stage_changed_at = coalesce($11, leads.stage_changed_at), updated_at = now()`,
+             stage_changed_at = coalesce($11, leads.stage_changed_at),
+             owner = $12, review_started_at = $13, sla_due_at = $14, sla_state = $15, sla_breaches = $16,
+             score_breakdown = $17, last_reject_reason = $18, updated_at = now()`,
           [
             view.id,
             view.email,
@@ -115,6 +129,13 @@ export function createActivities({ pool, mailer, config, metrics }: ActivityDeps
             view.sequence.step,
             view.nextActionAt,
             stageChangedAt,
+            view.owner ?? null,
+            review?.since ?? null,
+            review?.slaDueAt ?? null,
+            review?.slaState ?? null,
+            view.slaBreaches ?? 0,
+            JSON.stringify(view.scoreBreakdown ?? []),
+            view.lastRejectReason ?? null,
           ],
         );
         for (const t of transitions) {
@@ -131,6 +152,12 @@ export function createActivities({ pool, mailer, config, metrics }: ActivityDeps
             [view.id, d.reviewNo, d.decision, d.reason ?? null, d.by, d.notes ?? null, d.at],
           );
         }
+        for (const b of slaBreaches) {
+          await db.query(
+            `INSERT INTO review_sla_breaches (lead_id, review_no, level, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+            [view.id, b.reviewNo, b.level, b.at],
+          );
+        }
       });
     },
 
@@ -138,9 +165,37 @@ export function createActivities({ pool, mailer, config, metrics }: ActivityDeps
       return sendOnce({ sendKey, lead, to: lead.email, template });
     },
 
-    async notifySales({ lead, sendKey, score, reviewCount, events }) {
-      const result = await sendOnce({ sendKey, lead, to: config.salesInbox, template: 'sales-notification', data: { score, reviewCount, events } });
+    async notifySales({ lead, sendKey, score, reviewCount, events, owner }) {
+      const to = owner ?? config.salesInbox;
+      const result = await sendOnce({ sendKey, lead, to, cc: config.salesInbox, template: 'sales-notification', data: { score, reviewCount, events, owner } });
       if (result.sent) metrics?.escalations.inc();
+      return result;
+    },
+
+    async assignOwner({ leadId, reviewNo }) {
+      const owners = config.salesOwners ?? [];
+      if (owners.length === 0) return { owner: null };
+      // The sequence is shared by every worker, so the rotation holds across replicas; the row
+      // pins the answer, so a retry (or a second worker) gets the same owner.
+      const { rows } = await pool.query<{ owner: string }>(
+        `WITH picked AS (
+           INSERT INTO review_owners (lead_id, review_no, owner)
+           SELECT $1, $2, ($3::text[])[1 + (nextval('owner_round_robin') - 1) % cardinality($3::text[])]
+           ON CONFLICT (lead_id, review_no) DO NOTHING
+           RETURNING owner)
+         SELECT owner FROM picked
+         UNION ALL SELECT owner FROM review_owners WHERE lead_id = $1 AND review_no = $2
+         LIMIT 1`,
+        [leadId, reviewNo, owners],
+      );
+      return { owner: rows[0]?.owner ?? null };
+    },
+
+    async remindSales({ lead, sendKey, reviewNo, level, owner, score, waitingSince }) {
+      const salesSide = owner ?? config.salesInbox;
+      const to = level === 1 ? salesSide : (config.salesManagerInbox ?? config.salesInbox);
+      const result = await sendOnce({ sendKey, lead, to, cc: level === 2 ? salesSide : undefined, template: 'sales-sla', data: { level, reviewNo, owner, score, waitingSince } });
+      if (result.sent) metrics?.slaBreaches?.inc({ level: String(level) });
       return result;
     },
   };

@@ -20,10 +20,18 @@ export interface DecisionRecord {
   at: string;
 }
 
+/** An SLA expiry of one review: level 1 reminded sales, level 2 told a manager. */
+export interface SlaBreachRecord {
+  reviewNo: number;
+  level: 1 | 2;
+  at: string;
+}
+
 export interface RecordLeadStateInput {
   view: LeadView;
   transitions: TransitionRecord[];
   decisions: DecisionRecord[];
+  slaBreaches?: SlaBreachRecord[];
 }
 
 export interface SendNurtureEmailInput {
@@ -41,6 +49,25 @@ export interface NotifySalesInput {
   score: number;
   reviewCount: number;
   events: Array<{ type: string; points: number; occurredAt: string }>;
+  /** The review's owner: gets the notification, the sales inbox a copy. */
+  owner?: string | null;
+}
+
+export interface AssignOwnerInput {
+  leadId: string;
+  reviewNo: number;
+}
+
+/** A review past its SLA: level 1 reminds the owner (or the sales inbox), level 2 tells the manager. */
+export interface RemindSalesInput {
+  lead: LeadProfile;
+  sendKey: string;
+  reviewNo: number;
+  level: 1 | 2;
+  owner: string | null;
+  score: number;
+  /** When the review started (ISO-8601). */
+  waitingSince: string;
 }
 
 export interface SendResult {
@@ -59,4 +86,8 @@ export interface LeadActivities {
   sendNurtureEmail(input: SendNurtureEmailInput): Promise<SendResult>;
   /** Sends the sales inbox its notification for one escalation, at most once per send key. */
   notifySales(input: NotifySalesInput): Promise<SendResult>;
+  /** Picks the review's owner round-robin over SALES_OWNERS; the same answer on a retry. Null when none are configured. */
+  assignOwner(input: AssignOwnerInput): Promise<{ owner: string | null }>;
+  /** Sends an SLA reminder (level 1) or manager escalation (level 2), at most once per send key. */
+  remindSales(input: RemindSalesInput): Promise<SendResult>;
 }

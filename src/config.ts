@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isDuration } from './domain/duration.js';
 
 /**
  * The one place environment variables are read (by worker/ and the server only). Fails fast
@@ -40,6 +41,16 @@ const EnvSchema = z.object({
   SMTP_SINK_PORT: port.default(2525),
   MAIL_FROM: z.string().default('Leadflow <marketing@example.com>'),
   SALES_INBOX: z.email().default('sales@example.com'),
+  SALES_MANAGER_INBOX: z.email().optional(),
+  SALES_OWNERS: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.email('a comma-separated list of email addresses'))),
+  SALES_REVIEW_SLA: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || isDuration(v), 'a positive duration such as "2 business days" or "36 hours"'),
   LEADS_API_KEYS: z.string().optional(),
 });
 
@@ -57,6 +68,12 @@ export interface Config {
   smtpSinkPort: number;
   mailFrom: string;
   salesInbox: string;
+  /** Gets a review's second SLA expiry; defaults to the sales inbox. */
+  salesManagerInbox: string;
+  /** Review owners, assigned round-robin; empty: reviews go to the sales inbox. */
+  salesOwners: string[];
+  /** How long sales has to decide before a reminder (and again before the manager hears). */
+  salesReviewSla?: string;
   apiKeys: ApiKey[];
   /** True when the keys are the printed development defaults. */
   devApiKeys: boolean;
@@ -121,6 +138,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpSinkPort: e.SMTP_SINK_PORT,
     mailFrom: e.MAIL_FROM,
     salesInbox: e.SALES_INBOX,
+    salesManagerInbox: e.SALES_MANAGER_INBOX ?? e.SALES_INBOX,
+    salesOwners: e.SALES_OWNERS,
+    ...(e.SALES_REVIEW_SLA ? { salesReviewSla: e.SALES_REVIEW_SLA } : {}),
     apiKeys,
     devApiKeys: !e.LEADS_API_KEYS,
   };

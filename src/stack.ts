@@ -11,6 +11,7 @@ import { createMetrics } from './infra/metrics.js';
 import { startSmtpSink } from './infra/smtp-sink.js';
 import { resolveTemporalCli } from './infra/temporal/binaries.js';
 import { startDevServer } from './infra/temporal/dev-server.js';
+import { programFor } from './sequences/catalog.js';
 import { buildApp } from './server/app.js';
 import { createLeadWorker } from '../worker/worker.js';
 
@@ -112,7 +113,12 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         namespace: config.temporal.namespace,
         pool,
         mailer,
-        config: { mailFrom: config.mailFrom, salesInbox: config.salesInbox },
+        config: {
+          mailFrom: config.mailFrom,
+          salesInbox: config.salesInbox,
+          salesManagerInbox: config.salesManagerInbox,
+          salesOwners: config.salesOwners,
+        },
         metrics,
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
       });
@@ -130,6 +136,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         client,
         pool,
         apiKeys: config.apiKeys,
+        program: programFor({ reviewSla: config.salesReviewSla }),
         devMailbox: !config.smtpUrl,
         metrics,
         ...(options.logger ? { logger: options.logger } : {}),

@@ -8,8 +8,11 @@ import type {
   LeadView,
   RejectDecision,
   RejectReason,
+  ScoreItem,
+  TimelineEntry,
 } from '../src/domain/lead.js';
 import type { ProgramSnapshot } from '../src/sequences/model.js';
+import type { DecisionRecord, SlaBreachRecord, TransitionRecord } from '../activities/types.js';
 
 /**
  * The lead workflow's messages: the one place the workflow, the API and the tests take
@@ -24,8 +27,14 @@ export const engagementSignal = defineSignal<[EngagementEvent]>('engagement');
 /** The lead asked for no more marketing email; the lead itself is kept. */
 export const unsubscribeSignal = defineSignal<[]>('unsubscribe');
 
+/** What the state query answers: the lead as people see it, plus its recent story. */
+export interface LeadStateView extends LeadView {
+  /** The last TIMELINE_KEPT things that happened to the lead, oldest first. */
+  timeline: TimelineEntry[];
+}
+
 /** The lead's current state as people see it. */
-export const leadStateQuery = defineQuery<LeadView>('leadState');
+export const leadStateQuery = defineQuery<LeadStateView>('leadState');
 
 export interface DecisionResult {
   id: string;
@@ -50,11 +59,18 @@ export interface SequencePosition {
 }
 
 /** An event that counted towards the current score (what the sales notification lists). */
-export interface ScoredEvent {
-  eventId: string;
-  type: string;
-  points: number;
-  occurredAt: string;
+export type ScoredEvent = ScoreItem;
+
+/** The review in progress and where it stands against its SLA. */
+export interface ReviewState {
+  reviewNo: number;
+  /** When the lead entered review (epoch ms). */
+  since: number;
+  owner: string | null;
+  /** When the next SLA step is due (epoch ms); undefined after the manager was told. */
+  dueAt?: number;
+  /** SLA expiries so far in this review: 1 = reminded, 2 = escalated to a manager. */
+  expiries: number;
 }
 
 /** The lead's process state; carried whole across continue-as-new. */
@@ -70,6 +86,14 @@ export interface LeadState {
   /** Recent eventIds, for dedupe inside the workflow (Postgres keeps the full set). */
   seenEventIds: string[];
   lastRejectReason?: RejectReason;
+  /** The review in progress (sales_review only). */
+  review?: ReviewState;
+  /** Owner of the latest review. */
+  owner?: string | null;
+  /** Reviews whose SLA expired at least once. */
+  slaBreaches?: number;
+  /** Recent story of the lead, bounded, carried across continue-as-new. */
+  timeline?: TimelineEntry[];
 }
 
 /** Input of the lead workflow: the profile, the frozen program, and state after continue-as-new. */
@@ -79,4 +103,15 @@ export interface LeadWorkflowInput {
   state?: LeadState;
   /** History events after which the lead continues as new (default 10,000). */
   historyBudget?: number;
+  /** Effects the previous run decided but had not carried out when it continued as new. */
+  pending?: PendingEffects;
+}
+
+/** What handlers decided and the main loop has not yet done (records, notifications). */
+export interface PendingEffects {
+  transitions: TransitionRecord[];
+  decisions: DecisionRecord[];
+  /** Review numbers whose sales notification is still to go. */
+  escalations: number[];
+  slaBreaches: SlaBreachRecord[];
 }

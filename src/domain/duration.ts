@@ -31,3 +31,40 @@ export function parseDuration(text: string): number | undefined {
   if (unit === undefined) return undefined;
   return Math.round(Number(match[1]) * unit);
 }
+
+const BUSINESS_DAYS = /^\s*(\d+)\s*business\s+days?\s*$/i;
+const DAY_MS = 86_400_000;
+
+/**
+ * The instant `duration` after `fromMs`. Besides plain durations it understands
+ * `'N business days'`: N whole days that skip Saturdays and Sundays (UTC), so a review that
+ * starts on Friday afternoon with a 2-business-day SLA is due Tuesday afternoon. Undefined when
+ * the text is no duration.
+ */
+export function addDuration(fromMs: number, duration: string): number | undefined {
+  const business = BUSINESS_DAYS.exec(duration);
+  if (!business) {
+    const ms = parseDuration(duration);
+    return ms === undefined ? undefined : fromMs + ms;
+  }
+  let remaining = Number(business[1]);
+  let at = fromMs;
+  // A start on a weekend counts from the next Monday at the same time of day.
+  while (isWeekend(at)) at += DAY_MS;
+  while (remaining > 0) {
+    at += DAY_MS;
+    if (!isWeekend(at)) remaining -= 1;
+  }
+  return at;
+}
+
+/** Whether `duration` is one `addDuration` understands, with a positive length. */
+export function isDuration(duration: string): boolean {
+  const at = addDuration(0, duration);
+  return at !== undefined && at > 0;
+}
+
+function isWeekend(ms: number): boolean {
+  const day = new Date(ms).getUTCDay();
+  return day === 0 || day === 6;
+}

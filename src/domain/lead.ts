@@ -57,6 +57,35 @@ export interface DisqualifyDecision {
   reason: string;
 }
 
+/** Where a lead under review stands against its SLA: reminded after one expiry, escalated to a manager after two. */
+export const SLA_STATES = ['on_time', 'reminded', 'escalated'] as const;
+export type SlaState = (typeof SLA_STATES)[number];
+
+/** The review in progress: since when, who owns it, and its SLA. */
+export interface ReviewView {
+  reviewNo: number;
+  since: string;
+  owner: string | null;
+  /** When the next SLA step (reminder, then manager escalation) is due; null after both. */
+  slaDueAt: string | null;
+  slaState: SlaState;
+}
+
+/** One event that counts towards the current score. */
+export interface ScoreItem {
+  eventId: string;
+  type: string;
+  points: number;
+  occurredAt: string;
+}
+
+/** One line of the lead's story as its workflow tells it (newest last, bounded). */
+export interface TimelineEntry {
+  at: string;
+  kind: 'enrolled' | 'event' | 'email' | 'stage' | 'decision' | 'sla' | 'unsubscribed' | 'continued';
+  text: string;
+}
+
 /** The part of a lead's state shown to people (API, query, Temporal UI). */
 export interface LeadView {
   id: string;
@@ -68,4 +97,13 @@ export interface LeadView {
   sequence: { id: string; version: number; step: number };
   /** When the sequence acts next (ISO-8601), or null when it waits for nothing. */
   nextActionAt: string | null;
+  /** Which events earned the current score, and when. */
+  scoreBreakdown: ScoreItem[];
+  /** The review in progress, or null outside sales review. */
+  review: ReviewView | null;
+  /** Owner of the latest review (round-robin over SALES_OWNERS), or null. */
+  owner: string | null;
+  /** Reviews whose SLA expired at least once. */
+  slaBreaches: number;
+  lastRejectReason: RejectReason | null;
 }

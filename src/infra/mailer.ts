@@ -5,6 +5,7 @@ export interface Mailer {
   send(message: {
     from: string;
     to: string;
+    cc?: string;
     subject: string;
     text: string;
     html: string;

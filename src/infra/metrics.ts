@@ -10,6 +10,7 @@ export interface Metrics {
   emailsSent: Counter<'kind'>;
   emailsSuppressed: Counter<'kind'>;
   escalations: Counter;
+  slaBreaches: Counter<'level'>;
 }
 
 export function createMetrics(): Metrics {
@@ -45,5 +46,11 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
     escalations: new Counter({ name: 'leadflow_escalations_total', help: 'Sales notifications sent for leads reaching review', registers: [registry] }),
+    slaBreaches: new Counter({
+      name: 'leadflow_sla_breaches_total',
+      help: 'Sales review SLA expiries acted on (level 1: reminder to sales, level 2: escalation to the manager)',
+      labelNames: ['level'],
+      registers: [registry],
+    }),
   };
 }

@@ -14,11 +14,16 @@ import {
   type EngagementEvent,
   type LeadProfile,
   type LeadStage,
-  type LeadView,
   type RejectDecision,
+  type RejectReason,
+  type ReviewView,
+  type ScoreItem,
+  type SlaState,
+  type TimelineEntry,
 } from '../domain/lead.js';
 import type { Pool } from '../infra/db.js';
 import { DEFAULT_SEQUENCE_ID, defaultProgram, programSnapshot, sequences } from '../sequences/catalog.js';
+import type { Program } from '../sequences/model.js';
 import {
   acceptUpdate,
   disqualifyUpdate,
@@ -28,6 +33,7 @@ import {
   rejectUpdate,
   unsubscribeSignal,
   type DecisionResult,
+  type LeadStateView,
   type LeadWorkflowInput,
 } from '../../workflows/messages.js';
 import type { leadWorkflow } from '../../workflows/lead.js';
@@ -43,7 +49,7 @@ export interface HistoryEntry {
   data: Record<string, unknown>;
 }
 
-export interface LeadDetail extends LeadView {
+export interface LeadDetail extends LeadStateView {
   firstName: string | null;
   lastName: string | null;
   company: string | null;
@@ -53,16 +59,35 @@ export interface LeadDetail extends LeadView {
   history: HistoryEntry[];
 }
 
+/** An email the lead received, and how it engaged with it (opens and clicks reported as events). */
+export interface ReceivedEmail {
+  template: string;
+  subject: string | null;
+  status: string;
+  sentAt: string | null;
+  engagement: Array<{ type: string; at: string }>;
+}
+
+/** A lead as the list and the review queue show it: from the Postgres read model. */
 export interface LeadSummary {
   id: string;
   email: string;
   firstName: string | null;
   lastName: string | null;
   company: string | null;
+  timezone: string | null;
   stage: LeadStage;
   score: number;
   reviewCount: number;
   unsubscribed: boolean;
+  owner: string | null;
+  review: Omit<ReviewView, 'reviewNo'> | null;
+  slaBreaches: number;
+  lastRejectReason: RejectReason | null;
+  /** Seconds in the current stage (for the review queue: time waiting for a decision). */
+  waitingSeconds: number;
+  scoreBreakdown: ScoreItem[];
+  emails: ReceivedEmail[];
   stageChangedAt: string;
   createdAt: string;
 }
@@ -86,6 +111,13 @@ interface LeadRow {
   next_action_at: Date | null;
   stage_changed_at: Date;
   created_at: Date;
+  owner: string | null;
+  review_started_at: Date | null;
+  sla_due_at: Date | null;
+  sla_state: SlaState | null;
+  sla_breaches: number;
+  score_breakdown: ScoreItem[];
+  last_reject_reason: RejectReason | null;
 }
 
 const profileOf = (row: LeadRow): LeadProfile => ({
@@ -110,7 +142,7 @@ const isClosedWorkflow = (error: unknown): boolean =>
  * the lead's workflow holds its process state.
  */
 export class LeadService {
-  constructor(private readonly deps: { client: Client; pool: Pool }) {}
+  constructor(private readonly deps: { client: Client; pool: Pool; program?: Program }) {}
 
   /** Known sequence ids for enrolment. */
   static sequenceIds(): string[] {
@@ -165,6 +197,7 @@ export class LeadService {
         workflowId: leadWorkflowId(leadId),
         taskQueue: LEADS_TASK_QUEUE,
         args: [this.workflowInput(row)],
+        staticSummary: LeadService.workflowSummary(row),
         signal: engagementSignal,
         signalArgs: [signal],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -192,11 +225,33 @@ export class LeadService {
     };
   }
 
-  /** Leads from the read model; a stage filter orders by time waiting in that stage, longest first. */
+  /**
+   * Leads from the read model. With a stage filter the longest-waiting come first (for
+   * `sales_review`, the review queue); without one, the newest. Each carries its profile, score
+   * breakdown, owner and SLA state, and the emails it received with the opens and clicks they got.
+   */
   async list(filter: { stage?: LeadStage; limit: number }): Promise<LeadSummary[]> {
-    const { rows } = await this.deps.pool.query<LeadRow>(
-      `SELECT * FROM leads WHERE $1::text IS NULL OR stage = $1
-        ORDER BY CASE WHEN $1::text IS NULL THEN created_at END DESC, stage_changed_at ASC, id
+    const { rows } = await this.deps.pool.query<LeadRow & { waiting_seconds: number; emails: ReceivedEmail[] }>(
+      `SELECT l.*, extract(epoch FROM now() - l.stage_changed_at)::int AS waiting_seconds,
+              coalesce(e.emails, '[]'::json) AS emails
+         FROM leads l
+         LEFT JOIN LATERAL (
+           SELECT json_agg(json_build_object(
+                    'template', o.template, 'subject', o.subject, 'status', o.status,
+                    'sentAt', to_char(o.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                    'engagement', coalesce((
+                      SELECT json_agg(json_build_object('type', ev.type,
+                                      'at', to_char(ev.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+                                      ORDER BY ev.occurred_at)
+                        FROM lead_events ev
+                       WHERE ev.lead_id = o.lead_id AND ev.type IN ('email.opened', 'email.clicked')
+                         AND (ev.properties->>'sendKey' = o.send_key OR ev.properties->>'template' = o.template)), '[]'::json))
+                  ORDER BY o.created_at) AS emails
+             FROM email_outbox o
+            WHERE o.lead_id = l.id AND o.kind = 'marketing'
+         ) e ON true
+        WHERE $1::text IS NULL OR l.stage = $1
+        ORDER BY CASE WHEN $1::text IS NULL THEN l.created_at END DESC, l.stage_changed_at ASC, l.id
         LIMIT $2`,
       [filter.stage ?? null, filter.limit],
     );
@@ -206,10 +261,26 @@ export class LeadService {
       firstName: row.first_name,
       lastName: row.last_name,
       company: row.company,
+      timezone: row.timezone,
       stage: row.stage,
       score: row.score,
       reviewCount: row.review_count,
       unsubscribed: row.unsubscribed,
+      owner: row.owner,
+      review:
+        row.stage === 'sales_review'
+          ? {
+              since: (row.review_started_at ?? row.stage_changed_at).toISOString(),
+              owner: row.owner,
+              slaDueAt: row.sla_due_at?.toISOString() ?? null,
+              slaState: row.sla_state ?? 'on_time',
+            }
+          : null,
+      slaBreaches: row.sla_breaches,
+      lastRejectReason: row.last_reject_reason,
+      waitingSeconds: Math.max(0, row.waiting_seconds),
+      scoreBreakdown: row.score_breakdown,
+      emails: row.emails,
       stageChangedAt: row.stage_changed_at.toISOString(),
       createdAt: row.created_at.toISOString(),
     }));
@@ -263,7 +334,12 @@ export class LeadService {
   }
 
   private workflowInput(row: LeadRow): LeadWorkflowInput {
-    return { lead: profileOf(row), program: programSnapshot(row.enrol_sequence) };
+    return { lead: profileOf(row), program: programSnapshot(row.enrol_sequence, this.deps.program ?? defaultProgram) };
+  }
+
+  /** What the Temporal UI shows for the lead's workflow: the id and sequence, never the email (PII). */
+  private static workflowSummary(row: LeadRow): string {
+    return `Lead ${row.id}: ${row.enrol_sequence} nurture, sales review at ${defaultProgram.threshold} points`;
   }
 
   private async ensureWorkflow(row: LeadRow): Promise<void> {
@@ -272,6 +348,7 @@ export class LeadService {
         workflowId: leadWorkflowId(row.id),
         taskQueue: LEADS_TASK_QUEUE,
         args: [this.workflowInput(row)],
+        staticSummary: LeadService.workflowSummary(row),
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
@@ -288,10 +365,21 @@ export class LeadService {
   }
 
   /** The workflow's own answer; the read model if the workflow cannot answer within 5 s. */
-  private async liveView(row: LeadRow): Promise<LeadView> {
+  private async liveView(row: LeadRow): Promise<LeadStateView> {
     try {
-      return await this.deps.client.connection.withDeadline(Date.now() + 5000, () => this.handle(row.id).query(leadStateQuery));
+      const live = await this.deps.client.connection.withDeadline(Date.now() + 5000, () => this.handle(row.id).query(leadStateQuery));
+      // Workflows started before the hand-off fields existed answer without them.
+      return {
+        ...live,
+        scoreBreakdown: live.scoreBreakdown ?? row.score_breakdown,
+        review: live.review ?? null,
+        owner: live.owner ?? row.owner,
+        slaBreaches: live.slaBreaches ?? row.sla_breaches,
+        lastRejectReason: live.lastRejectReason ?? row.last_reject_reason,
+        timeline: live.timeline ?? [],
+      };
     } catch {
+      const timeline: TimelineEntry[] = [];
       return {
         id: row.id,
         email: row.email,
@@ -301,6 +389,22 @@ export class LeadService {
         unsubscribed: row.unsubscribed,
         sequence: { id: row.sequence_id ?? row.enrol_sequence, version: row.sequence_version ?? 1, step: row.sequence_step ?? 0 },
         nextActionAt: row.next_action_at?.toISOString() ?? null,
+        scoreBreakdown: row.score_breakdown,
+        review:
+          row.stage === 'sales_review'
+            ? {
+                reviewNo: row.review_count,
+                since: (row.review_started_at ?? row.stage_changed_at).toISOString(),
+                owner: row.owner,
+                slaDueAt: row.sla_due_at?.toISOString() ?? null,
+                slaState: row.sla_state ?? 'on_time',
+              }
+            : null,
+        owner: row.owner,
+        slaBreaches: row.sla_breaches,
+        lastRejectReason: row.last_reject_reason,
+        // The timeline lives in the workflow; the history below (from Postgres) still tells the story.
+        timeline,
       };
     }
   }

@@ -1,4 +1,4 @@
-import { SequenceSchema, type Program, type ProgramSnapshot, type Sequence } from './model.js';
+import { ProgramSchema, SequenceSchema, type Program, type ProgramSnapshot, type Sequence } from './model.js';
 
 /**
  * The sequences marketing ships. Each is validated by its schema at load time, so a broken
@@ -24,7 +24,8 @@ export const recycle: Sequence = SequenceSchema.parse({
   version: 1,
   description: 'For leads sales rejected: give them room, then check in twice.',
   steps: [
-    { kind: 'wait', duration: '3 days' },
+    // Give the lead room, more of it when sales said it was not ready or not a fit.
+    { kind: 'wait', duration: '3 days', byRejectReason: { not_ready: '30 days', no_budget: '14 days', no_fit: '60 days' } },
     { kind: 'email', template: 'recycle-checkin' },
     { kind: 'wait', duration: '14 days' },
     { kind: 'email', template: 'recycle-whats-new' },
@@ -49,6 +50,7 @@ export const defaultProgram: Program = {
   },
   threshold: 50,
   recycleSequence: recycle,
+  review: { sla: '2 business days' },
 };
 
 /** Freezes the program and the chosen enrolment sequence for one lead's workflow input. */
@@ -56,4 +58,9 @@ export function programSnapshot(sequenceId: string = DEFAULT_SEQUENCE_ID, progra
   const enrolSequence = sequences[sequenceId];
   if (!enrolSequence) throw new Error(`unknown sequence "${sequenceId}"`);
   return { ...program, enrolSequence };
+}
+
+/** The default program with deployment settings applied (SALES_REVIEW_SLA). */
+export function programFor(settings: { reviewSla?: string } = {}): Program {
+  return settings.reviewSla ? ProgramSchema.parse({ ...defaultProgram, review: { sla: settings.reviewSla } }) : defaultProgram;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { parseDuration } from '../domain/duration.js';
+import { isDuration, parseDuration } from '../domain/duration.js';
+import { REJECT_REASONS } from '../domain/lead.js';
 
 /**
  * A nurture sequence is data: an ordered list of steps, validated by zod, pinned into each
@@ -20,6 +21,11 @@ export const EmailStepSchema = z.object({
 export const WaitStepSchema = z.object({
   kind: z.literal('wait'),
   duration: DurationSchema,
+  /**
+   * Another wait for leads sales rejected with one of these reasons (recycle sequences):
+   * a lead that is `not_ready` gets more room than one with `no_budget`.
+   */
+  byRejectReason: z.partialRecord(z.enum(REJECT_REASONS), DurationSchema).optional(),
 });
 
 export const StepSchema = z.discriminatedUnion('kind', [EmailStepSchema, WaitStepSchema]);
@@ -57,6 +63,10 @@ export const ProgramSchema = z.object({
   threshold: z.number().int().positive(),
   /** Sequence a lead runs after sales rejected it. */
   recycleSequence: SequenceSchema,
+  /** Sales review: how long sales has before a reminder, and again before a manager hears of it. */
+  review: z.object({
+    sla: z.string().refine(isDuration, 'a positive duration, e.g. "2 business days" or "36 hours"'),
+  }),
 });
 export type Program = z.infer<typeof ProgramSchema>;
 

@@ -129,6 +129,32 @@ register({
   },
 });
 
+/** A review past its SLA: `data.level` 1 reminds sales, 2 tells the sales manager. */
+register({
+  id: 'sales-sla',
+  kind: 'sales',
+  render: ({ lead, data }) => {
+    const level = Number(data?.level ?? 1);
+    const reviewNo = Number(data?.reviewNo ?? 1);
+    const owner = typeof data?.owner === 'string' ? data.owner : null;
+    const since = String(data?.waitingSince ?? '');
+    const name = [lead.firstName, lead.lastName].filter(Boolean).join(' ') || lead.email;
+    const lines = [
+      level === 1
+        ? `Lead ${name} (${lead.id}) has waited in sales review since ${since} and is past its SLA.`
+        : `Lead ${name} (${lead.id}) has waited in sales review since ${since} and is past its SLA twice: it needs a decision or a new owner.`,
+      `Review: #${reviewNo}`,
+      `Owner: ${owner ?? 'unassigned (sales inbox)'}`,
+      `Score: ${Number(data?.score ?? 0)}`,
+    ];
+    return {
+      subject: level === 1 ? `Reminder: ${name} is waiting for a decision` : `Escalation: ${name} waits past the sales review SLA`,
+      text: lines.join('\n'),
+      html: `<ul>${lines.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>`,
+    };
+  },
+});
+
 /** Renders a template by id; throws naming the id when it does not exist. */
 export function renderTemplate(templateId: string, context: TemplateContext): RenderedEmail & { kind: EmailTemplate['kind'] } {
   const template = templates[templateId];

@@ -8,6 +8,7 @@ import type { Metrics } from '../infra/metrics.js';
 import { readMailbox } from '../infra/smtp-sink.js';
 import { funnelReport } from '../leads/funnel.js';
 import { LeadService } from '../leads/service.js';
+import type { Program } from '../sequences/model.js';
 import { Authenticator } from './auth.js';
 import { sendError, toErrorResponse } from './errors.js';
 import * as S from './schemas.js';
@@ -16,6 +17,8 @@ export interface AppDeps {
   client: Client;
   pool: Pool;
   apiKeys: ApiKey[];
+  /** The program new leads are enrolled with (default: the catalog's, DESIGN.md numbers). */
+  program?: Program;
   /** A pino logger; none means silent (tests). */
   logger?: FastifyBaseLogger;
   /** Serve `GET /v1/dev/mailbox` (only with the embedded SMTP sink). */
@@ -67,7 +70,7 @@ async function buildTypedApp(deps: AppDeps) {
   });
 
   const auth = new Authenticator(deps.apiKeys);
-  const leads = new LeadService({ client: deps.client, pool: deps.pool });
+  const leads = new LeadService({ client: deps.client, pool: deps.pool, ...(deps.program ? { program: deps.program } : {}) });
   const roles = (allowed: readonly Role[]) => ({
     onRequest: async (request: { headers: { authorization?: string } }) => {
       auth.authorize(request.headers.authorization, allowed);

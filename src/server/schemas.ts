@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LEAD_STAGES, LeadIdSchema, REJECT_REASONS } from '../domain/lead.js';
+import { LEAD_STAGES, LeadIdSchema, REJECT_REASONS, SLA_STATES } from '../domain/lead.js';
 
 /**
  * Request and response schemas of HTTP API v1 (DESIGN.md). Fastify validates with them and
@@ -48,6 +48,26 @@ export const HistoryEntry = z.object({
   data: z.record(z.string(), z.unknown()),
 });
 
+const ScoreItem = z.object({
+  eventId: z.string(),
+  type: z.string(),
+  points: z.number().int().describe('points this event added to the current score'),
+  occurredAt: z.string(),
+});
+
+const Review = z.object({
+  since: z.string().describe('when the lead entered sales review'),
+  owner: z.string().nullable().describe('salesperson the review is assigned to (round-robin over SALES_OWNERS)'),
+  slaDueAt: z.string().nullable().describe('when the next SLA step is due: a reminder, then an escalation to the manager'),
+  slaState: z.enum(SLA_STATES),
+});
+
+const TimelineEntry = z.object({
+  at: z.string(),
+  kind: z.enum(['enrolled', 'event', 'email', 'stage', 'decision', 'sla', 'unsubscribed', 'continued']),
+  text: z.string(),
+});
+
 /** Fields every view of a lead shows: who it is and where it stands. */
 const LeadBase = z.object({
   id: z.string(),
@@ -55,18 +75,24 @@ const LeadBase = z.object({
   firstName: z.string().nullable(),
   lastName: z.string().nullable(),
   company: z.string().nullable(),
+  timezone: z.string().nullable(),
   stage: z.enum(LEAD_STAGES),
   score: z.number().int(),
   reviewCount: z.number().int(),
   unsubscribed: z.boolean(),
+  owner: z.string().nullable(),
+  slaBreaches: z.number().int().describe('reviews of this lead that went past their SLA'),
+  lastRejectReason: z.enum(REJECT_REASONS).nullable(),
+  scoreBreakdown: z.array(ScoreItem).describe('the events that earned the current score'),
   createdAt: z.string(),
 });
 
 export const LeadDetail = LeadBase.extend({
-  timezone: z.string().nullable(),
   sequence: SequencePosition,
   nextActionAt: z.string().nullable(),
+  review: Review.extend({ reviewNo: z.number().int() }).nullable(),
   workflowId: z.string(),
+  timeline: z.array(TimelineEntry).describe("the lead's recent story as its workflow tells it (last 100 entries)"),
   history: z.array(HistoryEntry),
 });
 
@@ -75,7 +101,20 @@ export const ListLeadsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
-export const LeadSummary = LeadBase.extend({ stageChangedAt: z.string() });
+const ReceivedEmail = z.object({
+  template: z.string(),
+  subject: z.string().nullable(),
+  status: z.string().describe('sent, pending or suppressed'),
+  sentAt: z.string().nullable(),
+  engagement: z.array(z.object({ type: z.string(), at: z.string() })).describe('email.opened / email.clicked events for this email'),
+});
+
+export const LeadSummary = LeadBase.extend({
+  review: Review.nullable(),
+  waitingSeconds: z.number().int().describe('seconds in the current stage; in the review queue, time waiting for a decision'),
+  emails: z.array(ReceivedEmail).describe('marketing emails the lead received and its engagement with them'),
+  stageChangedAt: z.string(),
+});
 
 export const LeadList = z.object({ leads: z.array(LeadSummary) });
 

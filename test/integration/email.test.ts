@@ -117,6 +117,11 @@ describe('email activities', () => {
         unsubscribed: false,
         sequence: { id: 'recycle', version: 1, step: 0 },
         nextActionAt: null,
+        scoreBreakdown: [],
+        review: null,
+        owner: 'olga@example.com',
+        slaBreaches: 1,
+        lastRejectReason: 'no_budget' as const,
       },
       transitions: [{ from: 'sales_review' as const, to: 'nurturing' as const, reason: 'rejected:no_budget', score: 55, at }],
       decisions: [{ reviewNo: 1, decision: 'rejected' as const, reason: 'no_budget', by: 'sam', at }],
@@ -125,8 +130,40 @@ describe('email activities', () => {
     await activities.recordLeadState(input);
     const lead = await pg.pool.query('SELECT stage, review_count, sequence_id, stage_changed_at FROM leads WHERE id = $1', ['rm']);
     expect(lead.rows[0]).toMatchObject({ stage: 'nurturing', review_count: 1, sequence_id: 'recycle' });
+    const handOff = await pg.pool.query('SELECT owner, sla_breaches, last_reject_reason, sla_state FROM leads WHERE id = $1', ['rm']);
+    expect(handOff.rows[0]).toEqual({ owner: 'olga@example.com', sla_breaches: 1, last_reject_reason: 'no_budget', sla_state: null });
     expect(new Date(lead.rows[0].stage_changed_at).toISOString()).toBe(at);
     expect((await pg.pool.query(`SELECT * FROM lead_transitions WHERE lead_id = 'rm'`)).rowCount).toBe(1);
     expect((await pg.pool.query(`SELECT * FROM sales_decisions WHERE lead_id = 'rm'`)).rows).toMatchObject([{ decision: 'rejected', reason: 'no_budget' }]);
+  });
+
+  it('assigns review owners round-robin, and the same owner again on a retry', async () => {
+    const owners = ['olga@example.com', 'piet@example.com', 'quinn@example.com'];
+    const activities = createActivities({ pool: pg.pool, mailer, config: { ...config, salesOwners: owners } });
+    for (const id of ['rr1', 'rr2', 'rr3', 'rr4']) {
+      await pg.pool.query(`INSERT INTO leads (id, email, enrol_sequence) VALUES ($1, $2, 'onboarding')`, [id, `${id}@example.com`]);
+    }
+    const picked: string[] = [];
+    for (const id of ['rr1', 'rr2', 'rr3', 'rr4']) picked.push((await activities.assignOwner({ leadId: id, reviewNo: 1 })).owner!);
+    // Consecutive reviews go to consecutive owners, wrapping around the list.
+    const start = owners.indexOf(picked[0]!);
+    expect(picked).toEqual([0, 1, 2, 3].map((i) => owners[(start + i) % owners.length]));
+    expect(await activities.assignOwner({ leadId: 'rr2', reviewNo: 1 })).toEqual({ owner: picked[1] });
+    const none = createActivities({ pool: pg.pool, mailer, config });
+    expect(await none.assignOwner({ leadId: 'rr1', reviewNo: 2 })).toEqual({ owner: null });
+  });
+
+  it('sends the SLA reminder to the owner and the second expiry to the manager, once each', async () => {
+    const activities = createActivities({ pool: pg.pool, mailer, config: { ...config, salesManagerInbox: 'boss@example.com' } });
+    const base = { lead: lead('sla'), reviewNo: 1, owner: 'olga@example.com', score: 55, waitingSince: '2026-11-20T10:00:00.000Z' };
+    expect((await activities.remindSales({ ...base, sendKey: 'sla:sales-review:1:sla-1', level: 1 })).sent).toBe(true);
+    expect((await activities.remindSales({ ...base, sendKey: 'sla:sales-review:1:sla-1', level: 1 })).sent).toBe(false);
+    expect((await activities.remindSales({ ...base, sendKey: 'sla:sales-review:1:sla-2', level: 2 })).sent).toBe(true);
+    const toOwner = await readMailbox(pg.pool, { to: 'olga@example.com' });
+    const toBoss = await readMailbox(pg.pool, { to: 'boss@example.com' });
+    expect(toBoss).toHaveLength(1);
+    expect(toBoss[0]!.subject).toMatch(/^Escalation: Ada waits past the sales review SLA/);
+    // The owner gets the reminder and a copy of the escalation.
+    expect(toOwner.map((m) => m.subject.split(':')[0]).sort()).toEqual(['Escalation', 'Reminder']);
   });
 });

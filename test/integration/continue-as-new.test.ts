@@ -1,0 +1,130 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { freePort } from '../../src/infra/net.js';
+import { startDevServer, type DevServer } from '../../src/infra/temporal/dev-server.js';
+import { programSnapshot } from '../../src/sequences/catalog.js';
+import { bundleWorkflows } from '../../worker/worker.js';
+import { leadWorkflow } from '../../workflows/lead.js';
+import { engagementSignal, leadStateQuery } from '../../workflows/messages.js';
+import { eventually } from '../helpers/eventually.js';
+import { recordingActivities } from '../helpers/fake-activities.js';
+
+// Signals racing a continue-as-new, on the real dev server: when one arrives while the run is
+// closing, the server refuses the close (UNHANDLED_COMMAND) and hands the signal to the same
+// run, which rolls over later. Nothing may be lost or counted twice.
+let dir: string;
+let server: DevServer;
+let connection: Connection;
+let nativeConnection: NativeConnection;
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadflow-can-'));
+  server = await startDevServer({ port: await freePort(), uiPort: 0, ui: false, dbFile: path.join(dir, 'temporal.db') });
+  connection = await Connection.connect({ address: server.address });
+  nativeConnection = await NativeConnection.connect({ address: server.address });
+});
+
+afterAll(async () => {
+  await nativeConnection?.close();
+  await connection?.close();
+  await server?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs on a fresh task queue with recording activities; the lead never reaches review. */
+async function withBurstLead(
+  historyBudget: number,
+  body: (ctx: { client: Client; handle: WorkflowHandle<typeof leadWorkflow>; recorded: ReturnType<typeof recordingActivities> }) => Promise<void>,
+): Promise<void> {
+  const client = new Client({ connection });
+  const taskQueue = `can-${randomUUID()}`;
+  const recorded = recordingActivities();
+  const worker = await Worker.create({ connection: nativeConnection, taskQueue, workflowBundle: await bundleWorkflows(), activities: recorded.activities });
+  const leadId = `can-${randomUUID().slice(0, 8)}`;
+  const program = { ...programSnapshot('onboarding'), threshold: 100_000 };
+  await worker.runUntil(async () => {
+    const handle = await client.workflow.start(leadWorkflow, {
+      taskQueue,
+      workflowId: `lead-${leadId}`,
+      args: [{ lead: { id: leadId, email: `${leadId}@example.com` }, program, historyBudget }],
+    });
+    try {
+      await body({ client, handle, recorded });
+    } finally {
+      await handle.terminate('test over').catch(() => undefined);
+    }
+  });
+}
+
+const pageView = (eventId: string) => ({ eventId, type: 'page.viewed', occurredAt: new Date().toISOString() });
+
+describe('continue-as-new under a burst of signals (dev server)', () => {
+  it('rolls over several times, with score, breakdown, dedupe and timeline intact after each', async () => {
+    await withBurstLead(40, async ({ handle, recorded }) => {
+      const runs = [(await handle.describe()).runId];
+      let sent = 0;
+      for (let round = 1; round <= 4; round++) {
+        while ((await handle.describe()).runId === runs.at(-1)) {
+          await handle.signal(engagementSignal, pageView(`pv-${sent++}`));
+          await eventually(async () => expect((await handle.query(leadStateQuery)).score).toBe(sent));
+        }
+        runs.push((await handle.describe()).runId);
+        const state = await handle.query(leadStateQuery);
+        // (The welcome email may still be due: a rollover can come before it goes.)
+        expect(state).toMatchObject({ stage: 'nurturing', score: sent, sequence: { id: 'onboarding' } });
+        expect(state.sequence.step).toBeLessThanOrEqual(1);
+        expect(state.scoreBreakdown.map((s) => s.eventId)).toEqual(Array.from({ length: sent }, (_, i) => `pv-${i}`));
+        expect(state.timeline.filter((t) => t.kind === 'continued')).toHaveLength(round);
+        // Dedupe survives each new run: events from every earlier round still count once.
+        await handle.signal(engagementSignal, pageView('pv-0'));
+        await handle.signal(engagementSignal, pageView(`pv-${sent - 1}`));
+        await handle.signal(engagementSignal, pageView(`pv-${sent++}`));
+        await eventually(async () => expect((await handle.query(leadStateQuery)).score).toBe(sent));
+      }
+      expect(new Set(runs).size).toBeGreaterThanOrEqual(5);
+      await eventually(async () => expect((await handle.query(leadStateQuery)).sequence.step).toBe(1));
+      expect(recorded.emails.filter((e) => e.template === 'welcome')).toHaveLength(1);
+    });
+  });
+
+  it('keeps every event exactly once across many rollovers when signals arrive in bursts', async () => {
+    await withBurstLead(60, async ({ client, handle, recorded }) => {
+      const firstRun = (await handle.describe()).runId;
+      let sent = 0;
+      for (let burst = 0; burst < 12; burst++) {
+        // Twenty signals at once, plus a repeat of an earlier event in the middle of the burst.
+        const ids = Array.from({ length: 20 }, () => `pv-${sent++}`);
+        if (burst > 0) ids.splice(10, 0, `pv-${burst}`);
+        await Promise.all(ids.map((eventId) => handle.signal(engagementSignal, pageView(eventId))));
+        // Let the lead catch up (the next burst then races its rollover).
+        await eventually(async () => expect((await handle.query(leadStateQuery)).score).toBe(sent), { timeoutMs: 30_000 });
+      }
+      const state = await handle.query(leadStateQuery);
+      expect(state.scoreBreakdown.map((s) => s.eventId).sort()).toEqual(Array.from({ length: sent }, (_, i) => `pv-${i}`).sort());
+
+      await eventually(async () => {
+        const runs: Array<{ status: string; historyLength: number }> = [];
+        for await (const execution of client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) {
+          runs.push({ status: execution.status.name, historyLength: execution.historyLength });
+        }
+        expect(runs.filter((r) => !['CONTINUED_AS_NEW', 'RUNNING'].includes(r.status))).toEqual([]);
+        // About 450 history events in all, against a budget of 60: several rollovers, and no run
+        // far past the budget (signals still arriving make the server refuse a rollover, so a run
+        // can overshoot by part of a burst).
+        expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(3);
+        expect(Math.max(...runs.map((r) => r.historyLength))).toBeLessThanOrEqual(150);
+      });
+      expect((await handle.describe()).historyLength).toBeLessThanOrEqual(150);
+      expect((await handle.describe()).runId).not.toBe(firstRun);
+      // The welcome email went once, whatever the number of runs.
+      await eventually(async () => expect((await handle.query(leadStateQuery)).sequence.step).toBe(1));
+      expect(recorded.emails.filter((e) => e.template === 'welcome')).toHaveLength(1);
+    });
+  });
+});
