@@ -19,6 +19,8 @@ const ENV_HELP = `Environment (all optional outside production):
                          read at GET /v1/dev/mailbox
   DATA_DIR               where embedded parts keep data (default .data)
   LEADS_API_KEYS         role:key pairs, e.g. "ingest:k1,sales:k2" (required in production)
+  WEBHOOK_SECRETS        secrets for signed POST /v1/webhooks/events (unset: route off)
+  RATE_LIMIT_MAX, RATE_LIMIT_WINDOW_SECONDS  requests per key per window (default 1200 per 60 s)
   SALES_INBOX, MAIL_FROM who gets escalations, who marketing email comes from
   LOG_LEVEL              fatal|error|warn|info|debug|trace|silent (default info)
   NODE_ENV=production    refuses embedded defaults' development keys`;
@@ -61,6 +63,9 @@ export async function runEntryPoint(entry: EntryPoint, argv = process.argv.slice
     `  PostgreSQL   ${stack.databaseUrl}${config.databaseUrl ? '' : ' (embedded, data in ' + config.dataDir + '/pg)'}`,
     `  Mailbox      ${stack.mailboxUrl ?? '(real SMTP: ' + stack.smtpUrl.replace(/\/\/[^@/]+@/, '//***@') + ')'}${stack.mailboxUrl ? '  (SMTP sink on ' + stack.smtpUrl + ')' : ''}`,
   ];
+  if (stack.apiUrl) {
+    lines.push(`  Webhooks     ${config.webhook.secrets.length ? `POST ${stack.apiUrl}/v1/webhooks/events (signed with WEBHOOK_SECRETS)` : 'off (set WEBHOOK_SECRETS to accept signed events)'}`);
+  }
   if (config.devApiKeys && stack.apiUrl) {
     lines.push(`  API keys     ${config.apiKeys.map((k) => `${k.role}: ${k.key}`).join(', ')}  (development defaults; set LEADS_API_KEYS)`);
   }

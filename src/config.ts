@@ -41,7 +41,14 @@ const EnvSchema = z.object({
   MAIL_FROM: z.string().default('Leadflow <marketing@example.com>'),
   SALES_INBOX: z.email().default('sales@example.com'),
   LEADS_API_KEYS: z.string().optional(),
+  WEBHOOK_SECRETS: z.string().optional(),
+  WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  RATE_LIMIT_MAX: z.coerce.number().int().min(0).default(1200),
+  RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
 });
+
+/** Variables whose values are secrets: an error about them never repeats the value. */
+const SECRET_VARIABLES = new Set(['LEADS_API_KEYS', 'WEBHOOK_SECRETS']);
 
 export interface Config {
   production: boolean;
@@ -60,6 +67,10 @@ export interface Config {
   apiKeys: ApiKey[];
   /** True when the keys are the printed development defaults. */
   devApiKeys: boolean;
+  /** Signed-webhook ingestion; no secrets means the webhook route is off. */
+  webhook: { secrets: string[]; toleranceSeconds: number };
+  /** Requests per window per API key (per client address without one); max 0 turns the limit off. */
+  rateLimit: { max: number; windowSeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -89,12 +100,26 @@ export function parseApiKeys(raw: string): ApiKey[] {
   return keys;
 }
 
+/** Parses comma-separated webhook secrets; each must be long enough to resist guessing. */
+export function parseWebhookSecrets(raw: string | undefined): string[] {
+  const secrets = (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  secrets.forEach((secret, index) => {
+    if (secret.length < 16) throw new ConfigError(`WEBHOOK_SECRETS entry ${index + 1} is shorter than 16 characters`);
+  });
+  return secrets;
+}
+
 /** Reads and validates the environment; throws ConfigError naming the variable at fault. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`${String(issue.path[0])} is invalid: ${issue.message} (got ${JSON.stringify(env[String(issue.path[0])])})`);
+    const name = String(issue.path[0]);
+    const got = SECRET_VARIABLES.has(name) ? '' : ` (got ${JSON.stringify(env[name])})`;
+    throw new ConfigError(`${name} is invalid: ${issue.message}${got}`);
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
@@ -123,5 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     salesInbox: e.SALES_INBOX,
     apiKeys,
     devApiKeys: !e.LEADS_API_KEYS,
+    webhook: { secrets: parseWebhookSecrets(e.WEBHOOK_SECRETS), toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS },
+    rateLimit: { max: e.RATE_LIMIT_MAX, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
   };
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { FastifyBaseLogger } from 'fastify';
-import { pino } from 'pino';
+import { pino, type DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import { createPool, migrate, type Pool } from './infra/db.js';
 import { startEmbeddedPostgres } from './infra/embedded-postgres.js';
@@ -11,7 +11,7 @@ import { createMetrics } from './infra/metrics.js';
 import { startSmtpSink } from './infra/smtp-sink.js';
 import { resolveTemporalCli } from './infra/temporal/binaries.js';
 import { startDevServer } from './infra/temporal/dev-server.js';
-import { buildApp } from './server/app.js';
+import { buildApp, type RouteInfo } from './server/app.js';
 import { createLeadWorker } from '../worker/worker.js';
 
 export interface StackOptions {
@@ -36,6 +36,8 @@ export interface RunningStack {
   mailboxUrl?: string;
   pool: Pool;
   client: Client;
+  /** The API's routes with who may call each (empty without the API). */
+  routes: RouteInfo[];
   /** Stops every part this process started, in reverse order. */
   stop(): Promise<void>;
 }
@@ -125,6 +127,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     }
 
     let apiUrl = '';
+    let routes: RouteInfo[] = [];
     if (options.api ?? true) {
       const app = await buildApp({
         client,
@@ -132,10 +135,13 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         apiKeys: config.apiKeys,
         devMailbox: !config.smtpUrl,
         metrics,
+        webhook: config.webhook,
+        rateLimit: config.rateLimit,
         ...(options.logger ? { logger: options.logger } : {}),
       });
       const address = await app.listen({ host: config.host, port: config.port });
       stops.push(() => app.close());
+      routes = app.routeTable;
       apiUrl = address.replace('[::1]', 'localhost');
     }
 
@@ -148,6 +154,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
       ...(!config.smtpUrl && apiUrl ? { mailboxUrl: `${apiUrl}/v1/dev/mailbox` } : {}),
       pool,
       client,
+      routes,
       stop: stopAll,
     };
   } catch (error) {
@@ -156,7 +163,8 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
   }
 }
 
-/** A pino logger for the API at the configured level. */
-export function createLogger(level: Config['logLevel']): FastifyBaseLogger {
-  return pino({ level, redact: ['req.headers.authorization'] });
+/** A pino logger for the API at the configured level (to stdout unless told otherwise). */
+export function createLogger(level: Config['logLevel'], destination?: DestinationStream): FastifyBaseLogger {
+  const options = { level, redact: ['req.headers.authorization', 'req.headers["leadflow-signature"]'] };
+  return destination ? pino(options, destination) : pino(options);
 }

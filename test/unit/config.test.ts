@@ -27,6 +27,16 @@ describe('config', () => {
     expect(() => loadConfig({ SALES_INBOX: 'nobody' })).toThrow(ConfigError);
   });
 
+  it('reads webhook secrets and rate limits, and never repeats a secret in an error', () => {
+    const config = loadConfig({ WEBHOOK_SECRETS: 'whsec-a-0123456789, whsec-b-0123456789', RATE_LIMIT_MAX: '10', RATE_LIMIT_WINDOW_SECONDS: '30' });
+    expect(config.webhook).toEqual({ secrets: ['whsec-a-0123456789', 'whsec-b-0123456789'], toleranceSeconds: 300 });
+    expect(config.rateLimit).toEqual({ max: 10, windowSeconds: 30 });
+    expect(loadConfig({}).webhook.secrets).toEqual([]);
+    expect(() => loadConfig({ WEBHOOK_SECRETS: 'whsec-long-enough-1,tiny' })).toThrow(/^WEBHOOK_SECRETS entry 2 is shorter than 16 characters$/);
+    expect(() => loadConfig({ WEBHOOK_TOLERANCE_SECONDS: '0' })).toThrow(/^WEBHOOK_TOLERANCE_SECONDS is invalid/);
+    expect(() => loadConfig({ RATE_LIMIT_MAX: '-1' })).toThrow(/^RATE_LIMIT_MAX is invalid/);
+  });
+
   it('refuses to start in production without keys or real endpoints', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/LEADS_API_KEYS must be set in production/);
     expect(() => loadConfig({ NODE_ENV: 'production', LEADS_API_KEYS: 'admin:abcdefgh1' })).toThrow(/TEMPORAL_ADDRESS must be set in production/);
