@@ -10,6 +10,7 @@ import { createMailer } from './infra/mailer.js';
 import { createMetrics } from './infra/metrics.js';
 import { startSmtpSink } from './infra/smtp-sink.js';
 import { resolveTemporalCli } from './infra/temporal/binaries.js';
+import { temporalConnectionOptions } from './infra/temporal/connection.js';
 import { startDevServer } from './infra/temporal/dev-server.js';
 import { buildApp, type RouteInfo } from './server/app.js';
 import { createLeadWorker } from '../worker/worker.js';
@@ -62,7 +63,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     let temporalAddress = config.temporal.address;
     let temporalUiUrl: string | undefined;
     if (!temporalAddress) {
-      const cli = await resolveTemporalCli();
+      const cli = await resolveTemporalCli(config.temporal.cliPath ? { ...process.env, TEMPORAL_CLI_PATH: config.temporal.cliPath } : process.env);
       if (!cli.path) throw new Error(`Temporal CLI not found; tried:\n  ${cli.tried.join('\n  ')}\nRun \`npm install\` again, or set TEMPORAL_CLI_PATH or TEMPORAL_ADDRESS.`);
       announce(`starting Temporal dev server (${cli.source}: ${cli.path})`);
       const dev = await startDevServer({
@@ -102,13 +103,15 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     stops.push(async () => mailer.close());
 
     const metrics = createMetrics();
-    const connection = await Connection.connect({ address: temporalAddress });
+    // The dev server is plain gRPC; a real Temporal gets the configured TLS and API key.
+    const connectionOptions = config.temporal.address ? temporalConnectionOptions(temporalAddress, config.temporal) : { address: temporalAddress };
+    const connection = await Connection.connect(connectionOptions);
     stops.push(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
 
     if (options.worker ?? true) {
       announce('bundling workflow code and starting the worker');
-      const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+      const nativeConnection = await NativeConnection.connect(connectionOptions);
       const worker: Worker = await createLeadWorker({
         connection: nativeConnection,
         namespace: config.temporal.namespace,
