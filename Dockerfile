@@ -1,5 +1,6 @@
-# Production image for the API and the worker (docker-compose.yml runs one of each).
-FROM node:20-bookworm-slim AS build
+# Production image for the API and the worker (docker-compose.yml runs one API and two workers).
+# Stage 1 compiles TypeScript with the dev dependencies; stage 2 has the runtime ones only.
+FROM node:20.20.2-bookworm-slim AS build
 WORKDIR /app
 ENV LEADFLOW_SKIP_TEMPORAL_INSTALL=1
 COPY package.json package-lock.json ./
@@ -12,7 +13,7 @@ COPY activities ./activities
 COPY worker ./worker
 RUN npm run build
 
-FROM node:20-bookworm-slim
+FROM node:20.20.2-bookworm-slim
 WORKDIR /app
 # A deployment talks to a real Temporal, Postgres and SMTP: no embedded binaries needed.
 ENV NODE_ENV=production LEADFLOW_SKIP_TEMPORAL_INSTALL=1 HOST=0.0.0.0 PORT=3000

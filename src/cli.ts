@@ -1,5 +1,5 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, SETTINGS, type Config } from './config.js';
 import { createLogger, startStack, type RunningStack, type StackOptions } from './stack.js';
 
 export interface EntryPoint {
@@ -8,20 +8,10 @@ export interface EntryPoint {
   parts: Pick<StackOptions, 'worker' | 'api'>;
 }
 
-const ENV_HELP = `Environment (all optional outside production):
-  PORT, HOST             API address (default 127.0.0.1:3000)
-  TEMPORAL_ADDRESS       a real Temporal frontend; unset: the Temporal CLI dev server
-                         (127.0.0.1:TEMPORAL_PORT=7233, UI on TEMPORAL_UI_PORT=8233)
-  TEMPORAL_NAMESPACE     default "default"
-  TEMPORAL_CLI_PATH      the temporal binary to use for the dev server
-  DATABASE_URL           a real PostgreSQL; unset: embedded PostgreSQL on EMBEDDED_PG_PORT=54329
-  SMTP_URL               a real SMTP relay; unset: in-process sink on SMTP_SINK_PORT=2525,
-                         read at GET /v1/dev/mailbox
-  DATA_DIR               where embedded parts keep data (default .data)
-  LEADS_API_KEYS         role:key pairs, e.g. "ingest:k1,sales:k2" (required in production)
-  SALES_INBOX, MAIL_FROM who gets escalations, who marketing email comes from
-  LOG_LEVEL              fatal|error|warn|info|debug|trace|silent (default info)
-  NODE_ENV=production    refuses embedded defaults' development keys`;
+const ENV_HELP = `Environment (all optional outside production; README.md has the full table):
+${Object.entries(SETTINGS)
+  .map(([name, setting]) => `  ${name.padEnd(27)}${setting.description.replaceAll('`', '')}`)
+  .join('\n')}`;
 
 /** Shared main for `npm start`, the worker and the API entry points: help, config, start, Ctrl-C. */
 export async function runEntryPoint(entry: EntryPoint, argv = process.argv.slice(2)): Promise<void> {
@@ -61,6 +51,9 @@ export async function runEntryPoint(entry: EntryPoint, argv = process.argv.slice
     `  PostgreSQL   ${stack.databaseUrl}${config.databaseUrl ? '' : ' (embedded, data in ' + config.dataDir + '/pg)'}`,
     `  Mailbox      ${stack.mailboxUrl ?? '(real SMTP: ' + stack.smtpUrl.replace(/\/\/[^@/]+@/, '//***@') + ')'}${stack.mailboxUrl ? '  (SMTP sink on ' + stack.smtpUrl + ')' : ''}`,
   ];
+  if (stack.apiUrl) {
+    lines.push(`  Webhooks     ${config.webhook.secrets.length ? `POST ${stack.apiUrl}/v1/webhooks/events (signed with WEBHOOK_SECRETS)` : 'off (set WEBHOOK_SECRETS to accept signed events)'}`);
+  }
   if (config.devApiKeys && stack.apiUrl) {
     lines.push(`  API keys     ${config.apiKeys.map((k) => `${k.role}: ${k.key}`).join(', ')}  (development defaults; set LEADS_API_KEYS)`);
   }

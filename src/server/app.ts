@@ -1,4 +1,5 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Client } from '@temporalio/client';
@@ -10,8 +11,29 @@ import { funnelReport } from '../leads/funnel.js';
 import { LeadService } from '../leads/service.js';
 import type { Program } from '../sequences/model.js';
 import { Authenticator } from './auth.js';
-import { sendError, toErrorResponse } from './errors.js';
+import { recordEventBatch } from './event-batch.js';
+import { HttpError, sendError, toErrorResponse } from './errors.js';
 import * as S from './schemas.js';
+import { claimDelivery, releaseDelivery, SIGNATURE_HEADER, WebhookVerifier, type VerifiedDelivery } from './webhook.js';
+
+/** Who may call a route. Every route declares one; building the app fails for a route that does not. */
+export type RouteAccess = { kind: 'public' } | { kind: 'key'; roles: readonly Role[] } | { kind: 'signature' };
+
+export interface RouteInfo {
+  method: string;
+  url: string;
+  access: RouteAccess;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+  interface FastifyInstance {
+    /** Every route with its declared access, in registration order (the auth tests walk it). */
+    routeTable: RouteInfo[];
+  }
+}
 
 export interface AppDeps {
   client: Client;
@@ -25,10 +47,16 @@ export interface AppDeps {
   devMailbox?: boolean;
   /** Prometheus metrics to count into and serve at `/metrics`. */
   metrics?: Metrics;
+  /** Secrets for `POST /v1/webhooks/events`; without any, that route does not exist. */
+  webhook?: { secrets: string[]; toleranceSeconds: number };
+  /** Requests per window per API key (per client address without one); absent or max 0: no limit. */
+  rateLimit?: { max: number; windowSeconds: number };
 }
 
 /** Request bodies above this are refused with 413 (DESIGN.md). */
 const BODY_LIMIT = 64 * 1024;
+/** The batch and webhook routes carry up to 500 events: they get more room. */
+const BATCH_BODY_LIMIT = 1024 * 1024;
 
 const ALL_ROLES: Role[] = ['ingest', 'marketing', 'sales', 'admin'];
 
@@ -39,6 +67,8 @@ const errorResponses = {
   404: S.ErrorBody,
   409: S.ErrorBody,
   413: S.ErrorBody,
+  415: S.ErrorBody,
+  429: S.ErrorBody,
 };
 
 /** Builds the HTTP API v1 over the lead service. Listening is the caller's business. */
@@ -63,18 +93,61 @@ async function buildTypedApp(deps: AppDeps) {
         version: '1.0.0',
         description: 'Lead nurturing as durable workflows: enrol leads, report engagement, decide on leads in sales review.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'role:key pairs from LEADS_API_KEYS' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'role:key pairs from LEADS_API_KEYS' },
+          webhookSignature: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'Leadflow-Signature',
+            description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with a secret from WEBHOOK_SECRETS; valid for WEBHOOK_TOLERANCE_SECONDS, once',
+          },
+        },
+      },
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
   });
 
+  const routeTable: RouteInfo[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    const access = route.config?.access;
+    if (!access) throw new Error(`route ${String(route.method)} ${route.url} declares no access: set config.access`);
+    for (const method of [route.method].flat()) routeTable.push({ method, url: route.url, access });
+  });
+
   const auth = new Authenticator(deps.apiKeys);
   const leads = new LeadService({ client: deps.client, pool: deps.pool, ...(deps.program ? { program: deps.program } : {}) });
-  const roles = (allowed: readonly Role[]) => ({
-    onRequest: async (request: { headers: { authorization?: string } }) => {
-      auth.authorize(request.headers.authorization, allowed);
+
+  // Rate limit per API key (its roles and digest, never the key), or per address without a valid
+  // key; it runs before authorization so that guessing keys is throttled too.
+  await app.register(rateLimit, {
+    global: false,
+    max: deps.rateLimit?.max ?? 0,
+    timeWindow: (deps.rateLimit?.windowSeconds ?? 60) * 1000,
+    keyGenerator: (request) => {
+      const caller = auth.identify(request.headers.authorization);
+      if (caller) return `key:${caller.keyId}`;
+      return `${request.routeOptions.config.access?.kind === 'signature' ? 'webhook' : 'address'}:${request.ip}`;
     },
+    errorResponseBuilder: (_request, context) =>
+      new HttpError(429, 'rate_limited', `too many requests: at most ${context.max} per ${deps.rateLimit?.windowSeconds ?? 60} s for this key; retry in ${context.after}`, {
+        limit: context.max,
+        retryAfterSeconds: Math.ceil(context.ttl / 1000),
+      }),
+  });
+  const limited = deps.rateLimit?.max ? [app.rateLimit()] : [];
+
+  const open = { config: { access: { kind: 'public' } as RouteAccess } };
+  const roles = (allowed: readonly Role[]) => ({
+    config: { access: { kind: 'key', roles: allowed } as RouteAccess },
+    onRequest: [
+      ...limited,
+      async (request: FastifyRequest) => {
+        auth.authorize(request.headers.authorization, allowed);
+      },
+    ],
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -92,7 +165,7 @@ async function buildTypedApp(deps: AppDeps) {
       metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
       metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
     });
-    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    app.get('/metrics', { ...open, schema: { hide: true } }, async (_request, reply) =>
       reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
     );
   }
@@ -112,14 +185,14 @@ async function buildTypedApp(deps: AppDeps) {
   };
   // /healthz for liveness probes, /readyz for load balancers: both 503 when a dependency is down.
   for (const url of ['/healthz', '/readyz']) {
-    app.get(url, { schema: { hide: true, response: { 200: S.Health, 503: S.Health } } }, async (_request, reply) => {
+    app.get(url, { ...open, schema: { hide: true, response: { 200: S.Health, 503: S.Health } } }, async (_request, reply) => {
       const checks = await dependencyChecks();
       const ok = Object.values(checks).every((v) => v === 'ok');
       return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
     });
   }
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { ...open, schema: { hide: true } }, async () => app.swagger());
 
   app.post(
     '/v1/leads',
@@ -156,6 +229,77 @@ async function buildTypedApp(deps: AppDeps) {
       return reply.status(202).send(result);
     },
   );
+
+  const countAccepted = (event: S.BatchEvent) => metrics?.eventsIngested.inc({ type: event.type, duplicate: 'false' });
+
+  app.post(
+    '/v1/events',
+    {
+      ...roles(['ingest']),
+      bodyLimit: BATCH_BODY_LIMIT,
+      schema: {
+        summary: 'Report up to 500 engagement events at once; each is accepted or refused with its own reason',
+        description:
+          'Items are validated and recorded one by one (one lead\'s events in the order sent). Refusal reasons: validation_failed, unknown_event_type, lead_not_found, duplicate_event (already recorded or repeated in the batch: safe to treat as delivered), internal (send that item again). Bodies up to 1 MiB.',
+        tags: ['events'],
+        body: S.EventBatchBody,
+        response: { 202: S.BatchResult, ...errorResponses },
+      },
+    },
+    async (request, reply) => reply.status(202).send(await recordEventBatch(leads, request.body.events, { log: request.log, onAccepted: countAccepted })),
+  );
+
+  if (deps.webhook?.secrets.length) {
+    const verifier = new WebhookVerifier(deps.webhook.secrets, deps.webhook.toleranceSeconds);
+    const deliveries = new WeakMap<FastifyRequest, VerifiedDelivery>();
+    // Its own scope: JSON arrives as raw bytes, because the signature covers the bytes as sent.
+    await app.register(async (scope) => {
+      scope.removeContentTypeParser('application/json');
+      scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+      scope.withTypeProvider<ZodTypeProvider>().post(
+        '/v1/webhooks/events',
+        {
+          config: { access: { kind: 'signature' } as RouteAccess },
+          bodyLimit: BATCH_BODY_LIMIT,
+          onRequest: limited,
+          // Signature first, then JSON, then the schema: an unsigned body is never looked at.
+          preValidation: async (request) => {
+            const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+            const delivery = verifier.verify(request.headers[SIGNATURE_HEADER] as string | undefined, raw);
+            if (!(await claimDelivery(deps.pool, delivery, verifier.toleranceSeconds))) {
+              throw new HttpError(401, 'replayed_signature', 'this signed delivery was already received; sign each delivery anew');
+            }
+            deliveries.set(request, delivery);
+            try {
+              request.body = JSON.parse(raw.toString('utf8'));
+            } catch (error) {
+              throw new HttpError(400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
+            }
+          },
+          schema: {
+            summary: 'Signed webhook for tracking tools: the batch body, authenticated by an HMAC signature instead of an API key',
+            description:
+              'Header Leadflow-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> (several v1 allowed; any WEBHOOK_SECRETS secret). 401 invalid_signature, stale_signature (timestamp more than WEBHOOK_TOLERANCE_SECONDS from now) or replayed_signature (the same signature twice). Answers like POST /v1/events.',
+            tags: ['events'],
+            security: [{ webhookSignature: [] }],
+            headers: S.WebhookHeaders,
+            body: S.EventBatchBody,
+            response: { 202: S.BatchResult, ...errorResponses },
+          },
+        },
+        async (request, reply) => {
+          try {
+            return reply.status(202).send(await recordEventBatch(leads, request.body.events, { log: request.log, onAccepted: countAccepted }));
+          } catch (error) {
+            // Our failure, not the sender's: its retry of the same delivery must not count as a replay.
+            const delivery = deliveries.get(request);
+            if (delivery) await releaseDelivery(deps.pool, delivery).catch(() => undefined);
+            throw error;
+          }
+        },
+      );
+    });
+  }
 
   app.get(
     '/v1/leads/:id',

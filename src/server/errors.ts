@@ -52,7 +52,8 @@ export function toErrorResponse(error: unknown, request: FastifyRequest): { stat
     return { status: 400, body: { error: 'validation_failed', message: `invalid request: ${summary}`, details } };
   }
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return { status: 413, body: { error: 'payload_too_large', message: 'request bodies are limited to 64 KiB' } };
+    const limit = request.routeOptions.bodyLimit;
+    return { status: 413, body: { error: 'payload_too_large', message: `request bodies on this route are limited to ${limit >= 1024 * 1024 ? `${limit / 1024 / 1024} MiB` : `${limit / 1024} KiB`}` } };
   }
   if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     return { status: 415, body: { error: 'unsupported_media_type', message: 'send JSON with Content-Type: application/json' } };

@@ -39,6 +39,50 @@ export const EventBody = z.object({
 
 export const EventAccepted = z.object({ eventId: z.string(), duplicate: z.boolean() });
 
+/** Most events one batch (or one webhook delivery) may carry. */
+export const MAX_BATCH_EVENTS = 500;
+
+/** One event of a batch: the single-event body plus the lead it belongs to. */
+export const BatchEvent = EventBody.extend({ leadId: LeadIdSchema });
+export type BatchEvent = z.infer<typeof BatchEvent>;
+
+/**
+ * A batch body. Fastify checks only the envelope (an array of 1 to 500 items); each item is
+ * validated on its own so that one bad item is refused alone. The document still shows the
+ * item schema: its JSON Schema is attached to the loosely validated item.
+ */
+const { $schema: _dialect, ...batchEventJsonSchema } = z.toJSONSchema(BatchEvent, { io: 'input' });
+export const EventBatchBody = z.object({
+  events: z
+    .array(z.unknown().meta({ ...batchEventJsonSchema, description: 'an event; one that does not match is refused in the results, the others still count' }))
+    .min(1)
+    .max(MAX_BATCH_EVENTS),
+});
+
+export const REFUSAL_CODES = ['validation_failed', 'unknown_event_type', 'lead_not_found', 'duplicate_event', 'internal'] as const;
+
+export const BatchItemResult = z.object({
+  index: z.number().int().meta({ description: 'position of the item in `events`' }),
+  status: z.enum(['accepted', 'refused']),
+  leadId: z.string().optional(),
+  eventId: z.string().optional(),
+  error: z.string().optional().meta({ description: `why it was refused: ${REFUSAL_CODES.join(', ')}` }),
+  message: z.string().optional(),
+  details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type BatchItemResult = z.infer<typeof BatchItemResult>;
+
+export const BatchResult = z.object({
+  accepted: z.number().int(),
+  refused: z.number().int(),
+  results: z.array(BatchItemResult).meta({ description: 'one result per item, in the order sent' }),
+});
+export type BatchResult = z.infer<typeof BatchResult>;
+
+export const WebhookHeaders = z.looseObject({
+  'leadflow-signature': z.string().meta({ description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with a WEBHOOK_SECRETS secret' }),
+});
+
 const SequencePosition = z.object({ id: z.string(), version: z.number().int(), step: z.number().int() });
 
 export const HistoryEntry = z.object({

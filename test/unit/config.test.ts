@@ -1,5 +1,36 @@
-import { describe, expect, it } from 'vitest';
-import { ConfigError, DEV_API_KEYS, loadConfig } from '../../src/config.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, configTable, DEV_API_KEYS, loadConfig, SETTINGS } from '../../src/config.js';
+import { temporalConnectionOptions } from '../../src/infra/temporal/connection.js';
+
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  LEADS_API_KEYS: 'admin:abcdefgh1',
+  TEMPORAL_ADDRESS: 'temporal:7233',
+  DATABASE_URL: 'postgres://u:p@db:5432/leadflow',
+  SMTP_URL: 'smtp://mail:25',
+};
+
+/** The ConfigError a bad environment gives (fails the test if it loads). */
+function refusal(env: NodeJS.ProcessEnv): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error(`loaded without complaint: ${JSON.stringify(env)}`);
+}
+
+const pemDir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadflow-pem-'));
+const pem = (name: string, body: string) => {
+  const file = path.join(pemDir, name);
+  fs.writeFileSync(file, body);
+  return file;
+};
+afterAll(() => fs.rmSync(pemDir, { recursive: true, force: true }));
 
 describe('config', () => {
   it('has development defaults that need no environment', () => {
@@ -8,6 +39,9 @@ describe('config', () => {
     expect(config.temporal).toEqual({ address: undefined, namespace: 'default', port: 7233, uiPort: 8233 });
     expect(config.apiKeys).toEqual(DEV_API_KEYS);
     expect(config.apiKeys.map((k) => k.key)).toEqual(['dev-ingest', 'dev-marketing', 'dev-sales', 'dev-admin']);
+    expect(config.rateLimit).toEqual({ max: 1200, windowSeconds: 60 });
+    // Compose files pass unset variables as empty strings.
+    expect(loadConfig({ DATABASE_URL: '', TEMPORAL_ADDRESS: ' ', WEBHOOK_SECRETS: '' })).toMatchObject({ databaseUrl: undefined, temporal: { address: undefined } });
   });
 
   it('parses LEADS_API_KEYS role:key pairs', () => {
@@ -19,24 +53,126 @@ describe('config', () => {
     expect(config.devApiKeys).toBe(false);
   });
 
-  it('names the variable at fault', () => {
-    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/^PORT is invalid/);
-    expect(() => loadConfig({ DATABASE_URL: 'not a url' })).toThrow(/^DATABASE_URL is invalid/);
-    expect(() => loadConfig({ LEADS_API_KEYS: 'boss:abcdefgh1' })).toThrow(/LEADS_API_KEYS entry 1 must be role:key/);
-    expect(() => loadConfig({ LEADS_API_KEYS: 'sales:short' })).toThrow(/shorter than 8/);
-    expect(() => loadConfig({ SALES_INBOX: 'nobody' })).toThrow(ConfigError);
+  it('reads webhook secrets and rate limits', () => {
+    const config = loadConfig({ WEBHOOK_SECRETS: 'whsec-a-0123456789, whsec-b-0123456789', RATE_LIMIT_MAX: '10', RATE_LIMIT_WINDOW_SECONDS: '30' });
+    expect(config.webhook).toEqual({ secrets: ['whsec-a-0123456789', 'whsec-b-0123456789'], toleranceSeconds: 300 });
+    expect(config.rateLimit).toEqual({ max: 10, windowSeconds: 30 });
+    expect(loadConfig({}).webhook.secrets).toEqual([]);
   });
 
-  it('refuses to start in production without keys or real endpoints', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/LEADS_API_KEYS must be set in production/);
-    expect(() => loadConfig({ NODE_ENV: 'production', LEADS_API_KEYS: 'admin:abcdefgh1' })).toThrow(/TEMPORAL_ADDRESS must be set in production/);
+  it('accepts a complete production environment', () => {
+    expect(loadConfig(PRODUCTION).production).toBe(true);
+  });
+});
+
+// One case per kind of bad value: each message must start with the variable's name.
+describe('config refuses a bad value with a sentence naming the variable', () => {
+  it('not a number', () => {
+    expect(refusal({ PORT: 'eighty' })).toBe('PORT must be a port number from 0 to 65535 (got "eighty")');
+    expect(refusal({ RATE_LIMIT_MAX: 'lots' })).toMatch(/^RATE_LIMIT_MAX must be an integer from 0 to 1000000/);
+  });
+
+  it('a number out of range or not whole', () => {
+    expect(refusal({ EMBEDDED_PG_PORT: '70000' })).toBe('EMBEDDED_PG_PORT must be a port number from 0 to 65535 (got "70000")');
+    expect(refusal({ TEMPORAL_UI_PORT: '-1' })).toMatch(/^TEMPORAL_UI_PORT must be a port number/);
+    expect(refusal({ WEBHOOK_TOLERANCE_SECONDS: '0' })).toMatch(/^WEBHOOK_TOLERANCE_SECONDS must be an integer from 1 to 3600/);
+    expect(refusal({ RATE_LIMIT_WINDOW_SECONDS: '1.5' })).toMatch(/^RATE_LIMIT_WINDOW_SECONDS must be/);
+  });
+
+  it('a bad URL, or a URL of the wrong kind, without repeating credentials', () => {
+    expect(refusal({ DATABASE_URL: 'not a url' })).toBe('DATABASE_URL must be a postgres:// URL');
+    expect(refusal({ DATABASE_URL: 'mysql://u:secret@db/leadflow' })).toBe('DATABASE_URL must be a postgres:// URL');
+    expect(refusal({ SMTP_URL: 'http://mail:25' })).toBe('SMTP_URL must be an smtp:// or smtps:// URL');
+    expect(refusal({ PUBLIC_URL: 'ftp://example.com' })).toBe('PUBLIC_URL must be an http(s):// URL (got "ftp://example.com")');
+  });
+
+  it('a value outside an enumeration, a bad email, a bad address', () => {
+    expect(refusal({ LOG_LEVEL: 'loud' })).toBe('LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")');
+    expect(refusal({ SALES_INBOX: 'nobody' })).toBe('SALES_INBOX must be an email address (got "nobody")');
+    expect(refusal({ TEMPORAL_ADDRESS: 'temporal' })).toMatch(/^TEMPORAL_ADDRESS must be host:port/);
+    expect(refusal({ TEMPORAL_ADDRESS: 'http://temporal:7233' })).toMatch(/^TEMPORAL_ADDRESS must be host:port/);
+    expect(refusal({ TEMPORAL_TLS: 'yes', TEMPORAL_ADDRESS: 'temporal:7233' })).toBe('TEMPORAL_TLS must be true or false (got "yes")');
+  });
+
+  it('malformed LEADS_API_KEYS or WEBHOOK_SECRETS, never repeating a key', () => {
+    expect(refusal({ LEADS_API_KEYS: 'boss:abcdefgh1' })).toMatch(/^LEADS_API_KEYS entry 1 must be role:key/);
+    expect(refusal({ LEADS_API_KEYS: 'ingest:abcdefgh1,nocolon' })).toMatch(/^LEADS_API_KEYS entry 2 must be role:key/);
+    expect(refusal({ LEADS_API_KEYS: 'sales:short' })).toBe('LEADS_API_KEYS entry 1 (sales) has a key shorter than 8 characters');
+    expect(refusal({ LEADS_API_KEYS: ' , ' })).toBe('LEADS_API_KEYS is set but holds no role:key pair');
+    expect(refusal({ WEBHOOK_SECRETS: 'whsec-long-enough-1,tiny' })).toBe('WEBHOOK_SECRETS entry 2 is shorter than 16 characters');
+  });
+
+  it('production without a required setting', () => {
+    for (const name of ['LEADS_API_KEYS', 'TEMPORAL_ADDRESS', 'DATABASE_URL', 'SMTP_URL'] as const) {
+      const { [name]: _missing, ...rest } = PRODUCTION;
+      expect(refusal(rest), name).toMatch(new RegExp(`^${name} must be set in production`));
+    }
+  });
+
+  it('Temporal TLS settings that do not fit together', () => {
+    const cert = pem('client.pem', 'CERT');
+    const key = pem('client.key', 'KEY');
+    const real = { TEMPORAL_ADDRESS: 'my-ns.tmprl.cloud:7233' };
+    expect(refusal({ ...real, TEMPORAL_TLS_CERT: cert })).toBe('TEMPORAL_TLS_KEY must be set with TEMPORAL_TLS_CERT: mTLS needs the certificate and its private key');
+    expect(refusal({ ...real, TEMPORAL_TLS_KEY: key })).toMatch(/^TEMPORAL_TLS_CERT must be set with TEMPORAL_TLS_KEY/);
+    expect(refusal({ TEMPORAL_API_KEY: 'cloud-key' })).toMatch(/^TEMPORAL_API_KEY needs TEMPORAL_ADDRESS/);
+    expect(refusal({ ...real, TEMPORAL_API_KEY: 'cloud-key', TEMPORAL_TLS: 'false' })).toMatch(/^TEMPORAL_TLS cannot be false together with TEMPORAL_API_KEY/);
+    expect(refusal({ ...real, TEMPORAL_TLS_CERT: path.join(pemDir, 'missing.pem'), TEMPORAL_TLS_KEY: key })).toMatch(/^TEMPORAL_TLS_CERT must be a readable PEM file path: cannot read .*missing\.pem \(ENOENT\)$/);
+  });
+
+  it('never repeats the value of a secret', () => {
+    expect(refusal({ DATABASE_URL: 'postgres ://user:hunter2@db/x' })).toBe('DATABASE_URL must be a postgres:// URL');
+    expect(refusal({ SMTP_URL: 'mailto://user:hunter2@mail' })).not.toContain('hunter2');
+    expect(refusal({ LEADS_API_KEYS: 'boss:hunter2-key' })).not.toContain('hunter2');
+    expect(refusal({ WEBHOOK_SECRETS: 'hunter2' })).not.toContain('hunter2');
+  });
+});
+
+describe('Temporal connection options', () => {
+  it('are plain gRPC without TLS settings', () => {
+    const config = loadConfig({ TEMPORAL_ADDRESS: 'temporal:7233' });
+    expect(temporalConnectionOptions('temporal:7233', config.temporal)).toEqual({ address: 'temporal:7233' });
+  });
+
+  it('carry the client certificate pair, CA and server name for mTLS', () => {
     const config = loadConfig({
-      NODE_ENV: 'production',
-      LEADS_API_KEYS: 'admin:abcdefgh1',
-      TEMPORAL_ADDRESS: 'temporal:7233',
-      DATABASE_URL: 'postgres://u:p@db:5432/leadflow',
-      SMTP_URL: 'smtp://mail:25',
+      TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233',
+      TEMPORAL_TLS_CERT: pem('mtls.pem', '-----BEGIN CERTIFICATE-----\nclient\n'),
+      TEMPORAL_TLS_KEY: pem('mtls.key', '-----BEGIN PRIVATE KEY-----\nkey\n'),
+      TEMPORAL_TLS_CA: pem('ca.pem', '-----BEGIN CERTIFICATE-----\nca\n'),
+      TEMPORAL_TLS_SERVER_NAME: 'frontend.internal',
     });
-    expect(config.production).toBe(true);
+    const options = temporalConnectionOptions(config.temporal.address!, config.temporal);
+    expect(options.address).toBe('my-ns.a1b2c.tmprl.cloud:7233');
+    expect(options.apiKey).toBeUndefined();
+    expect(Buffer.from(options.tls!.clientCertPair!.crt).toString()).toBe('-----BEGIN CERTIFICATE-----\nclient\n');
+    expect(Buffer.from(options.tls!.clientCertPair!.key).toString()).toBe('-----BEGIN PRIVATE KEY-----\nkey\n');
+    expect(Buffer.from(options.tls!.serverRootCACertificate!).toString()).toBe('-----BEGIN CERTIFICATE-----\nca\n');
+    expect(options.tls!.serverNameOverride).toBe('frontend.internal');
+  });
+
+  it('send an API key over TLS for Temporal Cloud', () => {
+    const config = loadConfig({ TEMPORAL_ADDRESS: 'us-east-1.aws.api.temporal.io:7233', TEMPORAL_API_KEY: 'cloud-key-123' });
+    expect(temporalConnectionOptions(config.temporal.address!, config.temporal)).toEqual({ address: 'us-east-1.aws.api.temporal.io:7233', tls: {}, apiKey: 'cloud-key-123' });
+  });
+
+  it('use server-side TLS alone with TEMPORAL_TLS=true', () => {
+    const config = loadConfig({ TEMPORAL_ADDRESS: 'temporal.internal:7233', TEMPORAL_TLS: 'true' });
+    expect(temporalConnectionOptions(config.temporal.address!, config.temporal)).toEqual({ address: 'temporal.internal:7233', tls: {} });
+  });
+});
+
+describe('README configuration table', () => {
+  const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('<!-- config-table:start'), readme.indexOf('<!-- config-table:end -->'));
+  const documented = [...section.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+
+  it('lists every variable of the schema and no other', () => {
+    expect(documented.length).toBeGreaterThan(0);
+    expect([...documented].sort()).toEqual(Object.keys(SETTINGS).sort());
+  });
+
+  it('is the table generated from the schema (run `npm run config:docs` after changing src/config.ts)', () => {
+    expect(section.slice(section.indexOf('\n') + 1).trim()).toBe(configTable());
   });
 });

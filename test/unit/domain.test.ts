@@ -81,6 +81,15 @@ describe('API key authentication', () => {
     expect(() => auth.authorize('Bearer ingest-key-1', ['sales'])).toThrow(expect.objectContaining({ status: 403 }));
   });
 
+  it('names a valid key by its roles and a digest prefix, never by the key', () => {
+    const caller = auth.identify('Bearer ingest-key-1');
+    expect(caller).toEqual({ roles: ['ingest'], keyId: expect.stringMatching(/^ingest:[0-9a-f]{16}$/) });
+    expect(caller!.keyId).not.toContain('ingest-key-1');
+    expect(auth.identify('Bearer admin-key-1')!.keyId).not.toBe(caller!.keyId);
+    expect(auth.identify('Bearer nope')).toBeUndefined();
+    expect(auth.identify(undefined)).toBeUndefined();
+  });
+
   it('lets a matching role and admin through', () => {
     expect(auth.authorize('Bearer ingest-key-1', ['ingest', 'marketing'])).toEqual(['ingest']);
     expect(auth.authorize('Bearer admin-key-1', ['sales'])).toEqual(['admin']);
