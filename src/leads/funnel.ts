@@ -1,59 +1,219 @@
 import type { Pool } from '../infra/db.js';
 
-export interface FunnelReport {
+/** Median and 90th percentile of a duration, over the cases that have one. */
+export interface DurationStats {
+  /** How many cases the figures are computed over. */
+  count: number;
+  medianSeconds: number | null;
+  p90Seconds: number | null;
+}
+
+/** The funnel for one slice of leads (all of them, one sequence, or one enrolment week). */
+export interface FunnelFigures {
+  /** Leads enrolled in the slice. */
   enrolled: number;
+  /** Leads per current stage. */
   byStage: Record<string, number>;
+  /** Leads that reached sales review at least once (MQLs). */
+  escalated: number;
+  /** Escalations in all (a recycled lead can escalate again). */
   escalations: number;
+  /** Sales decisions. */
   accepted: number;
   rejected: number;
   rejectedByReason: Record<string, number>;
   disqualified: number;
+  /** Leads sales rejected at least once (they went back to nurturing). */
+  recycled: number;
+  /** Leads that reached sales review more than once. */
+  reEscalated: number;
   unsubscribed: number;
-  /** accepted / (accepted + rejected), null before any decision. */
+  /** accepted / (accepted + rejected); null before any decision. */
   acceptanceRate: number | null;
+  /** From enrolment to the first escalation. */
+  timeToEscalation: DurationStats;
+  /** From an escalation to the decision on that review. */
+  timeToDecision: DurationStats;
+  /** Reviews that went past their SLA (a reminder went to sales). */
+  slaBreaches: number;
 }
 
-/** Funnel counts computed in SQL over the read model. */
-export async function funnelReport(pool: Pool): Promise<FunnelReport> {
-  const [stages, escalations, decisions] = await Promise.all([
-    pool.query<{ stage: string; n: string; unsubscribed: string }>(
-      'SELECT stage, count(*) AS n, count(*) FILTER (WHERE unsubscribed) AS unsubscribed FROM leads GROUP BY stage',
-    ),
-    pool.query<{ n: string }>(`SELECT count(*) AS n FROM lead_transitions WHERE to_stage = 'sales_review'`),
-    pool.query<{ decision: string; reason: string | null; n: string }>(
-      'SELECT decision, reason, count(*) AS n FROM sales_decisions GROUP BY decision, reason',
-    ),
+export interface FunnelFilter {
+  /** Only leads enrolled in this sequence. */
+  sequence?: string;
+  /** Only leads enrolled at or after this instant. */
+  from?: Date;
+  /** Only leads enrolled before this instant. */
+  to?: Date;
+}
+
+export interface FunnelReport extends FunnelFigures {
+  filter: { sequence: string | null; from: string | null; to: string | null };
+  bySequence: Array<FunnelFigures & { sequence: string }>;
+  /** By the week of enrolment (weeks start on Monday, UTC). */
+  byWeek: Array<FunnelFigures & { week: string }>;
+}
+
+const STAGES = ['nurturing', 'sales_review', 'accepted', 'disqualified'];
+
+// Per lead: its slice (sequence, enrolment week) and what happened to it. Per review: the time
+// from escalation to decision. Both filtered the same way, then aggregated over three grouping
+// sets at once: everything, by sequence, by week.
+const LEADS_IN_SCOPE = `
+  scoped AS (
+    SELECT l.id, l.enrol_sequence AS sequence, to_char(date_trunc('week', l.created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS week,
+           l.stage, l.unsubscribed, l.created_at
+      FROM leads l
+     WHERE ($1::text IS NULL OR l.enrol_sequence = $1)
+       AND ($2::timestamptz IS NULL OR l.created_at >= $2)
+       AND ($3::timestamptz IS NULL OR l.created_at < $3)
+  ),
+  reviews AS (
+    SELECT t.lead_id, t.at, row_number() OVER (PARTITION BY t.lead_id ORDER BY t.at, t.id) AS review_no
+      FROM lead_transitions t JOIN scoped s ON s.id = t.lead_id
+     WHERE t.to_stage = 'sales_review'
+  )`;
+
+const LEAD_FIGURES = `
+  WITH ${LEADS_IN_SCOPE},
+  per_lead AS (
+    SELECT s.*,
+           (SELECT count(*) FROM reviews r WHERE r.lead_id = s.id) AS escalations,
+           (SELECT min(r.at) FROM reviews r WHERE r.lead_id = s.id) AS first_escalation,
+           (SELECT count(*) FROM sales_decisions d WHERE d.lead_id = s.id AND d.decision = 'rejected') AS rejections,
+           (SELECT count(*) FROM review_sla_breaches b WHERE b.lead_id = s.id AND b.level = 1) AS breaches
+      FROM scoped s
+  )
+  SELECT GROUPING(sequence) AS all_sequences, GROUPING(week) AS all_weeks, sequence, week,
+         count(*)::int AS enrolled,
+         count(*) FILTER (WHERE stage = 'nurturing')::int AS nurturing,
+         count(*) FILTER (WHERE stage = 'sales_review')::int AS sales_review,
+         count(*) FILTER (WHERE stage = 'accepted')::int AS accepted_stage,
+         count(*) FILTER (WHERE stage = 'disqualified')::int AS disqualified_stage,
+         count(*) FILTER (WHERE escalations > 0)::int AS escalated,
+         coalesce(sum(escalations), 0)::int AS escalations,
+         count(*) FILTER (WHERE rejections > 0)::int AS recycled,
+         count(*) FILTER (WHERE escalations > 1)::int AS re_escalated,
+         count(*) FILTER (WHERE unsubscribed)::int AS unsubscribed,
+         coalesce(sum(breaches), 0)::int AS sla_breaches,
+         count(first_escalation)::int AS escalation_count,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_escalation - created_at)) AS escalation_p50,
+         percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_escalation - created_at)) AS escalation_p90
+    FROM per_lead
+   GROUP BY GROUPING SETS ((), (sequence), (week))`;
+
+const DECIDED = `
+  WITH ${LEADS_IN_SCOPE},
+  decided AS (
+    SELECT s.sequence, s.week, d.decision, coalesce(d.reason, 'other') AS reason, extract(epoch FROM d.at - r.at) AS seconds
+      FROM reviews r
+      JOIN scoped s ON s.id = r.lead_id
+      JOIN sales_decisions d ON d.lead_id = r.lead_id AND d.review_no = r.review_no
+  )`;
+
+const DECISION_FIGURES = `${DECIDED}
+  SELECT GROUPING(sequence) AS all_sequences, GROUPING(week) AS all_weeks, sequence, week,
+         count(*) FILTER (WHERE decision = 'accepted')::int AS accepted,
+         count(*) FILTER (WHERE decision = 'rejected')::int AS rejected,
+         count(*) FILTER (WHERE decision = 'disqualified')::int AS disqualified,
+         count(*) FILTER (WHERE decision IN ('accepted', 'rejected'))::int AS decision_count,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE decision IN ('accepted', 'rejected')) AS decision_p50,
+         percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE decision IN ('accepted', 'rejected')) AS decision_p90
+    FROM decided
+   GROUP BY GROUPING SETS ((), (sequence), (week))`;
+
+const REJECTION_REASONS = `${DECIDED}
+  SELECT GROUPING(sequence) AS all_sequences, GROUPING(week) AS all_weeks, sequence, week, reason, count(*)::int AS n
+    FROM decided
+   WHERE decision = 'rejected'
+   GROUP BY GROUPING SETS ((reason), (sequence, reason), (week, reason))`;
+
+interface Row {
+  all_sequences: number;
+  all_weeks: number;
+  sequence: string | null;
+  week: string | null;
+}
+
+/** Which slice a grouping-set row belongs to. */
+const sliceOf = (row: Row): string => (row.all_sequences === 0 ? `sequence:${row.sequence}` : row.all_weeks === 0 ? `week:${row.week}` : 'all');
+
+const round = (value: number | string | null): number | null => (value === null ? null : Math.round(Number(value)));
+
+/**
+ * The funnel, computed in SQL over the read model: counts per stage, escalations, decisions and
+ * their reasons, recycling, SLA breaches, and how long escalation and decision take; overall,
+ * by enrolment sequence and by enrolment week.
+ */
+export async function funnelReport(pool: Pool, filter: FunnelFilter = {}): Promise<FunnelReport> {
+  const params = [filter.sequence ?? null, filter.from ?? null, filter.to ?? null];
+  const [leadRows, decisionRows, reasonRows] = await Promise.all([
+    pool.query(LEAD_FIGURES, params),
+    pool.query(DECISION_FIGURES, params),
+    pool.query(REJECTION_REASONS, params),
   ]);
-  const byStage: Record<string, number> = { nurturing: 0, sales_review: 0, accepted: 0, disqualified: 0 };
-  let enrolled = 0;
-  let unsubscribed = 0;
-  for (const row of stages.rows) {
-    byStage[row.stage] = Number(row.n);
-    enrolled += Number(row.n);
-    unsubscribed += Number(row.unsubscribed);
+  const decisions = new Map<string, Record<string, unknown>>();
+  for (const row of decisionRows.rows) decisions.set(sliceOf(row), row);
+  const reasons = new Map<string, Record<string, number>>();
+  for (const row of reasonRows.rows as Array<Row & { reason: string; n: number }>) {
+    const slice = sliceOf(row);
+    reasons.set(slice, { ...reasons.get(slice), [row.reason]: row.n });
   }
-  const rejectedByReason: Record<string, number> = {};
-  let accepted = 0;
-  let rejected = 0;
-  let disqualified = 0;
-  for (const row of decisions.rows) {
-    const n = Number(row.n);
-    if (row.decision === 'accepted') accepted += n;
-    if (row.decision === 'disqualified') disqualified += n;
-    if (row.decision === 'rejected') {
-      rejected += n;
-      rejectedByReason[row.reason ?? 'other'] = (rejectedByReason[row.reason ?? 'other'] ?? 0) + n;
-    }
+
+  const figures = (row: Record<string, unknown> & Row): FunnelFigures => {
+    const d = decisions.get(sliceOf(row));
+    const accepted = Number(d?.accepted ?? 0);
+    const rejected = Number(d?.rejected ?? 0);
+    return {
+      enrolled: Number(row.enrolled),
+      byStage: {
+        nurturing: Number(row.nurturing),
+        sales_review: Number(row.sales_review),
+        accepted: Number(row.accepted_stage),
+        disqualified: Number(row.disqualified_stage),
+      },
+      escalated: Number(row.escalated),
+      escalations: Number(row.escalations),
+      accepted,
+      rejected,
+      rejectedByReason: reasons.get(sliceOf(row)) ?? {},
+      disqualified: Number(d?.disqualified ?? 0),
+      recycled: Number(row.recycled),
+      reEscalated: Number(row.re_escalated),
+      unsubscribed: Number(row.unsubscribed),
+      acceptanceRate: accepted + rejected > 0 ? accepted / (accepted + rejected) : null,
+      timeToEscalation: {
+        count: Number(row.escalation_count),
+        medianSeconds: round(row.escalation_p50 as number | null),
+        p90Seconds: round(row.escalation_p90 as number | null),
+      },
+      timeToDecision: {
+        count: Number(d?.decision_count ?? 0),
+        medianSeconds: round((d?.decision_p50 as number | null) ?? null),
+        p90Seconds: round((d?.decision_p90 as number | null) ?? null),
+      },
+      slaBreaches: Number(row.sla_breaches),
+    };
+  };
+
+  const empty: FunnelFigures = figures({ all_sequences: 1, all_weeks: 1, sequence: null, week: null, enrolled: 0, nurturing: 0, sales_review: 0, accepted_stage: 0, disqualified_stage: 0, escalated: 0, escalations: 0, recycled: 0, re_escalated: 0, unsubscribed: 0, sla_breaches: 0, escalation_count: 0, escalation_p50: null, escalation_p90: null });
+  let totals = empty;
+  const bySequence: FunnelReport['bySequence'] = [];
+  const byWeek: FunnelReport['byWeek'] = [];
+  for (const row of leadRows.rows as Array<Record<string, unknown> & Row>) {
+    const slice = sliceOf(row);
+    if (slice === 'all') totals = figures(row);
+    else if (slice.startsWith('sequence:')) bySequence.push({ sequence: row.sequence!, ...figures(row) });
+    else byWeek.push({ week: row.week!, ...figures(row) });
   }
+  bySequence.sort((a, b) => a.sequence.localeCompare(b.sequence));
+  byWeek.sort((a, b) => a.week.localeCompare(b.week));
+  for (const stage of STAGES) totals.byStage[stage] ??= 0;
+
   return {
-    enrolled,
-    byStage,
-    escalations: Number(escalations.rows[0]?.n ?? 0),
-    accepted,
-    rejected,
-    rejectedByReason,
-    disqualified,
-    unsubscribed,
-    acceptanceRate: accepted + rejected > 0 ? accepted / (accepted + rejected) : null,
+    ...totals,
+    filter: { sequence: filter.sequence ?? null, from: filter.from?.toISOString() ?? null, to: filter.to?.toISOString() ?? null },
+    bySequence,
+    byWeek,
   };
 }

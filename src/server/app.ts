@@ -397,8 +397,21 @@ async function buildTypedApp(deps: AppDeps) {
 
   app.get(
     '/v1/funnel',
-    { ...roles(['marketing', 'sales']), schema: { summary: 'Funnel metrics', tags: ['reports'], response: { 200: S.Funnel, ...errorResponses } } },
-    async () => funnelReport(deps.pool),
+    {
+      ...roles(['marketing', 'sales']),
+      schema: {
+        summary: 'Funnel metrics: stages, escalations, decisions and reasons, recycling, SLA breaches, time to escalation and to decision; overall, by sequence and by week',
+        tags: ['reports'],
+        querystring: S.FunnelQuery,
+        response: { 200: S.Funnel, ...errorResponses },
+      },
+    },
+    async (request) =>
+      funnelReport(deps.pool, {
+        ...(request.query.sequence ? { sequence: request.query.sequence } : {}),
+        ...(request.query.from ? { from: new Date(request.query.from) } : {}),
+        ...(request.query.to ? { to: new Date(request.query.to) } : {}),
+      }),
   );
 
   if (deps.devMailbox) {

@@ -173,16 +173,40 @@ export const DisqualifyBody = z.object({ by: z.string().trim().min(1).max(200), 
 export const DecisionResult = z.object({ id: z.string(), stage: z.enum(LEAD_STAGES) });
 export const Unsubscribed = z.object({ id: z.string(), unsubscribed: z.literal(true) });
 
-export const Funnel = z.object({
+const DurationStats = z.object({
+  count: z.number().int().describe('how many cases the figures are computed over'),
+  medianSeconds: z.number().int().nullable(),
+  p90Seconds: z.number().int().nullable(),
+});
+
+const FunnelFigures = z.object({
   enrolled: z.number().int(),
-  byStage: z.record(z.string(), z.number().int()),
-  escalations: z.number().int(),
+  byStage: z.record(z.string(), z.number().int()).describe('leads per current stage'),
+  escalated: z.number().int().describe('leads that reached sales review at least once (MQLs)'),
+  escalations: z.number().int().describe('escalations in all; a recycled lead can escalate again'),
   accepted: z.number().int(),
   rejected: z.number().int(),
   rejectedByReason: z.record(z.string(), z.number().int()),
   disqualified: z.number().int(),
+  recycled: z.number().int().describe('leads sales rejected at least once'),
+  reEscalated: z.number().int().describe('leads that reached sales review more than once'),
   unsubscribed: z.number().int(),
-  acceptanceRate: z.number().nullable(),
+  acceptanceRate: z.number().nullable().describe('accepted / (accepted + rejected); null before any decision'),
+  timeToEscalation: DurationStats.describe('from enrolment to the first escalation'),
+  timeToDecision: DurationStats.describe('from an escalation to the decision on that review'),
+  slaBreaches: z.number().int().describe('reviews that went past their SLA'),
+});
+
+export const FunnelQuery = z.object({
+  sequence: z.string().max(100).optional().describe('only leads enrolled in this sequence'),
+  from: z.iso.datetime({ offset: true }).optional().describe('only leads enrolled at or after this instant'),
+  to: z.iso.datetime({ offset: true }).optional().describe('only leads enrolled before this instant'),
+});
+
+export const Funnel = FunnelFigures.extend({
+  filter: z.object({ sequence: z.string().nullable(), from: z.string().nullable(), to: z.string().nullable() }),
+  bySequence: z.array(FunnelFigures.extend({ sequence: z.string() })),
+  byWeek: z.array(FunnelFigures.extend({ week: z.string().describe('Monday of the enrolment week (UTC)') })),
 });
 
 export const MailboxQuery = z.object({ to: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(200) });
