@@ -1,5 +1,6 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig, SETTINGS, type Config } from './config.js';
+import { freePort } from './infra/net.js';
 import { createLogger, startStack, type RunningStack, type StackOptions } from './stack.js';
 
 export interface EntryPoint {
@@ -32,12 +33,19 @@ export async function runEntryPoint(entry: EntryPoint, argv = process.argv.slice
 
   // The SDK's own INFO lines (worker state changes) drown the start-up summary.
   // We stop the parts in order ourselves, so the SDK must not react to signals on its own.
-  Runtime.install({ logger: new DefaultLogger(config.logLevel === 'debug' || config.logLevel === 'trace' ? 'DEBUG' : 'WARN'), shutdownSignals: [] });
+  // The SDK's runtime metrics go to its own Prometheus exporter on a private port; /metrics
+  // (API or worker) folds them in with ours.
+  const coreMetricsPort = await freePort();
+  Runtime.install({
+    logger: new DefaultLogger(config.logLevel === 'debug' || config.logLevel === 'trace' ? 'DEBUG' : 'WARN'),
+    shutdownSignals: [],
+    telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${coreMetricsPort}` } } },
+  });
   const announce = (line: string) => console.log(`[leadflow] ${line}`);
   const started = Date.now();
   let stack: RunningStack;
   try {
-    stack = await startStack(config, { ...entry.parts, announce, logger: createLogger(config.logLevel) });
+    stack = await startStack(config, { ...entry.parts, announce, logger: createLogger(config.logLevel), coreMetricsUrl: `http://127.0.0.1:${coreMetricsPort}/metrics` });
   } catch (error) {
     console.error(`leadflow: could not start: ${(error as Error).message}`);
     process.exit(1);
@@ -46,6 +54,7 @@ export async function runEntryPoint(entry: EntryPoint, argv = process.argv.slice
   const lines = [
     `Leadflow ${entry.name} is running (started in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
     ...(stack.apiUrl ? [`  API          ${stack.apiUrl}  (OpenAPI: ${stack.apiUrl}/openapi.json)`] : []),
+    ...(stack.metricsUrl ? [`  Metrics      ${stack.metricsUrl}  (Prometheus, incl. the Temporal SDK's worker metrics)`] : []),
     ...(stack.temporalUiUrl ? [`  Temporal UI  ${stack.temporalUiUrl}  (find a lead by workflow id lead-<id>)`] : []),
     `  Temporal     ${stack.temporalAddress}${config.temporal.address ? '' : ' (dev server, data in ' + config.dataDir + '/temporal.db)'}`,
     `  PostgreSQL   ${stack.databaseUrl}${config.databaseUrl ? '' : ' (embedded, data in ' + config.dataDir + '/pg)'}`,

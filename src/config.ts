@@ -133,6 +133,16 @@ export const SETTINGS = {
   WEBHOOK_TOLERANCE_SECONDS: { schema: integer(1, 3600).default(300), description: "how far a webhook signature's timestamp may be from now", expects: 'an integer from 1 to 3600' },
   RATE_LIMIT_MAX: { schema: integer(0, 1_000_000).default(1200), description: 'requests per window per API key (per address without one); 0 turns the limit off', expects: 'an integer from 0 to 1000000' },
   RATE_LIMIT_WINDOW_SECONDS: { schema: integer(1, 86_400).default(60), description: 'rate-limit window', expects: 'an integer from 1 to 86400' },
+  METRICS_PORT: {
+    schema: port.default(9464),
+    description: 'port of `/metrics` in a worker-only process (`npm run worker`); 0 turns it off. With the API, `/metrics` is on the API port',
+    expects: 'a port number from 0 to 65535',
+  },
+  WORKER_SHUTDOWN_GRACE_SECONDS: {
+    schema: integer(0, 3600).default(30),
+    description: 'on SIGTERM, how long in-flight activities (an email being sent) get to finish before they are cancelled and retried elsewhere',
+    expects: 'an integer from 0 to 3600',
+  },
 } satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -184,6 +194,8 @@ export interface Config {
   webhook: { secrets: string[]; toleranceSeconds: number };
   /** Requests per window per API key (per client address without one); max 0 turns the limit off. */
   rateLimit: { max: number; windowSeconds: number };
+  metricsPort: number;
+  workerShutdownGraceSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -309,6 +321,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     devApiKeys: !e.LEADS_API_KEYS,
     webhook: { secrets: parseWebhookSecrets(e.WEBHOOK_SECRETS), toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS },
     rateLimit: { max: e.RATE_LIMIT_MAX, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
+    metricsPort: e.METRICS_PORT,
+    workerShutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
   };
 }
 

@@ -7,7 +7,7 @@ import type { Config } from './config.js';
 import { createPool, migrate, type Pool } from './infra/db.js';
 import { startEmbeddedPostgres } from './infra/embedded-postgres.js';
 import { createMailer } from './infra/mailer.js';
-import { createMetrics } from './infra/metrics.js';
+import { createMetrics, startMetricsServer } from './infra/metrics.js';
 import { startSmtpSink } from './infra/smtp-sink.js';
 import { resolveTemporalCli } from './infra/temporal/binaries.js';
 import { temporalConnectionOptions } from './infra/temporal/connection.js';
@@ -27,10 +27,14 @@ export interface StackOptions {
   /** Where start-up progress and the "listening on" lines go. */
   announce?: (line: string) => void;
   logger?: FastifyBaseLogger;
+  /** The Temporal SDK runtime's Prometheus exporter (Runtime telemetry), folded into /metrics. */
+  coreMetricsUrl?: string;
 }
 
 export interface RunningStack {
   apiUrl: string;
+  /** Prometheus scrape URL (the API's, or the worker's own server). */
+  metricsUrl?: string;
   temporalAddress: string;
   temporalUiUrl?: string;
   databaseUrl: string;
@@ -103,7 +107,8 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     const mailer = createMailer(smtpUrl);
     stops.push(async () => mailer.close());
 
-    const metrics = createMetrics();
+    let metricsUrl: string | undefined;
+    const metrics = createMetrics(options.coreMetricsUrl ? { coreMetricsUrl: options.coreMetricsUrl } : {});
     // The dev server is plain gRPC; a real Temporal gets the configured TLS and API key.
     const connectionOptions = config.temporal.address ? temporalConnectionOptions(temporalAddress, config.temporal) : { address: temporalAddress };
     const connection = await Connection.connect(connectionOptions);
@@ -125,9 +130,15 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
           salesOwners: config.salesOwners,
         },
         metrics,
+        shutdownGraceSeconds: config.workerShutdownGraceSeconds,
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
       });
       const running = worker.run();
+      if (!(options.api ?? true) && config.metricsPort) {
+        const served = await startMetricsServer(metrics, config.host, config.metricsPort);
+        metricsUrl = served.url;
+        stops.push(() => served.stop());
+      }
       stops.push(async () => {
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => undefined);
@@ -153,10 +164,12 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
       stops.push(() => app.close());
       routes = app.routeTable;
       apiUrl = address.replace('[::1]', 'localhost');
+      metricsUrl = `${apiUrl}/metrics`;
     }
 
     return {
       apiUrl,
+      ...(metricsUrl ? { metricsUrl } : {}),
       temporalAddress,
       ...(temporalUiUrl ? { temporalUiUrl } : {}),
       databaseUrl: redactUrl(databaseUrl),

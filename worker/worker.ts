@@ -29,15 +29,20 @@ export interface LeadWorkerOptions extends ActivityDeps {
   namespace: string;
   taskQueue?: string;
   workflowBundle?: WorkflowBundleWithSourceMap;
+  /** On shutdown, how long in-flight activities get to finish (default 30 s). */
+  shutdownGraceSeconds?: number;
 }
 
 /** A worker for task queue `leads`: the lead workflow and its activities over real dependencies. */
 export async function createLeadWorker(options: LeadWorkerOptions): Promise<Worker> {
-  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, ...deps } = options;
+  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, shutdownGraceSeconds = 30, ...deps } = options;
   return Worker.create({
     connection,
     namespace,
     taskQueue,
+    // A SIGTERM lets an email being sent finish and record itself, rather than cut it mid-way;
+    // past the grace time the attempt is cancelled and Temporal retries it on another worker.
+    shutdownGraceTime: shutdownGraceSeconds * 1000,
     ...(workflowBundle ? { workflowBundle } : { workflowBundle: await bundleWorkflows() }),
     activities: createActivities(deps),
   });

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** The application's Prometheus metrics; one registry per process, served at `/metrics`. */
@@ -11,13 +12,16 @@ export interface Metrics {
   emailsSuppressed: Counter<'kind'>;
   escalations: Counter;
   slaBreaches: Counter<'level'>;
+  /** Where the Temporal SDK's own Prometheus exporter serves the worker runtime's metrics, if on. */
+  coreMetricsUrl?: string;
 }
 
-export function createMetrics(): Metrics {
+export function createMetrics(options: { coreMetricsUrl?: string } = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'leadflow_' });
   return {
     registry,
+    ...(options.coreMetricsUrl ? { coreMetricsUrl: options.coreMetricsUrl } : {}),
     httpRequests: new Counter({
       name: 'leadflow_http_requests_total',
       help: 'HTTP requests answered, by route and status',
@@ -53,4 +57,37 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
   };
+}
+
+/**
+ * The text a Prometheus scrape gets: our registry, then the Temporal SDK runtime's metrics
+ * (workflow and activity task latencies, slots, polls, sticky cache...) from its exporter.
+ */
+export async function renderMetrics(metrics: Metrics): Promise<string> {
+  const own = await metrics.registry.metrics();
+  if (!metrics.coreMetricsUrl) return own;
+  try {
+    const response = await fetch(metrics.coreMetricsUrl, { signal: AbortSignal.timeout(2000) });
+    return `${own}\n# Temporal SDK runtime metrics\n${await response.text()}`;
+  } catch (error) {
+    return `${own}\n# Temporal SDK runtime metrics unavailable: ${(error as Error).message}\n`;
+  }
+}
+
+/** `/metrics` for a process without the API (a deployed worker). */
+export async function startMetricsServer(metrics: Metrics, host: string, port: number): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = http.createServer((request, response) => {
+    if (request.url !== '/metrics') {
+      response.writeHead(404).end('not found: try /metrics\n');
+      return;
+    }
+    renderMetrics(metrics).then(
+      (text) => response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      (error: Error) => response.writeHead(500).end(`metrics failed: ${error.message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+  const address = server.address();
+  const actual = typeof address === 'object' && address ? address.port : port;
+  return { url: `http://${host}:${actual}/metrics`, stop: () => new Promise((resolve) => server.close(() => resolve())) };
 }

@@ -5,7 +5,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Client } from '@temporalio/client';
 import type { ApiKey, Role } from '../config.js';
 import type { Pool } from '../infra/db.js';
-import type { Metrics } from '../infra/metrics.js';
+import { renderMetrics, type Metrics } from '../infra/metrics.js';
 import { readMailbox } from '../infra/smtp-sink.js';
 import { funnelReport } from '../leads/funnel.js';
 import { LeadService } from '../leads/service.js';
@@ -166,7 +166,7 @@ async function buildTypedApp(deps: AppDeps) {
       metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
     });
     app.get('/metrics', { ...open, schema: { hide: true } }, async (_request, reply) =>
-      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+      reply.type(metrics.registry.contentType).send(await renderMetrics(metrics)),
     );
   }
 

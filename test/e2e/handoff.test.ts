@@ -188,6 +188,13 @@ describe('sales hand-off over HTTP', () => {
     expect(funnel.byWeek).toHaveLength(1);
     expect(funnel.byWeek[0]).toMatchObject(expected(plans));
 
+    // The worker's side of /metrics: our counters and the Temporal SDK's runtime metrics.
+    const metrics = await (await fetch(`${t.stack.apiUrl}/metrics`)).text();
+    const escalationsCounted = Number(/^leadflow_escalations_total (\d+)/m.exec(metrics)?.[1]);
+    expect(escalationsCounted).toBeGreaterThanOrEqual(expected(plans).escalations);
+    expect(metrics).toMatch(/^temporal_worker_task_slots_available\{/m);
+    expect(metrics).toMatch(/^temporal_workflow_task_execution_latency/m);
+
     const badPeriod = await t.call('GET', '/v1/funnel?from=yesterday', { role: 'marketing' });
     expect(badPeriod.status).toBe(400);
     expect(badPeriod.body.details[0].path).toBe('querystring.from');

@@ -39,7 +39,9 @@ export interface TestStack {
  * worker, API) on free ports in a temporary data folder, with the test keys and `env` on top.
  */
 export async function startTestStack(env: Record<string, string> = {}, options: StackOptions = {}): Promise<TestStack> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // As the entry points do: the SDK's runtime metrics on a private port, folded into /metrics.
+  const coreMetricsPort = await freePort();
+  Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${coreMetricsPort}` } } } });
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'leadflow-e2e-'));
   const [port, temporalPort, uiPort, pgPort, smtpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const config = loadConfig({
@@ -54,7 +56,7 @@ export async function startTestStack(env: Record<string, string> = {}, options: 
       .join(','),
     ...env,
   });
-  const stack = await startStack(config, { ui: false, ...options });
+  const stack = await startStack(config, { ui: false, coreMetricsUrl: `http://127.0.0.1:${coreMetricsPort}/metrics`, ...options });
 
   async function call(method: string, url: string, options: CallOptions = {}): Promise<Answer> {
     const headers: Record<string, string> = { ...options.headers };
