@@ -10,8 +10,15 @@ import type { LeadActivities, RecordLeadStateInput, SendResult } from './types.j
 
 export type * from './types.js';
 
+/** Where activities write their structured log lines (pino in production). */
+export interface ActivityLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
 export interface ActivityDeps {
   pool: Pool;
+  logger?: ActivityLogger;
   mailer: Mailer;
   config: {
     mailFrom: string;
@@ -36,6 +43,16 @@ interface OutgoingEmail {
 /** A stable Message-ID per send key: a resend after a crash carries the same id. */
 const messageIdFor = (sendKey: string): string => `<${createHash('sha256').update(sendKey).digest('hex').slice(0, 40)}@leadflow>`;
 
+/** Which lead and workflow a log line is about (the activity's own context when there is one). */
+const logContext = (leadId: string): Record<string, unknown> => {
+  try {
+    const { workflowExecution, activityType, attempt } = Context.current().info;
+    return { leadId, workflowId: workflowExecution?.workflowId ?? `lead-${leadId}`, runId: workflowExecution?.runId, activity: activityType, attempt };
+  } catch {
+    return { leadId, workflowId: `lead-${leadId}` }; // called outside an activity (unit tests)
+  }
+};
+
 const attempt = (): number => {
   try {
     return Context.current().info.attempt;
@@ -45,7 +62,7 @@ const attempt = (): number => {
 };
 
 /** Builds the activities over their dependencies, so tests pass fakes without module mocking. */
-export function createActivities({ pool, mailer, config, metrics }: ActivityDeps): LeadActivities {
+export function createActivities({ pool, mailer, config, metrics, logger }: ActivityDeps): LeadActivities {
   /**
    * Sends at most once per send key. The outbox row is locked for the whole send, so two
    * attempts of one activity never race; a row already `sent` makes a retry a no-op.
@@ -63,12 +80,16 @@ export function createActivities({ pool, mailer, config, metrics }: ActivityDeps
         [email.sendKey],
       );
       const row = rows[0]!;
-      if (row.status === 'sent') return { sent: false, messageId: row.message_id ?? undefined };
+      if (row.status === 'sent') {
+        logger?.info({ ...logContext(email.lead.id), sendKey: email.sendKey }, 'email already sent: nothing to do');
+        return { sent: false, messageId: row.message_id ?? undefined };
+      }
       if (content.kind === 'marketing') {
         const suppressed = await db.query('SELECT 1 FROM suppressions WHERE email = lower($1)', [email.to]);
         if (suppressed.rowCount) {
           await db.query(`UPDATE email_outbox SET status = 'suppressed' WHERE send_key = $1`, [email.sendKey]);
           metrics?.emailsSuppressed.inc({ kind: content.kind });
+          logger?.info({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template }, 'email not sent: recipient suppressed');
           return { sent: false, suppressed: true };
         }
       }
@@ -85,6 +106,7 @@ export function createActivities({ pool, mailer, config, metrics }: ActivityDeps
           headers: { 'X-Leadflow-Send-Key': email.sendKey, 'X-Leadflow-Lead': email.lead.id },
         });
       } catch (error) {
+        logger?.warn({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, err: (error as Error).message }, 'email send failed');
         if (isPermanentRecipientError(error)) {
           throw ApplicationFailure.nonRetryable(`recipient ${email.to} refused: ${(error as Error).message}`, ErrorCodes.invalidRecipient);
         }
@@ -96,6 +118,7 @@ export function createActivities({ pool, mailer, config, metrics }: ActivityDeps
         attempt(),
       ]);
       metrics?.emailsSent.inc({ kind: content.kind });
+      logger?.info({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, kind: content.kind, messageId }, 'email sent');
       return { sent: true, messageId };
     });
   }

@@ -140,7 +140,7 @@ export const SETTINGS = {
   },
   WORKER_SHUTDOWN_GRACE_SECONDS: {
     schema: integer(0, 3600).default(30),
-    description: 'on SIGTERM, how long in-flight activities (an email being sent) get to finish before they are cancelled and retried elsewhere',
+    description: 'on SIGTERM, how long in-flight activities get before the worker asks them to cancel; an email already being sent still finishes and is recorded once',
     expects: 'an integer from 0 to 3600',
   },
 } satisfies Record<string, Setting>;

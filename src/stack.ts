@@ -130,6 +130,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
           salesOwners: config.salesOwners,
         },
         metrics,
+        ...(options.logger ? { logger: options.logger } : {}),
         shutdownGraceSeconds: config.workerShutdownGraceSeconds,
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
       });

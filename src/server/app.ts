@@ -8,6 +8,7 @@ import type { Pool } from '../infra/db.js';
 import { renderMetrics, type Metrics } from '../infra/metrics.js';
 import { readMailbox } from '../infra/smtp-sink.js';
 import { funnelReport } from '../leads/funnel.js';
+import { leadWorkflowId } from '../domain/lead.js';
 import { LeadService } from '../leads/service.js';
 import type { Program } from '../sequences/model.js';
 import { Authenticator } from './auth.js';
@@ -115,6 +116,17 @@ async function buildTypedApp(deps: AppDeps) {
     const access = route.config?.access;
     if (!access) throw new Error(`route ${String(route.method)} ${route.url} declares no access: set config.access`);
     for (const method of [route.method].flat()) routeTable.push({ method, url: route.url, access });
+  });
+
+  // Every log line about a lead carries its id and workflow id, so ops can follow one lead
+  // from the API logs to the worker logs to the Temporal UI.
+  app.addHook('preHandler', async (request, reply) => {
+    const id = (request.params as { id?: unknown } | undefined)?.id;
+    if (typeof id === 'string') {
+      request.log = request.log.child({ leadId: id, workflowId: leadWorkflowId(id) });
+      // Fastify writes "request completed" through the reply's logger.
+      reply.log = request.log;
+    }
   });
 
   const auth = new Authenticator(deps.apiKeys);

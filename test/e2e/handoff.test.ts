@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/stack.js';
 import { eventually } from '../helpers/eventually.js';
 import { startTestStack, type TestStack } from '../helpers/http-stack.js';
 
@@ -9,9 +10,12 @@ import { startTestStack, type TestStack } from '../helpers/http-stack.js';
  */
 let t: TestStack;
 const OWNERS = ['olga@example.com', 'piet@example.com'];
+/** Every JSON log line of the API and the worker. */
+const logLines: Array<Record<string, unknown>> = [];
 
 beforeAll(async () => {
-  t = await startTestStack({ SALES_OWNERS: OWNERS.join(','), SALES_MANAGER_INBOX: 'boss@example.com' });
+  const logger = createLogger('info', { write: (line: string) => void logLines.push(JSON.parse(line)) });
+  t = await startTestStack({ SALES_OWNERS: OWNERS.join(','), SALES_MANAGER_INBOX: 'boss@example.com' }, { logger });
 });
 
 afterAll(async () => {
@@ -87,6 +91,13 @@ describe('sales hand-off over HTTP', () => {
     const detail = (await t.call('GET', '/v1/leads/q-first', { role: 'sales' })).body;
     expect(detail).toMatchObject({ owner: first!.owner, review: { reviewNo: 1, slaState: 'on_time', owner: first!.owner } });
     expect(detail.timeline.map((e: { kind: string }) => e.kind)).toEqual(expect.arrayContaining(['enrolled', 'event', 'email', 'stage']));
+
+    // The logs follow the lead by id and workflow id, from the API request to the worker's send.
+    const aboutLead = logLines.filter((l) => l.leadId === 'q-first');
+    expect(aboutLead.every((l) => l.workflowId === 'lead-q-first')).toBe(true);
+    expect(aboutLead).toContainEqual(expect.objectContaining({ msg: 'request completed', res: expect.objectContaining({ statusCode: 200 }) }));
+    expect(aboutLead).toContainEqual(expect.objectContaining({ msg: 'email sent', template: 'welcome', activity: 'sendNurtureEmail', kind: 'marketing' }));
+    expect(aboutLead).toContainEqual(expect.objectContaining({ msg: 'email sent', template: 'sales-notification', activity: 'notifySales', kind: 'sales' }));
   });
 
   it('lets exactly one of two salespeople deciding the same lead at once win', async () => {
