@@ -1,0 +1,339 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SMTPServer } from 'smtp-server';
+import { Client, Connection } from '@temporalio/client';
+import { createPool, migrate, type Pool } from '../src/infra/db.js';
+import { startEmbeddedPostgres, type RunningPostgres } from '../src/infra/embedded-postgres.js';
+import { freePort } from '../src/infra/net.js';
+import { startDevServer, type DevServer } from '../src/infra/temporal/dev-server.js';
+import { defaultProgram } from '../src/sequences/catalog.js';
+import { SequenceSchema, type ProgramSnapshot } from '../src/sequences/model.js';
+import { LEADS_TASK_QUEUE, engagementSignal, leadStateQuery } from '../workflows/messages.js';
+import type { leadWorkflow } from '../workflows/lead.js';
+
+/**
+ * Fault injection on the real parts: a Temporal dev server on a SQLite file, embedded
+ * PostgreSQL, a worker in a process of its own (`worker/main.ts`, as deployed) and an SMTP relay
+ * that can refuse or drop connections. Leads run a program whose waits are seconds long; while
+ * they run, faults are injected; then the harness waits for every lead to reach its expected
+ * state and counts, at the relay, every email by its send key.
+ */
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Three emails two and three seconds apart: a whole sequence in about five seconds. */
+export const CHAOS_SEQUENCE = SequenceSchema.parse({
+  id: 'chaos',
+  version: 1,
+  description: 'Fault-injection program: waits of seconds.',
+  steps: [
+    { kind: 'email', template: 'welcome' },
+    { kind: 'wait', duration: '2 seconds' },
+    { kind: 'email', template: 'customer-stories' },
+    { kind: 'wait', duration: '3 seconds' },
+    { kind: 'email', template: 'product-tour' },
+  ],
+});
+
+export type FaultKind = 'kill-worker' | 'smtp-refuse' | 'smtp-drop' | 'restart-postgres' | 'restart-temporal';
+export const FAULT_KINDS: FaultKind[] = ['kill-worker', 'smtp-refuse', 'smtp-drop', 'restart-postgres', 'restart-temporal'];
+
+export interface ChaosOptions {
+  leads: number;
+  /** How long faults are injected, in seconds. */
+  faultSeconds: number;
+  /** Every how many seconds (on average) a fault starts. */
+  faultEverySeconds: number;
+  /** Share of leads that also escalate to sales review (one notification each). */
+  escalateShare: number;
+  /** How long to wait for everything to settle after the last fault, in seconds. */
+  settleSeconds: number;
+  seed: number;
+  log: (line: string) => void;
+}
+
+export interface ChaosReport {
+  leads: number;
+  faults: Record<FaultKind, number>;
+  emails: { expected: number; delivered: number; duplicated: number; missing: number };
+  /** Leads not in their expected state when the settle time ran out. */
+  stuck: string[];
+  /** Workflow runs that ended other than by continue-as-new. */
+  failedWorkflows: number;
+  seconds: number;
+}
+
+/** The relay: accepts, refuses (421) or drops connections on demand; counts by send key. */
+class FaultySmtp {
+  mode: 'ok' | 'refuse' | 'drop' = 'ok';
+  readonly received = new Map<string, number>();
+  private server: SMTPServer;
+
+  constructor() {
+    this.server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      onConnect: (session, callback) => {
+        if (this.mode === 'refuse') return callback(Object.assign(new Error('service not available, try later'), { responseCode: 421 }));
+        callback();
+      },
+      onData: (stream, session, callback) => {
+        let raw = '';
+        stream.on('data', (chunk: Buffer) => (raw += chunk.toString()));
+        stream.on('end', () => {
+          if (this.mode === 'drop') {
+            // The message arrived but the relay vanishes before saying so: the sender must retry.
+            (session as unknown as { socket?: { destroy(): void } }).socket?.destroy();
+            return;
+          }
+          if (this.mode === 'refuse') return callback(Object.assign(new Error('try again later'), { responseCode: 451 }));
+          const key = /^x-leadflow-send-key:\s*(\S+)/im.exec(raw)?.[1] ?? 'unknown';
+          this.received.set(key, (this.received.get(key) ?? 0) + 1);
+          callback();
+        });
+      },
+    });
+    this.server.on('error', () => undefined);
+  }
+
+  listen(port: number): Promise<void> {
+    return new Promise((resolve) => this.server.listen(port, '127.0.0.1', resolve));
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** A deterministic pseudo-random sequence, so a run can be repeated with its seed. */
+function random(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const started = Date.now();
+  const rand = random(options.seed);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadflow-chaos-'));
+  const [temporalPort, pgPort, smtpPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
+  const dbFile = path.join(dir, 'temporal.db');
+
+  let temporal: DevServer | undefined;
+  let postgres: RunningPostgres | undefined;
+  let pool: Pool | undefined;
+  let connection: Connection | undefined;
+  let worker: ChildProcess | undefined;
+  const smtp = new FaultySmtp();
+  const workerLog: string[] = [];
+
+  const startTemporal = async () => {
+    temporal = await startDevServer({ port: temporalPort, uiPort: 0, ui: false, dbFile });
+  };
+  const startPostgres = async () => {
+    postgres = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort });
+  };
+  const startWorker = () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        TEMPORAL_ADDRESS: temporal!.address,
+        DATABASE_URL: postgres!.url,
+        SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+        METRICS_PORT: '0',
+        DATA_DIR: dir,
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer) => {
+      workerLog.push(chunk.toString());
+      if (workerLog.length > 200) workerLog.shift();
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    worker = child;
+  };
+  const killWorker = async () => {
+    const child = worker;
+    if (!child || child.exitCode !== null) return;
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await gone;
+  };
+
+  try {
+    options.log(`starting Temporal dev server, PostgreSQL, the relay and a worker (data in ${dir})`);
+    await Promise.all([startTemporal(), startPostgres(), smtp.listen(smtpPort)]);
+    await migrate(postgres!.url);
+    pool = createPool(postgres!.url);
+    connection = await Connection.connect({ address: temporal!.address });
+    const client = new Client({ connection });
+    startWorker();
+    // A supervisor, as in production: a worker that died on its own (it could not reach
+    // Postgres or Temporal while starting during an outage) is started again.
+    let supervising = true;
+    let killing = false;
+    const supervisor = (async () => {
+      while (supervising) {
+        await sleep(1000);
+        if (supervising && !killing && worker && worker.exitCode !== null) {
+          options.log('supervisor: the worker exited on its own; starting another');
+          startWorker();
+        }
+      }
+    })();
+
+    // The leads: rows in Postgres (the system of record) and one workflow each.
+    const program: ProgramSnapshot = { ...defaultProgram, enrolSequence: CHAOS_SEQUENCE };
+    const ids = Array.from({ length: options.leads }, (_, i) => `chaos-${options.seed}-${i}`);
+    const escalating = new Set(ids.filter(() => rand() < options.escalateShare));
+    for (const id of ids) {
+      await pool.query(`INSERT INTO leads (id, email, enrol_sequence) VALUES ($1, $2, 'chaos')`, [id, `${id}@example.com`]);
+    }
+    options.log(`enrolling ${ids.length} leads (${escalating.size} of them will escalate)`);
+    await Promise.all(
+      ids.map((id) =>
+        client.workflow.start<typeof leadWorkflow>('leadWorkflow', {
+          taskQueue: LEADS_TASK_QUEUE,
+          workflowId: `lead-${id}`,
+          args: [{ lead: { id, email: `${id}@example.com` }, program }],
+        }),
+      ),
+    );
+    // Escalations arrive while faults happen: 50 points each, once the lead's sequence is done
+    // (in review a sequence pauses, so an earlier escalation would leave its last emails unsent
+    // by design and the expected count would depend on timing).
+    const escalations = Promise.all(
+      [...escalating].map(async (id) => {
+        const handle = client.workflow.getHandle(`lead-${id}`);
+        for (;;) {
+          const step = await withRetry(async () => (await handle.query(leadStateQuery)).sequence.step).catch(() => 0);
+          if (step >= CHAOS_SEQUENCE.steps.length) break;
+          await sleep(1000);
+        }
+        for (const [n, type] of ['product.compared', 'product.compared', 'pricing.viewed'].entries()) {
+          await withRetry(() => handle.signal(engagementSignal, { eventId: `${id}-e${n}`, type, occurredAt: new Date().toISOString() }));
+        }
+      }),
+    );
+
+    // Faults, one at a time, for the fault window.
+    // Each kind comes once per round, in a shuffled order, so even a short run sees them all.
+    const faultsEnd = Date.now() + options.faultSeconds * 1000;
+    let round: FaultKind[] = [];
+    while (Date.now() < faultsEnd) {
+      await sleep(options.faultEverySeconds * 1000 * (0.5 + rand()));
+      if (round.length === 0) round = [...FAULT_KINDS].sort(() => rand() - 0.5);
+      const kind = round.shift()!;
+      faults[kind] += 1;
+      options.log(`fault: ${kind}`);
+      switch (kind) {
+        case 'kill-worker':
+          killing = true;
+          await killWorker();
+          await sleep(300 + rand() * 1500);
+          startWorker();
+          killing = false;
+          break;
+        case 'smtp-refuse':
+        case 'smtp-drop':
+          smtp.mode = kind === 'smtp-refuse' ? 'refuse' : 'drop';
+          await sleep(2000 + rand() * 3000);
+          smtp.mode = 'ok';
+          break;
+        case 'restart-postgres':
+          await postgres!.stop();
+          await sleep(500 + rand() * 1500);
+          await startPostgres();
+          break;
+        case 'restart-temporal':
+          await temporal!.stop();
+          await sleep(500 + rand() * 1500);
+          await startTemporal();
+          break;
+      }
+    }
+    await escalations;
+    options.log('faults over: waiting for every lead to finish');
+    const stopSupervisor = async () => {
+      supervising = false;
+      await supervisor;
+    };
+
+    // Expected: every lead's three emails, and one sales notification per escalating lead.
+    const expectedKeys = new Set<string>();
+    for (const id of ids) for (const step of [0, 2, 4]) expectedKeys.add(`${id}:chaos@v1:e1:s${step}`);
+    for (const id of escalating) expectedKeys.add(`${id}:sales-review:1`);
+
+    const settleEnd = Date.now() + options.settleSeconds * 1000;
+    let stuck: string[] = ids;
+    while (Date.now() < settleEnd) {
+      stuck = [];
+      for (const id of ids) {
+        const done = await withRetry(async () => {
+          const state = await client.workflow.getHandle(`lead-${id}`).query(leadStateQuery);
+          const sequenceDone = state.sequence.step >= CHAOS_SEQUENCE.steps.length;
+          return sequenceDone && (escalating.has(id) ? state.stage === 'sales_review' : state.stage === 'nurturing');
+        }).catch(() => false);
+        if (!done) stuck.push(id);
+      }
+      const allDelivered = [...expectedKeys].every((key) => smtp.received.has(key));
+      if (stuck.length === 0 && allDelivered) break;
+      await sleep(1000);
+    }
+
+    await stopSupervisor();
+    let failedWorkflows = 0;
+    for await (const execution of client.workflow.list({ query: `WorkflowType = "leadWorkflow"` })) {
+      if (!['RUNNING', 'CONTINUED_AS_NEW'].includes(execution.status.name)) failedWorkflows += 1;
+    }
+    const delivered = [...expectedKeys].filter((key) => smtp.received.has(key)).length;
+    const duplicated = [...smtp.received.values()].reduce((n, count) => n + Math.max(0, count - 1), 0);
+    const unexpected = [...smtp.received.keys()].filter((key) => !expectedKeys.has(key));
+    if (unexpected.length) options.log(`unexpected send keys at the relay: ${unexpected.slice(0, 5).join(', ')}`);
+    return {
+      leads: ids.length,
+      faults,
+      emails: { expected: expectedKeys.size, delivered, duplicated, missing: expectedKeys.size - delivered },
+      stuck,
+      failedWorkflows,
+      seconds: Math.round((Date.now() - started) / 1000),
+    };
+  } catch (error) {
+    options.log(`worker output (last lines):\n${workerLog.join('').split('\n').slice(-20).join('\n')}`);
+    throw error;
+  } finally {
+    await killWorker().catch(() => undefined);
+    await connection?.close().catch(() => undefined);
+    await pool?.end().catch(() => undefined);
+    await smtp.close().catch(() => undefined);
+    await postgres?.stop().catch(() => undefined);
+    await temporal?.stop().catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Retries a client call through a Temporal restart (the server is away for a second or two). */
+async function withRetry<T>(call: () => Promise<T>, attempts = 30): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await sleep(500);
+    }
+  }
+}
