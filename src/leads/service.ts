@@ -85,6 +85,7 @@ export interface ReceivedEmail {
 /** A lead as the list and the review queue show it: from the Postgres read model. */
 export interface LeadSummary {
   id: string;
+  workflowId: string;
   email: string;
   firstName: string | null;
   lastName: string | null;
@@ -277,6 +278,7 @@ export class LeadService {
     );
     return rows.map((row) => ({
       id: row.id,
+      workflowId: leadWorkflowId(row.id),
       email: row.email,
       firstName: row.first_name,
       lastName: row.last_name,

@@ -156,6 +156,7 @@ export const ListLeadsQuery = z.object({
 });
 
 export const LeadSummary = LeadBase.extend({
+  workflowId: z.string().describe('lead-<id>: the Temporal workflow of this lead'),
   review: Review.nullable(),
   waitingSeconds: z.number().int().describe('seconds in the current stage; in the review queue, time waiting for a decision'),
   emails: z.array(ReceivedEmail).describe('marketing emails the lead received and its engagement with them'),
