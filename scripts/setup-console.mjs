@@ -24,7 +24,11 @@ function buildConsole() {
   const started = Date.now();
   log('console: building console/ with vite into console/dist/');
   const vite = path.join(root, 'node_modules', 'vite', 'bin', 'vite.js');
-  const result = spawnSync(process.execPath, [vite, 'build', '--config', 'console/vite.config.ts', '--logLevel', 'warn'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  const result = spawnSync(process.execPath, [vite, 'build', '--config', 'console/vite.config.ts', '--logLevel', 'warn'], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
   if (result.status === 0) log(`console: built in ${seconds(started)}`);
   else log(`console: build failed (exit ${result.status}); \`npm run console:build\` shows why, \`npm start\` tries again`);
 }

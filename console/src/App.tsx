@@ -113,6 +113,9 @@ function Console({ signed, onSignOut }: { signed: Signed; onSignOut: () => void 
   const heading = useRef<HTMLHeadingElement>(null);
   // A notice (such as "Rejected …") belongs to the page it was shown on; leaving that page drops it.
   const [notice, setNotice] = useState<{ text: string; page: string }>();
+  // Reviews decided here ("id#reviewNo"): the queue comes from the read model, which the worker
+  // updates a moment after the decision, so the queue hides them rather than show them once more.
+  const [decided, setDecided] = useState<ReadonlySet<string>>(new Set());
   // Keyboard and screen-reader users land on the new page's heading, not at the top of the old one.
   const routeKey = route.page === 'lead' ? `lead:${route.id}` : route.page;
   const firstRender = useRef(true);
@@ -168,8 +171,19 @@ function Console({ signed, onSignOut }: { signed: Signed; onSignOut: () => void 
             </button>
           </p>
         )}
-        {route.page === 'queue' && <QueuePage signed={signed} heading={heading} />}
-        {route.page === 'lead' && <LeadPage key={route.id} signed={signed} id={route.id} heading={heading} onDecided={(text) => setNotice({ text, page: 'queue' })} />}
+        {route.page === 'queue' && <QueuePage signed={signed} heading={heading} decided={decided} />}
+        {route.page === 'lead' && (
+          <LeadPage
+            key={route.id}
+            signed={signed}
+            id={route.id}
+            heading={heading}
+            onDecided={(text, review) => {
+              setDecided((set) => new Set([...set, review]));
+              setNotice({ text, page: 'queue' });
+            }}
+          />
+        )}
         {route.page === 'funnel' && (signed.canSeeFunnel ? <FunnelPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}
         {route.page === 'mailbox' && (signed.session.mailbox ? <MailboxPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}
       </main>

@@ -29,7 +29,18 @@ const pastReviews = (lead: LeadDetail): PastReview[] =>
     .reverse();
 
 /** A lead's story: profile, review, score breakdown, emails, past reviews, timeline; and the decision. */
-export function LeadPage({ signed, id, heading, onDecided }: { signed: Signed; id: string; heading: HeadingRef; onDecided: (notice: string) => void }) {
+export function LeadPage({
+  signed,
+  id,
+  heading,
+  onDecided,
+}: {
+  signed: Signed;
+  id: string;
+  heading: HeadingRef;
+  /** A decision went through: what to tell, and which review ("id#reviewNo") it closed. */
+  onDecided: (notice: string, review: string) => void;
+}) {
   const { data: lead, error, reload } = useLoad(() => signed.api.lead(id), [signed.api, id]);
   const [lost, setLost] = useState<{ decision?: ClosingDecision; message: string }>();
   const name = lead ? leadName(lead) : id;
@@ -117,7 +128,7 @@ export function LeadPage({ signed, id, heading, onDecided }: { signed: Signed; i
                 signed={signed}
                 lead={lead}
                 onDone={(notice) => {
-                  onDecided(notice);
+                  onDecided(notice, `${lead.id}#${lead.reviewCount}`);
                   navigate({ page: 'queue' });
                 }}
                 onLost={(l) => {

@@ -1,11 +1,20 @@
+import { useEffect } from 'react';
 import type { Signed } from './App.tsx';
 import { duration, leadName } from './format.ts';
 import { hrefOf } from './route.ts';
 import { LoadProblem, SlaBadge, TemporalLink, useLoad, type HeadingRef } from './shared.tsx';
 
 /** The leads in sales review, longest waiting first (the API's order). */
-export function QueuePage({ signed, heading }: { signed: Signed; heading: HeadingRef }) {
-  const { data: leads, error, loading, reload } = useLoad(() => signed.api.queue(), [signed.api], 15_000);
+export function QueuePage({ signed, heading, decided }: { signed: Signed; heading: HeadingRef; decided: ReadonlySet<string> }) {
+  const { data: all, error, loading, reload } = useLoad(() => signed.api.queue(), [signed.api], 15_000);
+  // A review decided in this tab may still be listed for a moment: hide it and look again soon.
+  const leads = all?.filter((lead) => !decided.has(`${lead.id}#${lead.reviewCount}`));
+  const stale = Boolean(all && leads && all.length !== leads.length);
+  useEffect(() => {
+    if (!stale) return;
+    const timer = setTimeout(reload, 1000);
+    return () => clearTimeout(timer);
+  }, [stale, all, reload]);
   return (
     <section aria-labelledby="queue-title">
       <div className="page-head">
