@@ -17,7 +17,8 @@ export function duration(seconds: number | null | undefined): string {
 /** How long ago an instant was ("5 min ago"). */
 export function age(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return '–';
-  return `${duration((now - Date.parse(iso)) / 1000)} ago`;
+  const seconds = (now - Date.parse(iso)) / 1000;
+  return seconds < 1 ? 'just now' : `${duration(seconds)} ago`;
 }
 
 /** An instant in the reader's time zone, to the minute. */
