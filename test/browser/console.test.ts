@@ -267,9 +267,15 @@ describe('web console', () => {
       return { text: el.textContent, outline: style.outlineStyle, width: style.outlineWidth };
     });
     expect(focused).toEqual({ text: 'Skip to content', outline: 'solid', width: '3px' });
-    await page.getByRole('link', { name: 'Grace Hopper' }).click();
+    // Keyboard only: Tab along to the lead, Enter opens it, and focus lands on its heading.
+    const focusedText = () => page.evaluate(() => document.activeElement?.textContent ?? '');
+    for (let presses = 0; presses < 30 && (await focusedText()) !== 'Grace Hopper'; presses++) await page.keyboard.press('Tab');
+    expect(await focusedText()).toBe('Grace Hopper');
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Grace Hopper' }).waitFor();
+    await expect.poll(() => page.evaluate(() => `${document.activeElement?.tagName} ${document.activeElement?.textContent}`)).toBe('H1 Grace Hopper');
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'lead-phone.png'), fullPage: true });
     await context.close();
   });
 
