@@ -172,6 +172,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
       stops.push(() => app.close());
       routes = app.routeTable;
       apiUrl = address.replace('[::1]', 'localhost');
+      // PUBLIC_URL when one is set (a proxy in front); otherwise where we actually listen (port 0 in tests).
       consoleUrl = `${config.publicUrl === `http://${config.host}:${config.port}` ? apiUrl : config.publicUrl.replace(/\/+$/, '')}${CONSOLE_PATH}`;
       metricsUrl = `${apiUrl}/metrics`;
     }

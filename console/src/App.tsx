@@ -5,6 +5,7 @@ import { LeadPage } from './LeadPage.tsx';
 import { MailboxPage } from './MailboxPage.tsx';
 import { QueuePage } from './QueuePage.tsx';
 import { hrefOf, useRoute, type Route } from './route.ts';
+import type { HeadingRef } from './shared.tsx';
 
 /** What a signed-in page gets: the API with the key, the session, who decides, a way to sign out. */
 export interface Signed {
@@ -191,7 +192,7 @@ function Console({ signed, onSignOut }: { signed: Signed; onSignOut: () => void 
   );
 }
 
-function Forbidden({ heading }: { heading: React.RefObject<HTMLHeadingElement | null> }) {
+function Forbidden({ heading }: { heading: HeadingRef }) {
   return (
     <h1 ref={heading} tabIndex={-1}>
       Not available with this key

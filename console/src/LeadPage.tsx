@@ -121,7 +121,7 @@ export function LeadPage({
                 </dd>
               </dl>
             ) : (
-              <p className="muted">Not in sales review: {words(lead.stage)}.</p>
+              <p className="muted">{lead.stage === 'sales_review' ? 'In sales review (its workflow keeps no owner or SLA for this review).' : `Not in sales review: ${words(lead.stage)}.`}</p>
             )}
             {lead.stage === 'sales_review' && signed.canDecide && (
               <Decide

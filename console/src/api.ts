@@ -87,7 +87,9 @@ export class Api {
     const query = new URLSearchParams(Object.entries(filter).filter((entry): entry is [string, string] => Boolean(entry[1])));
     return this.call<Funnel>('GET', `/v1/funnel${query.size ? `?${query}` : ''}`);
   };
-  mailbox = (to?: string) => this.call<{ messages: MailMessage[] }>('GET', `/v1/dev/mailbox?limit=200${to ? `&to=${encodeURIComponent(to)}` : ''}`).then((r) => r.messages);
+  /** Newest first (the API answers oldest first, up to 1000). */
+  mailbox = (to?: string) =>
+    this.call<{ messages: MailMessage[] }>('GET', `/v1/dev/mailbox?limit=1000${to ? `&to=${encodeURIComponent(to)}` : ''}`).then((r) => r.messages.reverse());
 }
 
 /** The decision named by a 409 `not_in_review`, if the API named one. */
