@@ -186,6 +186,16 @@ describe('web console', () => {
     expect(await reasons.locator('tr').filter({ hasText: 'no budget' }).locator('td').textContent()).toBe('1');
     await page.getByRole('img', { name: /Time to decision/ }).waitFor();
     await page.screenshot({ path: path.join(ARTIFACTS, 'funnel.png'), fullPage: true });
+    // Filters: one sequence (grace alone was enrolled in recycle), then a period that holds nobody yet.
+    const enrolled = page.getByTestId('figure-enrolled').locator('dd');
+    await page.getByLabel('Sequence', { exact: true }).selectOption('recycle');
+    await expect.poll(() => enrolled.textContent()).toBe('1');
+    await page.getByLabel('Sequence', { exact: true }).selectOption('');
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    await page.getByLabel('Enrolled from').fill(tomorrow);
+    await expect.poll(() => enrolled.textContent()).toBe('0');
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await expect.poll(() => enrolled.textContent()).toBe('4');
 
     // A past review with its reason shows on the lead that was rejected before (grace).
     await page.goto(`${consoleUrl}#/leads/grace`);
