@@ -67,6 +67,9 @@ const BATCH_BODY_LIMIT = 1024 * 1024;
 
 const ALL_ROLES: Role[] = ['ingest', 'marketing', 'sales', 'admin'];
 
+const LOST_RACE =
+  '409 not_in_review when the lead is not (or no longer) in sales review; its details name the lead\'s stage and the decision that closed its latest review: { stage, decision: { reviewNo, decision, reason, by, at } }, so whoever lost a race learns who won.';
+
 const errorResponses = {
   400: S.ErrorBody,
   401: S.ErrorBody,
@@ -375,6 +378,7 @@ async function buildTypedApp(deps: AppDeps) {
       ...roles(['sales']),
       schema: {
         summary: 'Accept a lead in sales review (terminal)',
+        description: LOST_RACE,
         tags: ['decisions'],
         params: S.LeadIdParams,
         body: S.AcceptBody,
@@ -394,6 +398,7 @@ async function buildTypedApp(deps: AppDeps) {
       ...roles(['sales']),
       schema: {
         summary: 'Reject a lead in sales review with a reason: it goes back to nurturing',
+        description: LOST_RACE,
         tags: ['decisions'],
         params: S.LeadIdParams,
         body: S.RejectBody,
