@@ -357,11 +357,7 @@ export class LeadService {
    * decision reaches Postgres just after its update returns: wait a little for it.
    */
   private async notInReview(row: LeadRow, fallback: string): Promise<DomainError> {
-    const live = await this.deps.client.connection
-      .withDeadline(Date.now() + 5000, () => this.handle(row.id).query(leadStateQuery))
-      .catch(() => undefined);
-    const stage = live?.stage ?? row.stage;
-    const reviewNo = live?.reviewCount ?? row.review_count;
+    const { stage, reviewCount: reviewNo } = await this.liveView(row);
     let decision: ReviewDecision | undefined;
     for (const until = Date.now() + WINNER_WAIT_MS; reviewNo > 0 && stage !== 'sales_review'; ) {
       decision = await this.reviewDecision(row.id, reviewNo);
