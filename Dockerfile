@@ -2,7 +2,8 @@
 # Stage 1 compiles TypeScript with the dev dependencies; stage 2 has the runtime ones only.
 FROM node:20.20.2-bookworm-slim AS build
 WORKDIR /app
-ENV LEADFLOW_SKIP_TEMPORAL_INSTALL=1
+# No Temporal binaries and no Chromium in an image; the console is built below, once its source is in.
+ENV LEADFLOW_SKIP_TEMPORAL_INSTALL=1 LEADFLOW_SKIP_BROWSER_INSTALL=1 LEADFLOW_SKIP_CONSOLE_BUILD=1
 COPY package.json package-lock.json ./
 COPY scripts ./scripts
 RUN npm ci
@@ -12,6 +13,8 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY worker ./worker
 RUN npm run build
+COPY console ./console
+RUN npm run console:build
 
 FROM node:20.20.2-bookworm-slim
 WORKDIR /app
@@ -21,6 +24,7 @@ COPY package.json package-lock.json ./
 COPY scripts ./scripts
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/console/dist ./console/dist
 USER node
 EXPOSE 3000
 CMD ["node", "dist/src/server/main.js"]

@@ -20,7 +20,7 @@ const ioModules = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.temporal/', '.data/', 'coverage/'] },
+  { ignores: ['node_modules/', 'dist/', '.temporal/', '.data/', 'coverage/', 'console/dist*/', 'test-artifacts/'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -54,6 +54,7 @@ export async function runEntryPoint(entry: EntryPoint, argv = process.argv.slice
   const lines = [
     `Leadflow ${entry.name} is running (started in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
     ...(stack.apiUrl ? [`  API          ${stack.apiUrl}  (OpenAPI: ${stack.apiUrl}/openapi.json)`] : []),
+    ...(stack.consoleUrl ? [`  Console      ${stack.consoleUrl}  (sign in with a sales or marketing key)`] : []),
     ...(stack.metricsUrl ? [`  Metrics      ${stack.metricsUrl}  (Prometheus, incl. the Temporal SDK's worker metrics)`] : []),
     ...(stack.temporalUiUrl ? [`  Temporal UI  ${stack.temporalUiUrl}  (find a lead by workflow id lead-<id>)`] : []),
     `  Temporal     ${stack.temporalAddress}${config.temporal.address ? '' : ' (dev server, data in ' + config.dataDir + '/temporal.db)'}`,

@@ -81,6 +81,11 @@ export const SETTINGS = {
   },
   TEMPORAL_PORT: { schema: port.default(7233), description: 'dev server gRPC port', expects: 'a port number from 0 to 65535' },
   TEMPORAL_UI_PORT: { schema: port.default(8233), description: 'dev server Web UI port', expects: 'a port number from 0 to 65535' },
+  TEMPORAL_UI_URL: {
+    schema: optional(urlWith(['http:', 'https:'])),
+    description: "Temporal Web UI the console links each lead to (its workflow page); default the dev server's UI on TEMPORAL_UI_PORT, no links with a real Temporal unless set",
+    expects: 'an http(s):// URL, e.g. https://cloud.temporal.io',
+  },
   TEMPORAL_CLI_PATH: { schema: optional(text), description: 'the `temporal` binary for the dev server, instead of `.temporal/`', expects: 'an executable file path' },
   TEMPORAL_TEST_SERVER_PATH: {
     schema: optional(text),
@@ -170,6 +175,8 @@ export interface Config {
     namespace: string;
     port: number;
     uiPort: number;
+    /** Temporal Web UI base URL for links to a lead's workflow; undefined: no links. */
+    uiUrl?: string;
     cliPath?: string;
     /** TLS to a real Temporal; undefined: plain gRPC. */
     tls?: TemporalTls;
@@ -267,6 +274,12 @@ function temporalTls(e: Env): { tls?: TemporalTls; apiKey?: string } {
   return { tls, ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}) };
 }
 
+/** Where the console links a lead's workflow: TEMPORAL_UI_URL, else the dev server's own UI. */
+function temporalUiUrl(e: Env): { uiUrl?: string } {
+  if (e.TEMPORAL_UI_URL) return { uiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, '') };
+  return e.TEMPORAL_ADDRESS ? {} : { uiUrl: `http://127.0.0.1:${e.TEMPORAL_UI_PORT}` };
+}
+
 /** The first schema failure as one sentence naming the variable; secrets are never repeated. */
 function describeIssue(error: z.ZodError, env: NodeJS.ProcessEnv): string {
   const name = String(error.issues[0]!.path[0]) as SettingName;
@@ -305,6 +318,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       namespace: e.TEMPORAL_NAMESPACE,
       port: e.TEMPORAL_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
+      ...temporalUiUrl(e),
       ...(e.TEMPORAL_CLI_PATH ? { cliPath: e.TEMPORAL_CLI_PATH } : {}),
       ...temporalTls(e),
     },

@@ -14,6 +14,7 @@ import { temporalConnectionOptions } from './infra/temporal/connection.js';
 import { startDevServer } from './infra/temporal/dev-server.js';
 import { programFor } from './sequences/catalog.js';
 import { buildApp, type RouteInfo } from './server/app.js';
+import { consoleDistDir, ensureConsoleBuilt, CONSOLE_PATH } from './server/console.js';
 import { createLeadWorker } from '../worker/worker.js';
 
 export interface StackOptions {
@@ -33,6 +34,8 @@ export interface StackOptions {
 
 export interface RunningStack {
   apiUrl: string;
+  /** The web console (with the API). */
+  consoleUrl?: string;
   /** Prometheus scrape URL (the API's, or the worker's own server). */
   metricsUrl?: string;
   temporalAddress: string;
@@ -148,8 +151,10 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     }
 
     let apiUrl = '';
+    let consoleUrl: string | undefined;
     let routes: RouteInfo[] = [];
     if (options.api ?? true) {
+      await ensureConsoleBuilt(announce);
       const app = await buildApp({
         client,
         pool,
@@ -159,17 +164,22 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         metrics,
         webhook: config.webhook,
         rateLimit: config.rateLimit,
+        console: { dir: consoleDistDir() },
+        ...(config.temporal.uiUrl ? { temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace } } : {}),
         ...(options.logger ? { logger: options.logger } : {}),
       });
       const address = await app.listen({ host: config.host, port: config.port });
       stops.push(() => app.close());
       routes = app.routeTable;
       apiUrl = address.replace('[::1]', 'localhost');
+      // PUBLIC_URL when one is set (a proxy in front); otherwise where we actually listen (port 0 in tests).
+      consoleUrl = `${config.publicUrl === `http://${config.host}:${config.port}` ? apiUrl : config.publicUrl.replace(/\/+$/, '')}${CONSOLE_PATH}`;
       metricsUrl = `${apiUrl}/metrics`;
     }
 
     return {
       apiUrl,
+      ...(consoleUrl ? { consoleUrl } : {}),
       ...(metricsUrl ? { metricsUrl } : {}),
       temporalAddress,
       ...(temporalUiUrl ? { temporalUiUrl } : {}),

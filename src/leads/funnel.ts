@@ -1,12 +1,30 @@
 import type { Pool } from '../infra/db.js';
 
-/** Median and 90th percentile of a duration, over the cases that have one. */
+/** Median and 90th percentile of a duration, over the cases that have one, and its histogram. */
 export interface DurationStats {
   /** How many cases the figures are computed over. */
   count: number;
   medianSeconds: number | null;
   p90Seconds: number | null;
+  /** How many cases fall in each bucket: from the previous bucket's bound up to (not including) `upToSeconds`; null: no bound. */
+  histogram: Array<{ upToSeconds: number | null; count: number }>;
 }
+
+/** Upper bounds of the duration histogram buckets: 1 min, 10 min, 1 h, 4 h, 1 day, 2 days, 1 week, 30 days, then the rest. */
+export const DURATION_BUCKETS: readonly number[] = [60, 600, 3600, 4 * 3600, 86_400, 2 * 86_400, 7 * 86_400, 30 * 86_400];
+
+/** One `count(*) FILTER` column per histogram bucket of the duration `seconds` (an SQL expression). */
+const histogramColumns = (seconds: string, prefix: string, also = 'true'): string =>
+  [...DURATION_BUCKETS, null]
+    .map((upTo, i) => {
+      const from = i === 0 ? null : DURATION_BUCKETS[i - 1];
+      const bounds = [from === null ? null : `${seconds} >= ${from}`, upTo === null ? `${seconds} IS NOT NULL` : `${seconds} < ${upTo}`].filter(Boolean).join(' AND ');
+      return `count(*) FILTER (WHERE ${also} AND ${bounds})::int AS ${prefix}_${i}`;
+    })
+    .join(',\n         ');
+
+const histogramOf = (row: Record<string, unknown> | undefined, prefix: string): DurationStats['histogram'] =>
+  [...DURATION_BUCKETS, null].map((upToSeconds, i) => ({ upToSeconds, count: Number(row?.[`${prefix}_${i}`] ?? 0) }));
 
 /** The funnel for one slice of leads (all of them, one sequence, or one enrolment week). */
 export interface FunnelFigures {
@@ -98,7 +116,8 @@ const LEAD_FIGURES = `
          coalesce(sum(breaches), 0)::int AS sla_breaches,
          count(first_escalation)::int AS escalation_count,
          percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_escalation - created_at)) AS escalation_p50,
-         percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_escalation - created_at)) AS escalation_p90
+         percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM first_escalation - created_at)) AS escalation_p90,
+         ${histogramColumns('extract(epoch FROM first_escalation - created_at)', 'escalation_h')}
     FROM per_lead
    GROUP BY GROUPING SETS ((), (sequence), (week))`;
 
@@ -118,7 +137,8 @@ const DECISION_FIGURES = `${DECIDED}
          count(*) FILTER (WHERE decision = 'disqualified')::int AS disqualified,
          count(*) FILTER (WHERE decision IN ('accepted', 'rejected'))::int AS decision_count,
          percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE decision IN ('accepted', 'rejected')) AS decision_p50,
-         percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE decision IN ('accepted', 'rejected')) AS decision_p90
+         percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE decision IN ('accepted', 'rejected')) AS decision_p90,
+         ${histogramColumns('seconds', 'decision_h', "decision IN ('accepted', 'rejected')")}
     FROM decided
    GROUP BY GROUPING SETS ((), (sequence), (week))`;
 
@@ -186,11 +206,13 @@ export async function funnelReport(pool: Pool, filter: FunnelFilter = {}): Promi
         count: Number(row.escalation_count),
         medianSeconds: round(row.escalation_p50 as number | null),
         p90Seconds: round(row.escalation_p90 as number | null),
+        histogram: histogramOf(row, 'escalation_h'),
       },
       timeToDecision: {
         count: Number(d?.decision_count ?? 0),
         medianSeconds: round((d?.decision_p50 as number | null) ?? null),
         p90Seconds: round((d?.decision_p90 as number | null) ?? null),
+        histogram: histogramOf(d, 'decision_h'),
       },
       slaBreaches: Number(row.sla_breaches),
     };

@@ -56,8 +56,22 @@ export interface LeadDetail extends LeadStateView {
   timezone: string | null;
   workflowId: string;
   createdAt: string;
+  /** Marketing emails the lead received, with its opens and clicks. */
+  emails: ReceivedEmail[];
   history: HistoryEntry[];
 }
+
+/** The decision that closed a review, as a 409 `not_in_review` tells the salesperson who lost a race. */
+export interface ReviewDecision {
+  reviewNo: number;
+  decision: 'accepted' | 'rejected' | 'disqualified';
+  reason: string | null;
+  by: string;
+  at: string;
+}
+
+/** How long a lost decision waits for the winner's to reach Postgres (it is written just after the update). */
+const WINNER_WAIT_MS = 5000;
 
 /** An email the lead received, and how it engaged with it (opens and clicks reported as events). */
 export interface ReceivedEmail {
@@ -71,6 +85,7 @@ export interface ReceivedEmail {
 /** A lead as the list and the review queue show it: from the Postgres read model. */
 export interface LeadSummary {
   id: string;
+  workflowId: string;
   email: string;
   firstName: string | null;
   lastName: string | null;
@@ -129,6 +144,25 @@ const profileOf = (row: LeadRow): LeadProfile => ({
   ...(row.timezone ? { timezone: row.timezone } : {}),
   ...(row.attributes && Object.keys(row.attributes).length ? { attributes: row.attributes } : {}),
 });
+
+/**
+ * The marketing emails of lead `l.id`, oldest first, each with the `email.opened` / `email.clicked`
+ * events whose `properties.sendKey` or `properties.template` names it (one json column, `emails`).
+ */
+const RECEIVED_EMAILS = `
+  SELECT json_agg(json_build_object(
+           'template', o.template, 'subject', o.subject, 'status', o.status,
+           'sentAt', to_char(o.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           'engagement', coalesce((
+             SELECT json_agg(json_build_object('type', ev.type,
+                             'at', to_char(ev.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+                             ORDER BY ev.occurred_at)
+               FROM lead_events ev
+              WHERE ev.lead_id = o.lead_id AND ev.type IN ('email.opened', 'email.clicked')
+                AND (ev.properties->>'sendKey' = o.send_key OR ev.properties->>'template' = o.template)), '[]'::json))
+         ORDER BY o.created_at) AS emails
+    FROM email_outbox o
+   WHERE o.lead_id = l.id AND o.kind = 'marketing'`;
 
 /** Is this the failure a closed lead's workflow gives (completed: no run to signal or update)? */
 const isClosedWorkflow = (error: unknown): boolean =>
@@ -221,6 +255,7 @@ export class LeadService {
       timezone: row.timezone,
       workflowId: leadWorkflowId(row.id),
       createdAt: row.created_at.toISOString(),
+      emails: await this.emails(leadId),
       history: await this.history(leadId),
     };
   }
@@ -235,21 +270,7 @@ export class LeadService {
       `SELECT l.*, extract(epoch FROM now() - l.stage_changed_at)::int AS waiting_seconds,
               coalesce(e.emails, '[]'::json) AS emails
          FROM leads l
-         LEFT JOIN LATERAL (
-           SELECT json_agg(json_build_object(
-                    'template', o.template, 'subject', o.subject, 'status', o.status,
-                    'sentAt', to_char(o.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                    'engagement', coalesce((
-                      SELECT json_agg(json_build_object('type', ev.type,
-                                      'at', to_char(ev.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-                                      ORDER BY ev.occurred_at)
-                        FROM lead_events ev
-                       WHERE ev.lead_id = o.lead_id AND ev.type IN ('email.opened', 'email.clicked')
-                         AND (ev.properties->>'sendKey' = o.send_key OR ev.properties->>'template' = o.template)), '[]'::json))
-                  ORDER BY o.created_at) AS emails
-             FROM email_outbox o
-            WHERE o.lead_id = l.id AND o.kind = 'marketing'
-         ) e ON true
+         LEFT JOIN LATERAL (${RECEIVED_EMAILS}) e ON true
         WHERE $1::text IS NULL OR l.stage = $1
         ORDER BY CASE WHEN $1::text IS NULL THEN l.created_at END DESC, l.stage_changed_at ASC, l.id
         LIMIT $2`,
@@ -257,6 +278,7 @@ export class LeadService {
     );
     return rows.map((row) => ({
       id: row.id,
+      workflowId: leadWorkflowId(row.id),
       email: row.email,
       firstName: row.first_name,
       lastName: row.last_name,
@@ -320,13 +342,46 @@ export class LeadService {
       return await run(this.handle(row.id));
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
-        const code = error.cause.type === ErrorCodes.leadClosed ? ErrorCodes.leadClosed : error.cause.type === ErrorCodes.notInReview ? ErrorCodes.notInReview : undefined;
-        if (code) throw new DomainError(code, error.cause.message);
+        if (error.cause.type === ErrorCodes.notInReview) throw await this.notInReview(row, error.cause.message);
+        if (error.cause.type === ErrorCodes.leadClosed) throw new DomainError(ErrorCodes.leadClosed, error.cause.message);
         if (error.cause.type === 'invalid_decision') throw new DomainError(ErrorCodes.invalidDecision, error.cause.message);
       }
-      if (isClosedWorkflow(error)) throw new DomainError(ErrorCodes.notInReview, `lead ${leadId} is ${row.stage}, not in sales review`);
+      if (isClosedWorkflow(error)) throw await this.notInReview(row, `lead ${leadId} is ${row.stage}, not in sales review`);
       throw error;
     }
+  }
+
+  /**
+   * The 409 for a decision on a lead no longer in review, naming the decision that closed its
+   * latest review (who, what, when), so whoever lost a race learns who won. The winner's
+   * decision reaches Postgres just after its update returns: wait a little for it.
+   */
+  private async notInReview(row: LeadRow, fallback: string): Promise<DomainError> {
+    const { stage, reviewCount: reviewNo } = await this.liveView(row);
+    let decision: ReviewDecision | undefined;
+    for (const until = Date.now() + WINNER_WAIT_MS; reviewNo > 0 && stage !== 'sales_review'; ) {
+      decision = await this.reviewDecision(row.id, reviewNo);
+      if (decision || Date.now() >= until) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (!decision) return new DomainError(ErrorCodes.notInReview, fallback, { stage });
+    const what = decision.decision === 'rejected' ? `rejected it (${decision.reason})` : `${decision.decision === 'accepted' ? 'accepted' : 'disqualified'} it`;
+    return new DomainError(ErrorCodes.notInReview, `lead ${row.id} is no longer in sales review: ${decision.by} ${what} at ${decision.at}`, { stage, decision });
+  }
+
+  private async reviewDecision(leadId: string, reviewNo: number): Promise<ReviewDecision | undefined> {
+    const { rows } = await this.deps.pool.query<{ review_no: number; decision: ReviewDecision['decision']; reason: string | null; decided_by: string; at: Date }>(
+      `SELECT review_no, decision, reason, decided_by, at FROM sales_decisions
+        WHERE lead_id = $1 AND review_no = $2 ORDER BY at DESC LIMIT 1`,
+      [leadId, reviewNo],
+    );
+    const r = rows[0];
+    return r ? { reviewNo: r.review_no, decision: r.decision, reason: r.reason, by: r.decided_by, at: r.at.toISOString() } : undefined;
+  }
+
+  private async emails(leadId: string): Promise<ReceivedEmail[]> {
+    const { rows } = await this.deps.pool.query<{ emails: ReceivedEmail[] }>(`SELECT coalesce((${RECEIVED_EMAILS}), '[]'::json) AS emails FROM leads l WHERE l.id = $1`, [leadId]);
+    return rows[0]?.emails ?? [];
   }
 
   private handle(leadId: string): WorkflowHandle<typeof leadWorkflow> {

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Client } from '@temporalio/client';
@@ -8,10 +9,11 @@ import type { Pool } from '../infra/db.js';
 import { renderMetrics, type Metrics } from '../infra/metrics.js';
 import { readMailbox } from '../infra/smtp-sink.js';
 import { funnelReport } from '../leads/funnel.js';
-import { leadWorkflowId } from '../domain/lead.js';
+import { leadWorkflowId, REJECT_REASONS } from '../domain/lead.js';
 import { LeadService } from '../leads/service.js';
 import type { Program } from '../sequences/model.js';
 import { Authenticator } from './auth.js';
+import { CONSOLE_CSP, CONSOLE_PATH, consoleFiles } from './console.js';
 import { recordEventBatch } from './event-batch.js';
 import { HttpError, sendError, toErrorResponse } from './errors.js';
 import * as S from './schemas.js';
@@ -52,6 +54,10 @@ export interface AppDeps {
   webhook?: { secrets: string[]; toleranceSeconds: number };
   /** Requests per window per API key (per client address without one); absent or max 0: no limit. */
   rateLimit?: { max: number; windowSeconds: number };
+  /** Serve the web console built into this folder under /console/ (src/server/console.ts). */
+  console?: { dir: string };
+  /** The Temporal Web UI the console links each lead's workflow to. */
+  temporalUi?: { url: string; namespace: string };
 }
 
 /** Request bodies above this are refused with 413 (DESIGN.md). */
@@ -60,6 +66,9 @@ const BODY_LIMIT = 64 * 1024;
 const BATCH_BODY_LIMIT = 1024 * 1024;
 
 const ALL_ROLES: Role[] = ['ingest', 'marketing', 'sales', 'admin'];
+
+const LOST_RACE =
+  '409 not_in_review when the lead is not (or no longer) in sales review; its details name the lead\'s stage and the decision that closed its latest review: { stage, decision: { reviewNo, decision, reason, by, at } }, so whoever lost a race learns who won.';
 
 const errorResponses = {
   400: S.ErrorBody,
@@ -71,6 +80,33 @@ const errorResponses = {
   415: S.ErrorBody,
   429: S.ErrorBody,
 };
+
+/**
+ * The web console's files, each at its own public route (the data behind it needs a key): the
+ * built index at /console/, hashed assets under /console/assets/ cached for good, and / and
+ * /console redirecting there. Not built: /console/ says how to build it.
+ */
+async function registerConsole(app: FastifyInstance, dir: string, open: { config: { access: RouteAccess } }): Promise<void> {
+  const files = consoleFiles(dir);
+  await app.register(fastifyStatic, { root: dir, serve: false });
+  for (const url of ['/', CONSOLE_PATH.slice(0, -1)]) {
+    app.get(url, { ...open, schema: { hide: true } }, (_request, reply) => reply.redirect(CONSOLE_PATH));
+  }
+  if (files.size === 0) {
+    app.get(CONSOLE_PATH, { ...open, schema: { hide: true } }, (_request, reply) =>
+      reply.status(503).type('text/plain; charset=utf-8').send('The web console is not built. Run `npm run console:build` (or `npm install`) and restart.\n'),
+    );
+    return;
+  }
+  for (const [url, file] of files) {
+    const immutable = url.startsWith(`${CONSOLE_PATH}assets/`);
+    app.get(url, { ...open, schema: { hide: true } }, (_request, reply) => {
+      reply.header('content-security-policy', CONSOLE_CSP).header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
+      if (!immutable) reply.header('cache-control', 'no-cache');
+      return reply.sendFile(file, immutable ? { immutable: true, maxAge: '365d' } : { cacheControl: false });
+    });
+  }
+}
 
 /** Builds the HTTP API v1 over the lead service. Listening is the caller's business. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -342,6 +378,7 @@ async function buildTypedApp(deps: AppDeps) {
       ...roles(['sales']),
       schema: {
         summary: 'Accept a lead in sales review (terminal)',
+        description: LOST_RACE,
         tags: ['decisions'],
         params: S.LeadIdParams,
         body: S.AcceptBody,
@@ -361,6 +398,7 @@ async function buildTypedApp(deps: AppDeps) {
       ...roles(['sales']),
       schema: {
         summary: 'Reject a lead in sales review with a reason: it goes back to nurturing',
+        description: LOST_RACE,
         tags: ['decisions'],
         params: S.LeadIdParams,
         body: S.RejectBody,
@@ -425,6 +463,27 @@ async function buildTypedApp(deps: AppDeps) {
         ...(request.query.to ? { to: new Date(request.query.to) } : {}),
       }),
   );
+
+  app.get(
+    '/v1/session',
+    {
+      ...roles(ALL_ROLES),
+      schema: {
+        summary: "What the web console needs to know about a key: its roles, whether there is a mailbox, where the Temporal UI is, the reject reasons and sequences",
+        tags: ['console'],
+        response: { 200: S.Session, ...errorResponses },
+      },
+    },
+    async (request) => ({
+      roles: auth.identify(request.headers.authorization)?.roles ?? [],
+      mailbox: Boolean(deps.devMailbox),
+      temporalUi: deps.temporalUi ?? null,
+      rejectReasons: [...REJECT_REASONS],
+      sequences: LeadService.sequenceIds(),
+    }),
+  );
+
+  if (deps.console) await registerConsole(app as unknown as FastifyInstance, deps.console.dir, open);
 
   if (deps.devMailbox) {
     app.get(

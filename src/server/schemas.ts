@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ROLES } from '../config.js';
 import { LEAD_STAGES, LeadIdSchema, REJECT_REASONS, SLA_STATES } from '../domain/lead.js';
 
 /**
@@ -131,20 +132,6 @@ const LeadBase = z.object({
   createdAt: z.string(),
 });
 
-export const LeadDetail = LeadBase.extend({
-  sequence: SequencePosition,
-  nextActionAt: z.string().nullable(),
-  review: Review.extend({ reviewNo: z.number().int() }).nullable(),
-  workflowId: z.string(),
-  timeline: z.array(TimelineEntry).describe("the lead's recent story as its workflow tells it (last 100 entries)"),
-  history: z.array(HistoryEntry),
-});
-
-export const ListLeadsQuery = z.object({
-  stage: z.enum(LEAD_STAGES).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-});
-
 const ReceivedEmail = z.object({
   template: z.string(),
   subject: z.string().nullable(),
@@ -153,7 +140,23 @@ const ReceivedEmail = z.object({
   engagement: z.array(z.object({ type: z.string(), at: z.string() })).describe('email.opened / email.clicked events for this email'),
 });
 
+export const LeadDetail = LeadBase.extend({
+  sequence: SequencePosition,
+  nextActionAt: z.string().nullable(),
+  review: Review.extend({ reviewNo: z.number().int() }).nullable(),
+  workflowId: z.string(),
+  timeline: z.array(TimelineEntry).describe("the lead's recent story as its workflow tells it (last 100 entries)"),
+  emails: z.array(ReceivedEmail).describe('marketing emails the lead received and its engagement with them'),
+  history: z.array(HistoryEntry),
+});
+
+export const ListLeadsQuery = z.object({
+  stage: z.enum(LEAD_STAGES).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
 export const LeadSummary = LeadBase.extend({
+  workflowId: z.string().describe('lead-<id>: the Temporal workflow of this lead'),
   review: Review.nullable(),
   waitingSeconds: z.number().int().describe('seconds in the current stage; in the review queue, time waiting for a decision'),
   emails: z.array(ReceivedEmail).describe('marketing emails the lead received and its engagement with them'),
@@ -177,6 +180,9 @@ const DurationStats = z.object({
   count: z.number().int().describe('how many cases the figures are computed over'),
   medianSeconds: z.number().int().nullable(),
   p90Seconds: z.number().int().nullable(),
+  histogram: z
+    .array(z.object({ upToSeconds: z.number().int().nullable(), count: z.number().int() }))
+    .describe('cases per bucket, from the previous bound up to upToSeconds (1 min, 10 min, 1 h, 4 h, 1 day, 2 days, 1 week, 30 days, then null: longer)'),
 });
 
 const FunnelFigures = z.object({
@@ -229,6 +235,17 @@ export const ErrorBody = z.object({
   error: z.string(),
   message: z.string(),
   details: z.unknown().optional(),
+});
+
+export const Session = z.object({
+  roles: z.array(z.enum(ROLES)).describe("the key's roles"),
+  mailbox: z.boolean().describe('whether GET /v1/dev/mailbox exists (embedded SMTP sink)'),
+  temporalUi: z
+    .object({ url: z.string(), namespace: z.string() })
+    .nullable()
+    .describe("the Temporal Web UI to link a lead's workflow to: <url>/namespaces/<namespace>/workflows/<workflowId>; null: none configured"),
+  rejectReasons: z.array(z.enum(REJECT_REASONS)),
+  sequences: z.array(z.string()).describe('sequence ids leads can be enrolled in (funnel filter)'),
 });
 
 export const Health = z.object({ status: z.enum(['ok', 'degraded']), checks: z.record(z.string(), z.string()) });

@@ -89,6 +89,7 @@ describe('sales hand-off over HTTP', () => {
 
     // The lead's own page says the same, plus its timeline from the workflow.
     const detail = (await t.call('GET', '/v1/leads/q-first', { role: 'sales' })).body;
+    expect(detail.emails).toEqual(first!.emails);
     expect(detail).toMatchObject({ owner: first!.owner, review: { reviewNo: 1, slaState: 'on_time', owner: first!.owner } });
     expect(detail.timeline.map((e: { kind: string }) => e.kind)).toEqual(expect.arrayContaining(['enrolled', 'event', 'email', 'stage']));
 
@@ -110,6 +111,10 @@ describe('sales hand-off over HTTP', () => {
     expect([a.status, b.status].sort()).toEqual([200, 409]);
     const loser = a.status === 409 ? a : b;
     expect(loser.body.error).toBe('not_in_review');
+    // The loser hears who won, what they decided and when (the console shows it).
+    const won = a.status === 200 ? { decision: 'accepted', by: 'olga@example.com', reason: null } : { decision: 'rejected', by: 'piet@example.com', reason: 'no_budget' };
+    expect(loser.body.details).toEqual({ stage: won.decision === 'accepted' ? 'accepted' : 'nurturing', decision: { reviewNo: 1, ...won, at: expect.any(String) } });
+    expect(loser.body.message).toContain(`is no longer in sales review: ${won.by} ${won.decision}`);
     const final = (await t.call('GET', '/v1/leads/race-1', { role: 'sales' })).body;
     expect(final.stage).toBe(a.status === 200 ? 'accepted' : 'nurturing');
     await eventually(async () => expect((await queue()).map((l) => l.id)).not.toContain('race-1'));
@@ -205,6 +210,18 @@ describe('sales hand-off over HTTP', () => {
     expect(escalationsCounted).toBeGreaterThanOrEqual(expected(plans).escalations);
     expect(metrics).toMatch(/^temporal_worker_task_slots_available\{/m);
     expect(metrics).toMatch(/^temporal_workflow_task_execution_latency/m);
+
+    // Distributions: every case in one histogram bucket; in seconds, all under a minute. A decision
+    // dated five hours later (we cannot wait that long) moves one case to the 4 h – 1 day bucket.
+    const sum = (histogram: Array<{ count: number }>) => histogram.reduce((n, b) => n + b.count, 0);
+    expect(funnel.timeToEscalation.histogram.map((b: { upToSeconds: number | null }) => b.upToSeconds)).toEqual([60, 600, 3600, 14_400, 86_400, 172_800, 604_800, 2_592_000, null]);
+    expect(sum(funnel.timeToEscalation.histogram)).toBe(funnel.timeToEscalation.count);
+    expect(funnel.timeToEscalation.histogram[0].count).toBe(funnel.timeToEscalation.count);
+    expect(funnel.timeToDecision.histogram[0].count).toBe(decided);
+    await t.stack.pool.query(`UPDATE sales_decisions SET at = at + interval '5 hours' WHERE lead_id = 'f-3'`);
+    const later = (await t.call('GET', `/v1/funnel?from=${encodeURIComponent(since)}`, { role: 'marketing' })).body;
+    expect(later.timeToDecision.histogram.map((b: { count: number }) => b.count)).toEqual([decided - 1, 0, 0, 0, 1, 0, 0, 0, 0]);
+    expect(later.bySequence.find((s: { sequence: string }) => s.sequence === 'onboarding').timeToDecision.histogram[4].count).toBe(1);
 
     const badPeriod = await t.call('GET', '/v1/funnel?from=yesterday', { role: 'marketing' });
     expect(badPeriod.status).toBe(400);

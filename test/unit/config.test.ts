@@ -36,12 +36,19 @@ describe('config', () => {
   it('has development defaults that need no environment', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ port: 3000, host: '127.0.0.1', salesInbox: 'sales@example.com', devApiKeys: true, production: false });
-    expect(config.temporal).toEqual({ address: undefined, namespace: 'default', port: 7233, uiPort: 8233 });
+    expect(config.temporal).toEqual({ address: undefined, namespace: 'default', port: 7233, uiPort: 8233, uiUrl: 'http://127.0.0.1:8233' });
     expect(config.apiKeys).toEqual(DEV_API_KEYS);
     expect(config.apiKeys.map((k) => k.key)).toEqual(['dev-ingest', 'dev-marketing', 'dev-sales', 'dev-admin']);
     expect(config.rateLimit).toEqual({ max: 1200, windowSeconds: 60 });
     // Compose files pass unset variables as empty strings.
     expect(loadConfig({ DATABASE_URL: '', TEMPORAL_ADDRESS: ' ', WEBHOOK_SECRETS: '' })).toMatchObject({ databaseUrl: undefined, temporal: { address: undefined } });
+  });
+
+  it('links the console to the dev server UI, to TEMPORAL_UI_URL, or to nothing with a real Temporal', () => {
+    expect(loadConfig({ TEMPORAL_UI_PORT: '9001' }).temporal.uiUrl).toBe('http://127.0.0.1:9001');
+    expect(loadConfig({ TEMPORAL_ADDRESS: 'temporal:7233' }).temporal.uiUrl).toBeUndefined();
+    expect(loadConfig({ TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_UI_URL: 'https://cloud.temporal.io/' }).temporal.uiUrl).toBe('https://cloud.temporal.io');
+    expect(() => loadConfig({ TEMPORAL_UI_URL: 'temporal-ui:8080' })).toThrow(/^TEMPORAL_UI_URL must be an http\(s\):\/\/ URL/);
   });
 
   it('parses LEADS_API_KEYS role:key pairs', () => {

@@ -1,0 +1,28 @@
+import { useEffect, useState } from 'react';
+
+/** Where the console is: one of its pages, from the URL hash (#/queue, #/leads/ada, #/funnel, #/mailbox). */
+export type Route = { page: 'queue' } | { page: 'lead'; id: string } | { page: 'funnel' } | { page: 'mailbox' };
+
+export function parseRoute(hash: string): Route {
+  const [, page, id] = hash.replace(/^#/, '').split('/');
+  if (page === 'leads' && id) return { page: 'lead', id: decodeURIComponent(id) };
+  if (page === 'funnel') return { page: 'funnel' };
+  if (page === 'mailbox') return { page: 'mailbox' };
+  return { page: 'queue' };
+}
+
+export const hrefOf = (route: Route): string => (route.page === 'lead' ? `#/leads/${encodeURIComponent(route.id)}` : `#/${route.page}`);
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(window.location.hash));
+  useEffect(() => {
+    const onChange = () => setRoute(parseRoute(window.location.hash));
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
+  return route;
+}
+
+export const navigate = (route: Route): void => {
+  window.location.hash = hrefOf(route);
+};
