@@ -24,7 +24,8 @@ import { programSnapshot } from '../src/sequences/catalog.js';
 import { createTimeSkippingTestEnv } from '../src/infra/temporal/test-server.js';
 import { bundleWorkflows } from '../worker/worker.js';
 import type { leadWorkflow } from '../workflows/lead.js';
-import { acceptUpdate, engagementSignal, leadStateQuery, rejectUpdate, unsubscribeSignal } from '../workflows/messages.js';
+import { acceptUpdate, engagementSignal, leadStateQuery, migrateSequenceSignal, rejectUpdate, unsubscribeSignal } from '../workflows/messages.js';
+import { onboarding } from '../src/sequences/catalog.js';
 import { recordingActivities } from '../test/helpers/fake-activities.js';
 import { eventually } from '../test/helpers/eventually.js';
 
@@ -113,6 +114,45 @@ export const scenarios: Scenario[] = [
       await ctx.env.sleep('11 days');
       await nurtureCount(ctx, 4);
       ctx.extraRuns.push(first);
+    },
+  },
+  // Recorded once the step kinds, delivery rules and migrations existed.
+  {
+    name: 'webinar-engaged',
+    description: 'webinar-invite: a click during the waitFor takes the `then` branch, exit does not hold, pricing guide',
+    sequence: 'webinar-invite',
+    async run(ctx) {
+      await nurtureCount(ctx, 1);
+      await ctx.env.sleep('1 day');
+      await signalEvents(ctx.handle, ['email.clicked']);
+      await nurtureCount(ctx, 2);
+      await ctx.env.sleep('5 days');
+      await nurtureCount(ctx, 3);
+    },
+  },
+  {
+    name: 'webinar-timeout-goto',
+    description: 'webinar-invite: both waitFors time out, goto onboarding, send window and frequency cap on the later emails',
+    sequence: 'webinar-invite',
+    timezone: 'America/New_York',
+    async run(ctx) {
+      await ctx.env.sleep('14 days');
+      await nurtureCount(ctx, 5);
+    },
+  },
+  {
+    name: 'migrate-and-decay',
+    description: 'onboarding in Asia/Tokyo: migrateSequence to a v2 at the next wait, points decaying after 90 days',
+    sequence: 'onboarding',
+    timezone: 'Asia/Tokyo',
+    async run(ctx) {
+      await nurtureCount(ctx, 1);
+      await signalEvents(ctx.handle, ['product.compared', 'webinar.viewed']);
+      await ctx.env.sleep('1 day');
+      const v2 = { ...onboarding, version: 2, steps: [...onboarding.steps.slice(0, 6), { kind: 'email' as const, template: 'recycle-whats-new' }] };
+      await ctx.handle.signal(migrateSequenceSignal, { sequence: v2 });
+      await ctx.env.sleep('100 days');
+      await nurtureCount(ctx, 4);
     },
   },
 ];

@@ -376,6 +376,7 @@ export class LeadService {
         owner: live.owner ?? row.owner,
         slaBreaches: live.slaBreaches ?? row.sla_breaches,
         lastRejectReason: live.lastRejectReason ?? row.last_reject_reason,
+        delivery: live.delivery ?? null,
         timeline: live.timeline ?? [],
       };
     } catch {
@@ -403,6 +404,7 @@ export class LeadService {
         owner: row.owner,
         slaBreaches: row.sla_breaches,
         lastRejectReason: row.last_reject_reason,
+        delivery: null,
         // The timeline lives in the workflow; the history below (from Postgres) still tells the story.
         timeline,
       };
