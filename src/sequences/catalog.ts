@@ -1,5 +1,6 @@
 import { library } from './library/index.js';
 import { ProgramSchema, SequenceSchema, type Program, type ProgramSnapshot, type Sequence } from './model.js';
+import { DEFAULT_SCORING } from './scoring.js';
 import { registerTemplate } from './templates.js';
 
 /**
@@ -42,15 +43,7 @@ export const DEFAULT_SEQUENCE_ID = onboarding.id;
  * (docs/decisions.md: why these defaults).
  */
 export const defaultProgram: Program = ProgramSchema.parse({
-  scoring: {
-    'webinar.viewed': 5,
-    'product.compared': 20,
-    'pricing.viewed': 10,
-    'form.submitted': 10,
-    'email.clicked': 3,
-    'email.opened': 1,
-    'page.viewed': 1,
-  },
+  scoring: DEFAULT_SCORING,
   threshold: 50,
   recycleSequence: recycle,
   review: { sla: '2 business days' },

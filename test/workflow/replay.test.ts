@@ -20,7 +20,7 @@ beforeAll(async () => {
 describe('replay of recorded histories', () => {
   it('has the histories of every shipped path', () => {
     const names = recorded.map((r) => r.file);
-    for (const name of ['onboarding-complete', 'escalate-reject-recycle', 'unsubscribe', 'continue-as-new']) {
+    for (const name of ['onboarding-complete', 'escalate-reject-recycle', 'unsubscribe', 'continue-as-new', 'webinar-engaged', 'webinar-timeout-goto', 'migrate-and-decay']) {
       expect(names.some((f) => f.startsWith(name))).toBe(true);
     }
   });
