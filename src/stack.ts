@@ -128,6 +128,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
           salesInbox: config.salesInbox,
           salesManagerInbox: config.salesManagerInbox,
           salesOwners: config.salesOwners,
+          tracking: { secret: config.trackingSecret, baseUrl: config.publicUrl },
         },
         metrics,
         ...(options.logger ? { logger: options.logger } : {}),
@@ -159,6 +160,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         metrics,
         webhook: config.webhook,
         rateLimit: config.rateLimit,
+        trackingSecret: config.trackingSecret,
         ...(options.logger ? { logger: options.logger } : {}),
       });
       const address = await app.listen({ host: config.host, port: config.port });

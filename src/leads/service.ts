@@ -30,6 +30,7 @@ import {
   engagementSignal,
   LEADS_TASK_QUEUE,
   leadStateQuery,
+  migrateSequenceSignal,
   rejectUpdate,
   unsubscribeSignal,
   type DecisionResult,
@@ -296,6 +297,35 @@ export class LeadService {
 
   disqualify(leadId: string, decision: DisqualifyDecision): Promise<DecisionResult> {
     return this.decide(leadId, (handle) => handle.executeUpdate(disqualifyUpdate, { args: [decision] }));
+  }
+
+  /**
+   * Moves in-flight leads of a sequence to its current version (the catalog's, i.e. what new
+   * enrolments get): each lead's workflow switches at its next wait (migrateSequence). Leads on
+   * that version already, or closed, are left alone. Optionally only the given leads.
+   */
+  async migrateSequence(sequenceId: string, options: { leadIds?: string[] } = {}): Promise<{ sequence: string; version: number; signalled: string[] }> {
+    const current = sequences[sequenceId];
+    if (!current) {
+      throw new DomainError(ErrorCodes.unknownSequence, `sequence "${sequenceId}" does not exist`, [{ path: 'params.id', message: `one of ${LeadService.sequenceIds().join(', ')}` }]);
+    }
+    const { rows } = await this.deps.pool.query<{ id: string }>(
+      `SELECT id FROM leads
+        WHERE sequence_id = $1 AND sequence_version < $2 AND stage NOT IN ('accepted', 'disqualified')
+          AND ($3::text[] IS NULL OR id = ANY($3))
+        ORDER BY id`,
+      [sequenceId, current.version, options.leadIds ?? null],
+    );
+    const signalled: string[] = [];
+    for (const { id } of rows) {
+      try {
+        await this.handle(id).signal(migrateSequenceSignal, { sequence: current });
+        signalled.push(id);
+      } catch (error) {
+        if (!isClosedWorkflow(error)) throw error;
+      }
+    }
+    return { sequence: sequenceId, version: current.version, signalled };
   }
 
   /** Puts the address on the suppression list (so no send can slip through) and tells the workflow. */

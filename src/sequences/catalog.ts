@@ -3,6 +3,9 @@ import { ProgramSchema, SequenceSchema, type Program, type ProgramSnapshot, type
 import { DEFAULT_SCORING } from './scoring.js';
 import { registerTemplate } from './templates.js';
 
+/** Renders a template by id; importing it from here guarantees the library's own templates are registered. */
+export { renderTemplate } from './templates.js';
+
 /**
  * The sequences marketing ships: one file each under src/sequences/library/ (listed by the
  * generated library/index.ts). Each is validated by its schema at load time, so a broken
