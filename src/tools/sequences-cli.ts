@@ -80,13 +80,13 @@ async function check(dir: string, out: (line: string) => void): Promise<number> 
   problems.push(...checkLibrary(files, templates, Object.keys(DEFAULT_SCORING)));
   const rel = path.relative(process.cwd(), dir) || '.';
   for (const p of problems) out(`${rel}/${formatProblem(p)}`);
-  let failed = problems.length > 0;
+  let count = problems.length;
   if (path.resolve(dir) === path.resolve(LIBRARY_DIR) && !indexIsCurrent(dir)) {
     out(`${rel}/${INDEX_FILE}: does not list exactly the files of the folder: run npm run sequences -- index`);
-    failed = true;
+    count += 1;
   }
-  if (failed) {
-    out(`sequences check failed: ${problems.length} problem(s)`);
+  if (count > 0) {
+    out(`sequences check failed: ${count} problem(s)`);
     return 1;
   }
   out(`sequences check passed: ${files.length} sequence(s) in ${rel}, ${Object.values(templates).filter((t) => t.kind === 'marketing').length} marketing template(s)`);
