@@ -62,7 +62,7 @@ const DELIVERY_RULES_PATCH = 'delivery-rules';
 /** Score decay (likewise only for programs that define it). */
 const SCORE_DECAY_PATCH = 'score-decay';
 /** Steps a sequence may take without a wait before the lead stops it (the check refuses such loops). */
-const STEPS_WITHOUT_WAIT_MAX = 100;
+const STEPS_WITHOUT_WAIT_MAX = 20;
 /** The review SLA of programs snapshotted before it existed. */
 const DEFAULT_REVIEW_SLA = '2 business days';
 

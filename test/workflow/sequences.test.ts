@@ -162,6 +162,26 @@ describe('step kinds (time-skipping)', () => {
   });
 });
 
+describe('a loop without a wait (which the check refuses) at run time', () => {
+  it('is stopped by the lead after 20 steps, with a line in its timeline, instead of spinning', async () => {
+    const spin = sequence({
+      id: 'spin',
+      version: 1,
+      description: 'test',
+      steps: [
+        { kind: 'email', template: 'welcome' },
+        { label: 'top', kind: 'exit', when: { scoreAtLeast: 45 } },
+        { kind: 'goto', to: 'top' },
+      ],
+    });
+    await withLead(snapshot(spin), async ({ handle, sent }) => {
+      await eventually(async () => expect((await state(handle)).timeline.map((t) => t.text)).toContain('spin@v1 stopped at step 2: 20 steps without a wait'));
+      expect(sent().map((s) => s[0])).toEqual(['welcome']);
+      expect((await state(handle)).sequence.step).toBe(3);
+    });
+  });
+});
+
 describe('send windows (time-skipping)', () => {
   const windowProgram = (start: string, end: string): Program => ({
     ...defaultProgram,
