@@ -70,6 +70,10 @@ describe('tracking links in marketing email', () => {
     expect(events.map((e: { data: { type: string } }) => e.data.type).sort()).toEqual(['email.clicked', 'email.opened']);
     expect(events[0].data.properties).toMatchObject({ template: 'webinar-invite' });
     await eventually(async () => expect((await mails('trk-a@example.com')).map((m) => m.subject)).toContain('Going further with Leadflow at your company'));
+    // The lead list (and review queue) shows the engagement under the email it came from.
+    const listed = (await t.call('GET', '/v1/leads?limit=50', { role: 'sales' })).body.leads.find((l: { id: string }) => l.id === 'trk-a');
+    const invite = listed.emails.find((e: { template: string }) => e.template === 'webinar-invite');
+    expect(invite.engagement.map((e: { type: string }) => e.type).sort()).toEqual(['email.clicked', 'email.opened']);
     const state = await lead('trk-a');
     expect(state.delivery).toMatchObject({ timezone, sendWindow: { start: '08:00', end: '20:00' }, frequencyCap: { max: 3, per: '7 days' }, decayAfter: '90 days' });
   });

@@ -316,6 +316,20 @@ describe('sequence versions (time-skipping)', () => {
     });
   });
 
+  it('migrateSequence leaves a lead on its pinned version when its step has no counterpart in the new one', async () => {
+    const v3 = sequence({ ...v1, version: 3, steps: [{ kind: 'email', template: 'welcome' }, { kind: 'email', template: 'pricing-guide' }] });
+    await withLead(snapshot(v1), async ({ handle, sent }) => {
+      await eventually(() => expect(sent()).toHaveLength(1));
+      await env.sleep('1 day');
+      await handle.signal(migrateSequenceSignal, { sequence: v3 });
+      await env.sleep('4 days');
+      await eventually(() => expect(sent()).toEqual([['welcome', 0], ['customer-stories', 2], ['product-tour', 4]]));
+      const s = await state(handle);
+      expect(s.sequence).toMatchObject({ version: 1 });
+      expect(s.timeline.map((t) => t.text)).toContain('migration to versioned@v3 not applied: step 1 has no counterpart in it; the lead finishes versioned@v1');
+    });
+  });
+
   it('migrateSequence moves an in-flight lead to the new version at its next wait', async () => {
     await withLead(snapshot(v1), async ({ handle, sent }) => {
       await eventually(() => expect(sent()).toHaveLength(1));
@@ -327,7 +341,7 @@ describe('sequence versions (time-skipping)', () => {
       const s = await state(handle);
       expect(s.sequence).toMatchObject({ id: 'versioned', version: 2, step: 3 });
       expect(s.timeline.map((t) => t.text)).toContain('migrated from versioned@v1 to versioned@v2 at step 1');
-      // An older or other sequence's version is ignored.
+      // An older version is ignored.
       await handle.signal(migrateSequenceSignal, { sequence: v1 });
       await eventually(async () => expect((await state(handle)).timeline.at(-1)!.text).toBe('migration to versioned@v1 ignored: the lead runs versioned@v2'));
     });
