@@ -5,7 +5,8 @@ import type { LeadProfile } from '../src/domain/lead.js';
 import { inTransaction, type Pool } from '../src/infra/db.js';
 import { isPermanentRecipientError, type Mailer } from '../src/infra/mailer.js';
 import type { Metrics } from '../src/infra/metrics.js';
-import { renderTemplate } from '../src/sequences/templates.js';
+import { trackEmail, type TrackingOptions } from '../src/infra/tracking.js';
+import { renderTemplate } from '../src/sequences/catalog.js';
 import type { LeadActivities, RecordLeadStateInput, SendResult } from './types.js';
 
 export type * from './types.js';
@@ -27,6 +28,8 @@ export interface ActivityDeps {
     salesManagerInbox?: string;
     /** Review owners, assigned round-robin; none means reviews go to the sales inbox unassigned. */
     salesOwners?: string[];
+    /** Tracked links, open pixel and unsubscribe link in marketing email; absent: sent as rendered. */
+    tracking?: TrackingOptions;
   };
   metrics?: Pick<Metrics, 'emailsSent' | 'emailsSuppressed' | 'escalations'> & Partial<Pick<Metrics, 'slaBreaches'>>;
 }
@@ -68,7 +71,12 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
    * attempts of one activity never race; a row already `sent` makes a retry a no-op.
    */
   async function sendOnce(email: OutgoingEmail): Promise<SendResult> {
-    const content = renderTemplate(email.template, { lead: email.lead, data: email.data });
+    const rendered = renderTemplate(email.template, { lead: email.lead, data: email.data });
+    // Marketing email carries tracked links, an open pixel and a one-click unsubscribe.
+    const content =
+      rendered.kind === 'marketing' && config.tracking
+        ? { ...trackEmail(rendered, { leadId: email.lead.id, sendKey: email.sendKey, template: email.template }, config.tracking), kind: rendered.kind }
+        : { ...rendered, headers: {} };
     return inTransaction(pool, async (db) => {
       await db.query(
         `INSERT INTO email_outbox (send_key, lead_id, kind, template, to_address, subject)
@@ -103,7 +111,7 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
           text: content.text,
           html: content.html,
           messageId,
-          headers: { 'X-Leadflow-Send-Key': email.sendKey, 'X-Leadflow-Lead': email.lead.id },
+          headers: { ...content.headers, 'X-Leadflow-Send-Key': email.sendKey, 'X-Leadflow-Lead': email.lead.id },
         });
       } catch (error) {
         logger?.warn({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, err: (error as Error).message }, 'email send failed');

@@ -20,6 +20,9 @@ export interface ApiKey {
 /** Keys used outside production when LEADS_API_KEYS is unset; start-up prints them. */
 export const DEV_API_KEYS: ApiKey[] = ROLES.map((role) => ({ role, key: `dev-${role}` }));
 
+/** Signs tracking links when TRACKING_SECRET is unset outside production (production refuses to start without one). */
+export const DEV_TRACKING_SECRET = 'leadflow-development-tracking-secret';
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** One environment variable: how it is parsed, what it does, what it accepts. */
@@ -135,6 +138,12 @@ export const SETTINGS = {
     expects: 'comma-separated secrets of 16+ characters',
     secret: true,
   },
+  TRACKING_SECRET: {
+    schema: optional(z.string().trim().min(16)),
+    description: 'signs the open, click and unsubscribe links in marketing email (HMAC-SHA256); unset outside production: a development secret; required in production',
+    expects: 'a secret of 16+ characters',
+    secret: true,
+  },
   WEBHOOK_TOLERANCE_SECONDS: { schema: integer(1, 3600).default(300), description: "how far a webhook signature's timestamp may be from now", expects: 'an integer from 1 to 3600' },
   RATE_LIMIT_MAX: { schema: integer(0, 1_000_000).default(1200), description: 'requests per window per API key (per address without one); 0 turns the limit off', expects: 'an integer from 0 to 1000000' },
   RATE_LIMIT_WINDOW_SECONDS: { schema: integer(1, 86_400).default(60), description: 'rate-limit window', expects: 'an integer from 1 to 86400' },
@@ -197,6 +206,8 @@ export interface Config {
   apiKeys: ApiKey[];
   /** True when the keys are the printed development defaults. */
   devApiKeys: boolean;
+  /** Signs tracking and unsubscribe links (TRACKING_SECRET; a development secret outside production). */
+  trackingSecret: string;
   /** Signed-webhook ingestion; no secrets means the webhook route is off. */
   webhook: { secrets: string[]; toleranceSeconds: number };
   /** Requests per window per API key (per client address without one); max 0 turns the limit off. */
@@ -295,7 +306,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data as Env;
   const production = e.NODE_ENV === 'production';
   if (production) {
-    for (const name of ['LEADS_API_KEYS', 'TEMPORAL_ADDRESS', 'DATABASE_URL', 'SMTP_URL'] as const) {
+    for (const name of ['LEADS_API_KEYS', 'TEMPORAL_ADDRESS', 'DATABASE_URL', 'SMTP_URL', 'TRACKING_SECRET'] as const) {
       if (!e[name]) {
         throw new ConfigError(
           name === 'LEADS_API_KEYS'
@@ -334,6 +345,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys,
     devApiKeys: !e.LEADS_API_KEYS,
     webhook: { secrets: parseWebhookSecrets(e.WEBHOOK_SECRETS), toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS },
+    trackingSecret: e.TRACKING_SECRET ?? DEV_TRACKING_SECRET,
     rateLimit: { max: e.RATE_LIMIT_MAX, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
     metricsPort: e.METRICS_PORT,
     workerShutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,

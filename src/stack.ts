@@ -131,6 +131,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
           salesInbox: config.salesInbox,
           salesManagerInbox: config.salesManagerInbox,
           salesOwners: config.salesOwners,
+          tracking: { secret: config.trackingSecret, baseUrl: config.publicUrl },
         },
         metrics,
         ...(options.logger ? { logger: options.logger } : {}),
@@ -166,6 +167,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         rateLimit: config.rateLimit,
         console: { dir: consoleDistDir() },
         ...(config.temporal.uiUrl ? { temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace } } : {}),
+        trackingSecret: config.trackingSecret,
         ...(options.logger ? { logger: options.logger } : {}),
       });
       const address = await app.listen({ host: config.host, port: config.port });

@@ -14,13 +14,15 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { LeadActivities, DecisionRecord, SlaBreachRecord, TransitionRecord } from '../activities/types.js';
 import { addDuration } from '../src/domain/duration.js';
 import { ErrorCodes } from '../src/domain/errors.js';
-import { REJECT_REASONS, TERMINAL_STAGES, type LeadStage, type LeadView, type ReviewView, type TimelineEntry } from '../src/domain/lead.js';
-import { durationMs, sequenceLabel, type Sequence, type SequenceStep } from '../src/sequences/model.js';
+import { REJECT_REASONS, TERMINAL_STAGES, type DeliveryView, type LeadStage, type LeadView, type ReviewView, type TimelineEntry } from '../src/domain/lead.js';
+import { leadTimeZone, liveScoreItems, nextSendTime, sendsInCapWindow } from '../src/sequences/delivery.js';
+import { durationMs, eventList, labelIndex, sequenceLabel, type Sequence, type SequenceStep } from '../src/sequences/model.js';
 import {
   acceptUpdate,
   disqualifyUpdate,
   engagementSignal,
   leadStateQuery,
+  migrateSequenceSignal,
   rejectUpdate,
   unsubscribeSignal,
   type LeadState,
@@ -55,6 +57,12 @@ const DEFAULT_HISTORY_BUDGET = 10_000;
 export const TIMELINE_KEPT = 100;
 /** Owners and SLA timers on sales review (added after the first release; older histories replay without them). */
 const SALES_REVIEW_SLA_PATCH = 'sales-review-sla';
+/** Send window and frequency cap (programs snapshotted before them have none and skip this). */
+const DELIVERY_RULES_PATCH = 'delivery-rules';
+/** Score decay (likewise only for programs that define it). */
+const SCORE_DECAY_PATCH = 'score-decay';
+/** Steps a sequence may take without a wait before the lead stops it (the check refuses such loops). */
+const STEPS_WITHOUT_WAIT_MAX = 20;
 /** The review SLA of programs snapshotted before it existed. */
 const DEFAULT_REVIEW_SLA = '2 business days';
 
@@ -80,6 +88,11 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
   state.timeline ??= [];
   state.slaBreaches ??= 0;
   const reviewSla = program.review?.sla ?? DEFAULT_REVIEW_SLA;
+  // Both are read from the pinned snapshot, and patched: a lead enrolled with the new program but
+  // first run by an older worker replays without them.
+  const delivery = program.delivery && patched(DELIVERY_RULES_PATCH) ? program.delivery : undefined;
+  const decay = program.decay && patched(SCORE_DECAY_PATCH) ? program.decay : undefined;
+  const timeZone = delivery ? leadTimeZone(lead.timezone, delivery.sendWindow) : undefined;
 
   // Effects decided by handlers, carried out (in order) by the main loop's flush.
   // A run that continued as new carries what its predecessor had decided but not yet done.
@@ -98,26 +111,41 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
   if (!input.state) note('enrolled', `enrolled in ${sequenceLabel(program.enrolSequence)}`);
 
   const isTerminal = () => TERMINAL_STAGES.includes(state.stage);
+  const knownSequences = (): Sequence[] => [program.enrolSequence, program.recycleSequence, ...(program.sequences ?? []), ...(state.pinned ?? [])];
   const currentSequence = (): Sequence =>
-    state.sequence.id === program.recycleSequence.id && state.sequence.version === program.recycleSequence.version
-      ? program.recycleSequence
-      : program.enrolSequence;
+    knownSequences().find((s) => s.id === state.sequence.id && s.version === state.sequence.version) ?? program.enrolSequence;
+  /** Items still counting towards the score (all of them without decay). */
+  const liveItems = () => liveScoreItems(state.scoredEvents, Date.now(), decay);
+  const liveScore = (): number => (decay ? liveItems().reduce((sum, item) => sum + item.points, 0) : state.score);
 
   const view = (): LeadView => ({
     id: lead.id,
     email: lead.email,
     stage: state.stage,
-    score: state.score,
+    score: liveScore(),
     reviewCount: state.reviewCount,
     unsubscribed: state.unsubscribed,
     sequence: { id: state.sequence.id, version: state.sequence.version, step: state.sequence.step },
     nextActionAt: nextActionAt(),
-    scoreBreakdown: state.scoredEvents,
+    scoreBreakdown: decay ? liveItems() : state.scoredEvents,
     review: reviewView(state.review),
     owner: state.owner ?? null,
     slaBreaches: state.slaBreaches ?? 0,
     lastRejectReason: state.lastRejectReason ?? null,
+    ...(delivery || decay ? { delivery: deliveryView() } : {}),
   });
+
+  function deliveryView(): DeliveryView | null {
+    if (!delivery) return { timezone: lead.timezone ?? 'UTC', sendWindow: null, frequencyCap: null, nextSendAt: null, decayAfter: decay?.after ?? null };
+    const step = currentSequence().steps[state.sequence.step];
+    return {
+      timezone: timeZone!,
+      sendWindow: { days: delivery.sendWindow.days, start: delivery.sendWindow.start, end: delivery.sendWindow.end },
+      frequencyCap: { max: delivery.frequencyCap.max, per: delivery.frequencyCap.per, sentInWindow: sendsInCapWindow(state.sentAt ?? [], Date.now(), delivery.frequencyCap).length },
+      nextSendAt: step?.kind === 'email' && state.sequence.sendAt !== undefined ? new Date(state.sequence.sendAt).toISOString() : null,
+      decayAfter: decay?.after ?? null,
+    };
+  }
 
   function reviewView(review: ReviewState | undefined): ReviewView | null {
     if (!review) return null;
@@ -134,7 +162,8 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
     if (state.stage !== 'nurturing') return null;
     const step = currentSequence().steps[state.sequence.step];
     if (!step) return null;
-    if (step.kind === 'wait' && state.sequence.waitUntil !== undefined) return new Date(state.sequence.waitUntil).toISOString();
+    if ((step.kind === 'wait' || step.kind === 'waitFor') && state.sequence.waitUntil !== undefined) return new Date(state.sequence.waitUntil).toISOString();
+    if (step.kind === 'email' && state.sequence.sendAt !== undefined) return new Date(Math.max(state.sequence.sendAt, Date.now())).toISOString();
     return now();
   }
 
@@ -148,6 +177,59 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
 
   function enrol(sequence: Sequence): void {
     state.sequence = { id: sequence.id, version: sequence.version, step: 0, enrolment: state.sequence.enrolment + 1 };
+    if (state.pendingMigration && state.pendingMigration.id !== sequence.id) state.pendingMigration = undefined;
+  }
+
+  /**
+   * How long a wait may last before points start to expire (so the score, and the read model,
+   * drop on time); `ms` itself without decay.
+   */
+  function untilDecay(ms: number | undefined): number | undefined {
+    if (!decay || state.scoredEvents.length === 0) return ms;
+    const after = durationMs(decay.after);
+    const due = Math.min(...state.scoredEvents.map((item) => (item.scoredAt ?? Infinity) + after));
+    if (!Number.isFinite(due)) return ms;
+    const wait = Math.max(1000, due - Date.now());
+    return ms === undefined ? wait : Math.min(ms, wait);
+  }
+
+  /** Drops the points that aged past the decay limit from the score. */
+  function applyDecay(): void {
+    const live = liveItems();
+    if (live.length === state.scoredEvents.length) return;
+    const lost = state.scoredEvents.length - live.length;
+    state.scoredEvents = live;
+    state.score = live.reduce((sum, item) => sum + item.points, 0);
+    note('event', `${lost} event(s) older than ${decay!.after} stopped counting → score ${state.score}`);
+    dirty = true;
+  }
+
+  /** Moves to the step with `label` (the next step without one); a jump back counts a loop. */
+  function jump(label: string | undefined): void {
+    const target = label === undefined ? state.sequence.step + 1 : labelIndex(currentSequence(), label);
+    const back = target <= state.sequence.step;
+    state.sequence = { id: state.sequence.id, version: state.sequence.version, step: target < 0 ? currentSequence().steps.length : target, enrolment: state.sequence.enrolment, ...(state.sequence.loop || back ? { loop: (state.sequence.loop ?? 0) + (back ? 1 : 0) } : {}) };
+    dirty = true;
+  }
+
+  /** A pending migration, applied at a safe point (a wait): same label, else same place and kind. */
+  function applyMigration(): void {
+    const next = state.pendingMigration;
+    if (!next) return;
+    state.pendingMigration = undefined;
+    const from = currentSequence();
+    const step = from.steps[state.sequence.step];
+    let at = step?.label ? labelIndex(next, step.label) : -1;
+    if (at < 0 && step && next.steps[state.sequence.step]?.kind === step.kind && !step.label) at = state.sequence.step;
+    if (!step) at = next.steps.length > from.steps.length ? from.steps.length : -1;
+    if (at < 0) {
+      note('sequence', `migration to ${sequenceLabel(next)} not applied: step ${state.sequence.step} has no counterpart in it; the lead finishes ${sequenceLabel(from)}`);
+      return;
+    }
+    state.pinned = [...(state.pinned ?? []).filter((s) => s.id !== next.id), next];
+    state.sequence = { ...state.sequence, version: next.version, step: at };
+    note('sequence', `migrated from ${sequenceLabel(from)} to ${sequenceLabel(next)} at step ${at}`);
+    dirty = true;
   }
 
   function assertInReview(): void {
@@ -173,10 +255,12 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
     state.seenEventIds.push(event.eventId);
     if (state.seenEventIds.length > SEEN_EVENT_IDS_KEPT) state.seenEventIds.splice(0, state.seenEventIds.length - SEEN_EVENT_IDS_KEPT);
     if (isTerminal()) return;
+    (state.lastSeen ??= {})[event.type] = Date.now();
     const points = program.scoring[event.type] ?? 0;
     if (points === 0) return;
+    if (decay) applyDecay();
     state.score += points;
-    state.scoredEvents.push({ eventId: event.eventId, type: event.type, points, occurredAt: event.occurredAt });
+    state.scoredEvents.push({ eventId: event.eventId, type: event.type, points, occurredAt: event.occurredAt, ...(decay ? { scoredAt: Date.now() } : {}) });
     note('event', `${event.type} +${points} → score ${state.score}`);
     dirty = true;
     if (state.stage === 'nurturing' && state.score >= program.threshold) {
@@ -187,6 +271,15 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
         state.review = { reviewNo: state.reviewCount, since: Date.now(), owner: null, dueAt: addDuration(Date.now(), reviewSla), expiries: 0 };
       }
     }
+  });
+
+  setHandler(migrateSequenceSignal, ({ sequence }) => {
+    if (isTerminal() || sequence.id !== state.sequence.id || sequence.version <= state.sequence.version) {
+      note('sequence', `migration to ${sequenceLabel(sequence)} ignored: the lead runs ${sequenceLabel(state.sequence)}`);
+      return;
+    }
+    state.pendingMigration = sequence;
+    note('sequence', `migration to ${sequenceLabel(sequence)} requested: applies at the next wait`);
   });
 
   setHandler(unsubscribeSignal, () => {
@@ -366,19 +459,36 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
     return info.continueAsNewSuggested || info.historyLength > historyBudget;
   }
 
+  let stepsWithoutWait = 0;
   for (;;) {
     await flush();
     if (isTerminal()) break;
     // Again after the flush: its activities grew the history, and the lead may now sit idle.
     await rollOverIfLong();
+    if (decay) applyDecay();
 
     const sequence = currentSequence();
     const position = state.sequence;
     const step = sequence.steps[position.step];
+    if (step && step.kind !== 'wait' && step.kind !== 'waitFor' && ++stepsWithoutWait > STEPS_WITHOUT_WAIT_MAX) {
+      // `npm run sequences -- check` refuses loops without a wait; this guards a lead anyway.
+      note('sequence', `${sequenceLabel(sequence)} stopped at step ${position.step}: ${STEPS_WITHOUT_WAIT_MAX} steps without a wait`);
+      state.sequence = { ...position, step: sequence.steps.length };
+      dirty = true;
+      continue;
+    }
+
+    // When the email the lead is at may go: the send window and the frequency cap (programs with
+    // delivery rules). The first email of a lead's first enrolment goes at once (DESIGN.md).
+    if (step?.kind === 'email' && delivery && !state.unsubscribed && position.sendAt === undefined) {
+      const atOnce = delivery.firstEmailAtOnce && !state.firstEmailDone && position.enrolment === 1;
+      position.sendAt = nextSendTime(Date.now(), delivery, timeZone!, state.sentAt ?? [], { ignoreWindow: atOnce });
+    }
+    const emailDue = step?.kind === 'email' && (position.sendAt === undefined || position.sendAt <= Date.now());
 
     // In sales review the sequence pauses at its next wait; an email already due still goes
     // (a lead that escalates before its welcome email still gets it).
-    if (state.stage === 'sales_review' && step?.kind !== 'email') {
+    if (state.stage === 'sales_review' && !emailDue) {
       const review = state.review;
       if (review?.dueAt !== undefined && slaEnabled()) {
         const remaining = review.dueAt - Date.now();
@@ -396,22 +506,42 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
 
     if (!step) {
       // Sequence finished: the lead stays in nurturing and keeps listening for engagement.
-      await condition(() => dirty);
+      if (state.pendingMigration) {
+        applyMigration();
+        continue;
+      }
+      const wake = untilDecay(undefined);
+      if (wake === undefined) await condition(() => dirty || state.pendingMigration !== undefined);
+      else await condition(() => dirty || state.pendingMigration !== undefined, wake, { summary: 'sequence finished: until points expire' });
       continue;
     }
 
     if (step.kind === 'email') {
+      if (position.sendAt !== undefined && position.sendAt > Date.now()) {
+        stepsWithoutWait = 0;
+        await condition(() => dirty || state.stage !== 'nurturing' || state.sequence !== position, position.sendAt - Date.now(), {
+          summary: `${sequenceLabel(sequence)} step ${position.step}: email "${step.template}" waits for the send window or the frequency cap`,
+        });
+        continue;
+      }
+      state.lastEmailAt = Date.now();
       if (!state.unsubscribed) {
+        const loop = position.loop ? `:l${position.loop}` : '';
         const result = await sendNurtureEmail.executeWithOptions({ summary: `email "${step.template}" (${sequenceLabel(sequence)} step ${position.step})` }, [
           {
             lead,
             template: step.template,
-            sendKey: `${lead.id}:${sequenceLabel(sequence)}:e${position.enrolment}:s${position.step}`,
+            sendKey: `${lead.id}:${sequenceLabel(sequence)}:e${position.enrolment}:s${position.step}${loop}`,
             sequence: sequenceLabel(sequence),
             step: position.step,
           },
         ]);
         note('email', result.suppressed ? `${step.template} not sent: address suppressed` : `sent ${step.template} (${sequenceLabel(sequence)} step ${position.step})`);
+        if (delivery) {
+          const sent = Date.now();
+          state.sentAt = [...sendsInCapWindow(state.sentAt ?? [], sent, delivery.frequencyCap), sent];
+          state.firstEmailDone = true;
+        }
       } else {
         note('email', `${step.template} skipped: unsubscribed`);
       }
@@ -420,11 +550,70 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
       continue;
     }
 
+    if (step.kind === 'exit') {
+      const when = step.when;
+      const holds = !when || (when.scoreAtLeast !== undefined && liveScore() >= when.scoreAtLeast) || eventList(when.eventSeen).some((type) => state.lastSeen?.[type] !== undefined);
+      if (holds) {
+        note('sequence', `${sequenceLabel(sequence)} exits at step ${position.step}${when ? ` (${when.scoreAtLeast !== undefined ? `score ${liveScore()} ≥ ${when.scoreAtLeast}` : 'event seen'})` : ''}`);
+        state.sequence = { ...position, step: sequence.steps.length, sendAt: undefined };
+        dirty = true;
+      } else advanceStep();
+      continue;
+    }
+
+    if (step.kind === 'goto') {
+      if (step.sequence !== undefined) {
+        const target = knownSequences().find((s) => s.id === step.sequence);
+        if (target) {
+          note('sequence', `${sequenceLabel(sequence)} step ${position.step}: goes to ${sequenceLabel(target)}`);
+          enrol(target);
+          dirty = true;
+        } else {
+          note('sequence', `${sequenceLabel(sequence)} step ${position.step}: sequence "${step.sequence}" is not in the lead's program; the sequence ends`);
+          state.sequence = { ...position, step: sequence.steps.length };
+          dirty = true;
+        }
+      } else jump(step.to);
+      continue;
+    }
+
+    // A wait is a safe point: a requested migration to a newer version applies here.
+    if (state.pendingMigration) {
+      applyMigration();
+      if (state.sequence !== position) continue;
+    }
+    stepsWithoutWait = 0;
+
+    if (step.kind === 'waitFor') {
+      const types = eventList(step.event);
+      // Engagement since the last email counts (a click on it may come before the wait starts).
+      position.waitStartedAt ??= Math.min(Date.now(), state.lastEmailAt ?? Date.now());
+      position.waitUntil ??= Date.now() + durationMs(step.timeout);
+      const since = position.waitStartedAt;
+      const came = () => types.some((type) => (state.lastSeen?.[type] ?? -1) >= since);
+      const remaining = position.waitUntil - Date.now();
+      if (!came() && remaining > 0) {
+        await condition(() => dirty || came() || state.stage !== 'nurturing' || state.sequence !== position || state.pendingMigration !== undefined, untilDecay(remaining)!, {
+          summary: `${sequenceLabel(sequence)} step ${position.step}: wait up to ${step.timeout} for ${types.join(' or ')}`,
+        });
+      }
+      if (state.sequence === position && state.stage === 'nurturing') {
+        if (came()) {
+          note('sequence', `${sequenceLabel(sequence)} step ${position.step}: ${types.join(' or ')} came${step.then ? ` → ${step.then}` : ''}`);
+          jump(step.then);
+        } else if (Date.now() >= position.waitUntil) {
+          note('sequence', `${sequenceLabel(sequence)} step ${position.step}: no ${types.join(' or ')} in ${step.timeout}${step.else ? ` → ${step.else}` : ''}`);
+          jump(step.else);
+        }
+      }
+      continue;
+    }
+
     const duration = waitDuration(step);
     position.waitUntil ??= Date.now() + durationMs(duration);
     const remaining = position.waitUntil - Date.now();
     if (remaining > 0) {
-      await condition(() => dirty || state.stage !== 'nurturing' || state.sequence !== position, remaining, {
+      await condition(() => dirty || state.stage !== 'nurturing' || state.sequence !== position || state.pendingMigration !== undefined, untilDecay(remaining)!, {
         summary: `${sequenceLabel(sequence)} step ${position.step}: wait ${duration}${duration !== step.duration ? ` (rejected: ${state.lastRejectReason})` : ''}`,
       });
     }
@@ -432,7 +621,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
   }
 
   function advanceStep(): void {
-    state.sequence = { ...state.sequence, step: state.sequence.step + 1, waitUntil: undefined };
+    state.sequence = { ...state.sequence, step: state.sequence.step + 1, waitUntil: undefined, waitStartedAt: undefined, sendAt: undefined };
     dirty = true;
   }
 

@@ -11,7 +11,7 @@ import type {
   ScoreItem,
   TimelineEntry,
 } from '../src/domain/lead.js';
-import type { ProgramSnapshot } from '../src/sequences/model.js';
+import type { ProgramSnapshot, Sequence } from '../src/sequences/model.js';
 import type { DecisionRecord, SlaBreachRecord, TransitionRecord } from '../activities/types.js';
 
 /**
@@ -26,6 +26,17 @@ export const LEADS_TASK_QUEUE = 'leads';
 export const engagementSignal = defineSignal<[EngagementEvent]>('engagement');
 /** The lead asked for no more marketing email; the lead itself is kept. */
 export const unsubscribeSignal = defineSignal<[]>('unsubscribe');
+
+/**
+ * Move the lead to a newer version of the sequence it runs, at its next wait (a safe point):
+ * it continues at the step of the new version with the same label (or, unlabelled, the same
+ * position and kind). Ignored when the lead runs another sequence or a version as new.
+ */
+export const migrateSequenceSignal = defineSignal<[MigrateSequence]>('migrateSequence');
+export interface MigrateSequence {
+  /** The new version, in full: it is pinned into the lead's history like the first one. */
+  sequence: Sequence;
+}
 
 /** What the state query answers: the lead as people see it, plus its recent story. */
 export interface LeadStateView extends LeadView {
@@ -56,6 +67,12 @@ export interface SequencePosition {
   enrolment: number;
   /** Deadline of the wait step in progress (epoch ms), kept so continue-as-new resumes it. */
   waitUntil?: number;
+  /** When the waitFor step in progress started (epoch ms): events from then on count. */
+  waitStartedAt?: number;
+  /** When the email step in progress may go (send window, frequency cap), epoch ms. */
+  sendAt?: number;
+  /** Times the sequence jumped back (branches, gotos): part of the send key of a repeated email. */
+  loop?: number;
 }
 
 /** An event that counted towards the current score (what the sales notification lists). */
@@ -94,6 +111,18 @@ export interface LeadState {
   slaBreaches?: number;
   /** Recent story of the lead, bounded, carried across continue-as-new. */
   timeline?: TimelineEntry[];
+  /** When each event type last arrived (epoch ms): waitFor and exit steps read it. */
+  lastSeen?: Record<string, number>;
+  /** When the sequence last reached an email step (epoch ms): a waitFor counts events from then. */
+  lastEmailAt?: number;
+  /** When recent marketing emails went (epoch ms), for the frequency cap. */
+  sentAt?: number[];
+  /** Whether the lead got its first marketing email (the one that may ignore the send window). */
+  firstEmailDone?: boolean;
+  /** Sequence versions the lead was migrated to (pinned like the snapshot's). */
+  pinned?: Sequence[];
+  /** A migration waiting for the next wait. */
+  pendingMigration?: Sequence;
 }
 
 /** Input of the lead workflow: the profile, the frozen program, and state after continue-as-new. */

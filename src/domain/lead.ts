@@ -77,12 +77,14 @@ export interface ScoreItem {
   type: string;
   points: number;
   occurredAt: string;
+  /** When the lead's workflow scored it (epoch ms): score decay counts from here. */
+  scoredAt?: number;
 }
 
 /** One line of the lead's story as its workflow tells it (newest last, bounded). */
 export interface TimelineEntry {
   at: string;
-  kind: 'enrolled' | 'event' | 'email' | 'stage' | 'decision' | 'sla' | 'unsubscribed' | 'continued';
+  kind: 'enrolled' | 'event' | 'email' | 'stage' | 'decision' | 'sla' | 'unsubscribed' | 'continued' | 'sequence';
   text: string;
 }
 
@@ -106,4 +108,20 @@ export interface LeadView {
   /** Reviews whose SLA expired at least once. */
   slaBreaches: number;
   lastRejectReason: RejectReason | null;
+  /** Delivery rules the lead runs under and where it stands against them; null for leads enrolled before they existed. */
+  delivery?: DeliveryView | null;
+}
+
+/** The lead's delivery rules as people see them (GET /v1/leads/{id}, the state query). */
+export interface DeliveryView {
+  /** Time zone the send window is applied in (the lead's, or the program's default). */
+  timezone: string;
+  /** When marketing email may go, local to `timezone`; null: any time. */
+  sendWindow: { days: string[]; start: string; end: string } | null;
+  /** At most `max` marketing emails in any rolling `per`, and how many went in the current one; null: no cap. */
+  frequencyCap: { max: number; per: string; sentInWindow: number } | null;
+  /** When the email the sequence is at may go (send window, cap), or null when none is waiting. */
+  nextSendAt: string | null;
+  /** Points older than this stop counting; null: they never expire. */
+  decayAfter: string | null;
 }

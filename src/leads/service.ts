@@ -30,6 +30,7 @@ import {
   engagementSignal,
   LEADS_TASK_QUEUE,
   leadStateQuery,
+  migrateSequenceSignal,
   rejectUpdate,
   unsubscribeSignal,
   type DecisionResult,
@@ -320,6 +321,35 @@ export class LeadService {
     return this.decide(leadId, (handle) => handle.executeUpdate(disqualifyUpdate, { args: [decision] }));
   }
 
+  /**
+   * Moves in-flight leads of a sequence to its current version (the catalog's, i.e. what new
+   * enrolments get): each lead's workflow switches at its next wait (migrateSequence). Leads on
+   * that version already, or closed, are left alone. Optionally only the given leads.
+   */
+  async migrateSequence(sequenceId: string, options: { leadIds?: string[] } = {}): Promise<{ sequence: string; version: number; signalled: string[] }> {
+    const current = sequences[sequenceId];
+    if (!current) {
+      throw new DomainError(ErrorCodes.unknownSequence, `sequence "${sequenceId}" does not exist`, [{ path: 'params.id', message: `one of ${LeadService.sequenceIds().join(', ')}` }]);
+    }
+    const { rows } = await this.deps.pool.query<{ id: string }>(
+      `SELECT id FROM leads
+        WHERE sequence_id = $1 AND sequence_version < $2 AND stage NOT IN ('accepted', 'disqualified')
+          AND ($3::text[] IS NULL OR id = ANY($3))
+        ORDER BY id`,
+      [sequenceId, current.version, options.leadIds ?? null],
+    );
+    const signalled: string[] = [];
+    for (const { id } of rows) {
+      try {
+        await this.handle(id).signal(migrateSequenceSignal, { sequence: current });
+        signalled.push(id);
+      } catch (error) {
+        if (!isClosedWorkflow(error)) throw error;
+      }
+    }
+    return { sequence: sequenceId, version: current.version, signalled };
+  }
+
   /** Puts the address on the suppression list (so no send can slip through) and tells the workflow. */
   async unsubscribe(leadId: string): Promise<{ id: string; unsubscribed: true }> {
     const row = await this.row(leadId);
@@ -431,6 +461,7 @@ export class LeadService {
         owner: live.owner ?? row.owner,
         slaBreaches: live.slaBreaches ?? row.sla_breaches,
         lastRejectReason: live.lastRejectReason ?? row.last_reject_reason,
+        delivery: live.delivery ?? null,
         timeline: live.timeline ?? [],
       };
     } catch {
@@ -458,6 +489,7 @@ export class LeadService {
         owner: row.owner,
         slaBreaches: row.sla_breaches,
         lastRejectReason: row.last_reject_reason,
+        delivery: null,
         // The timeline lives in the workflow; the history below (from Postgres) still tells the story.
         timeline,
       };

@@ -1,63 +1,87 @@
+import { library } from './library/index.js';
 import { ProgramSchema, SequenceSchema, type Program, type ProgramSnapshot, type Sequence } from './model.js';
+import { DEFAULT_SCORING } from './scoring.js';
+import { registerTemplate } from './templates.js';
+
+/** Renders a template by id; importing it from here guarantees the library's own templates are registered. */
+export { renderTemplate } from './templates.js';
 
 /**
- * The sequences marketing ships. Each is validated by its schema at load time, so a broken
- * definition fails start-up and tests, not a lead in flight.
+ * The sequences marketing ships: one file each under src/sequences/library/ (listed by the
+ * generated library/index.ts). Each is validated by its schema at load time, so a broken
+ * definition fails start-up and tests, naming its file, not a lead in flight.
+ * `npm run sequences -- check` goes further (targets, reachability, loops, templates).
  */
-export const onboarding: Sequence = SequenceSchema.parse({
-  id: 'onboarding',
-  version: 1,
-  description: 'Default nurture for new leads: welcome at once, then proof, tour and pricing days apart.',
-  steps: [
-    { kind: 'email', template: 'welcome' },
-    { kind: 'wait', duration: '2 days' },
-    { kind: 'email', template: 'customer-stories' },
-    { kind: 'wait', duration: '3 days' },
-    { kind: 'email', template: 'product-tour' },
-    { kind: 'wait', duration: '5 days' },
-    { kind: 'email', template: 'pricing-guide' },
-  ],
-});
+function loadLibrary(): Record<string, Sequence> {
+  const loaded: Record<string, Sequence> = {};
+  for (const { file, module } of library) {
+    for (const template of module.templates ?? []) registerTemplate(template);
+    const result = SequenceSchema.safeParse(module.default);
+    if (!result.success) {
+      const issue = result.error.issues[0]!;
+      throw new Error(`src/sequences/library/${file}: ${issue.path.join('.')}: ${issue.message} (run npm run sequences -- check)`);
+    }
+    if (loaded[result.data.id]) throw new Error(`src/sequences/library/${file}: sequence id "${result.data.id}" is defined twice`);
+    loaded[result.data.id] = result.data;
+  }
+  return loaded;
+}
 
-export const recycle: Sequence = SequenceSchema.parse({
-  id: 'recycle',
-  version: 1,
-  description: 'For leads sales rejected: give them room, then check in twice.',
-  steps: [
-    // Give the lead room, more of it when sales said it was not ready or not a fit.
-    { kind: 'wait', duration: '3 days', byRejectReason: { not_ready: '30 days', no_budget: '14 days', no_fit: '60 days' } },
-    { kind: 'email', template: 'recycle-checkin' },
-    { kind: 'wait', duration: '14 days' },
-    { kind: 'email', template: 'recycle-whats-new' },
-  ],
-});
+export const sequences: Record<string, Sequence> = loadLibrary();
 
-export const sequences: Record<string, Sequence> = { [onboarding.id]: onboarding, [recycle.id]: recycle };
+function required(id: string): Sequence {
+  const sequence = sequences[id];
+  if (!sequence) throw new Error(`the library has no "${id}" sequence (src/sequences/library/${id}.ts)`);
+  return sequence;
+}
+
+export const onboarding: Sequence = required('onboarding');
+export const recycle: Sequence = required('recycle');
 
 /** The sequence new leads run when the request names none. */
 export const DEFAULT_SEQUENCE_ID = onboarding.id;
 
-/** Scoring rules and threshold (DESIGN.md, Default program). */
-export const defaultProgram: Program = {
-  scoring: {
-    'webinar.viewed': 5,
-    'product.compared': 20,
-    'pricing.viewed': 10,
-    'form.submitted': 10,
-    'email.clicked': 3,
-    'email.opened': 1,
-    'page.viewed': 1,
-  },
+/**
+ * Scoring rules and threshold (DESIGN.md, Default program), delivery rules and decay
+ * (docs/decisions.md: why these defaults).
+ */
+export const defaultProgram: Program = ProgramSchema.parse({
+  scoring: DEFAULT_SCORING,
   threshold: 50,
   recycleSequence: recycle,
   review: { sla: '2 business days' },
-};
+  delivery: {
+    sendWindow: { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '08:00', end: '20:00', defaultTimezone: 'UTC' },
+    firstEmailAtOnce: true,
+    frequencyCap: { max: 3, per: '7 days' },
+  },
+  decay: { after: '90 days' },
+});
 
-/** Freezes the program and the chosen enrolment sequence for one lead's workflow input. */
+/** Sequences a lead on `start` can reach through gotos (itself and the recycle sequence included). */
+function reachableSequences(start: Sequence[]): Sequence[] {
+  const found = new Map<string, Sequence>();
+  const queue = [...start];
+  while (queue.length) {
+    const sequence = queue.shift()!;
+    if (found.has(sequence.id)) continue;
+    found.set(sequence.id, sequence);
+    for (const step of sequence.steps) {
+      if (step.kind === 'goto' && step.sequence !== undefined && sequences[step.sequence]) queue.push(sequences[step.sequence]!);
+    }
+  }
+  return [...found.values()];
+}
+
+/** Freezes the program, the chosen enrolment sequence and every sequence it can jump to, for one lead's workflow input. */
 export function programSnapshot(sequenceId: string = DEFAULT_SEQUENCE_ID, program: Program = defaultProgram): ProgramSnapshot {
   const enrolSequence = sequences[sequenceId];
   if (!enrolSequence) throw new Error(`unknown sequence "${sequenceId}"`);
-  return { ...program, enrolSequence };
+  const snapshot: ProgramSnapshot = { ...program, enrolSequence };
+  // Only sequences with gotos need the extra map; keeps snapshots of plain sequences as they were.
+  const reachable = reachableSequences([enrolSequence, program.recycleSequence]).filter((s) => s.id !== enrolSequence.id && s.id !== program.recycleSequence.id);
+  if (reachable.length) snapshot.sequences = reachable;
+  return snapshot;
 }
 
 /** The default program with deployment settings applied (SALES_REVIEW_SLA). */

@@ -24,10 +24,22 @@ export interface EmailTemplate {
 const escapeHtml = (value: string): string =>
   value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
-const greetingName = (lead: LeadProfile): string => lead.firstName?.trim() || 'there';
+/** A call to action: a link the email carries (tracked when sent). */
+export interface CallToAction {
+  text: string;
+  url: string;
+}
 
-/** Builds a plain marketing email: a greeting, paragraphs, a sign-off; HTML mirrors text. */
-function marketingEmail(id: string, subject: (lead: LeadProfile) => string, paragraphs: (lead: LeadProfile) => string[]): EmailTemplate {
+/**
+ * Builds a plain marketing email: a greeting, paragraphs, an optional call to action, a
+ * sign-off; HTML mirrors text. Sequence files use it for their own templates.
+ */
+export function marketingEmail(
+  id: string,
+  subject: (lead: LeadProfile) => string,
+  paragraphs: (lead: LeadProfile) => string[],
+  cta?: CallToAction,
+): EmailTemplate {
   return {
     id,
     kind: 'marketing',
@@ -35,21 +47,29 @@ function marketingEmail(id: string, subject: (lead: LeadProfile) => string, para
       const body = paragraphs(lead);
       const hello = `Hi ${greetingName(lead)},`;
       const signOff = 'The Leadflow team';
+      const link = cta ? [`${cta.text}: ${cta.url}`] : [];
+      const linkHtml = cta ? [`<p><a href="${escapeHtml(cta.url)}">${escapeHtml(cta.text)}</a></p>`] : [];
       return {
         subject: subject(lead),
-        text: [hello, ...body, signOff].join('\n\n'),
-        html: [hello, ...body, signOff].map((p) => `<p>${escapeHtml(p)}</p>`).join('\n'),
+        text: [hello, ...body, ...link, signOff].join('\n\n'),
+        html: [...[hello, ...body].map((p) => `<p>${escapeHtml(p)}</p>`), ...linkHtml, `<p>${escapeHtml(signOff)}</p>`].join('\n'),
       };
     },
   };
 }
 
-const companyOr = (lead: LeadProfile, fallback: string): string => lead.company?.trim() || fallback;
+/** The lead's first name, or "there". */
+export const greetingName = (lead: LeadProfile): string => lead.firstName?.trim() || 'there';
+/** The lead's company, or a fallback. */
+export const companyOr = (lead: LeadProfile, fallback: string): string => lead.company?.trim() || fallback;
 
 export const templates: Record<string, EmailTemplate> = {};
-function register(template: EmailTemplate): void {
+/** Adds a template to the registry; sequence files' templates come in through the catalog. */
+export function registerTemplate(template: EmailTemplate): void {
+  if (templates[template.id] && templates[template.id] !== template) throw new Error(`email template "${template.id}" is defined twice`);
   templates[template.id] = template;
 }
+const register = registerTemplate;
 
 register(
   marketingEmail(
@@ -69,6 +89,7 @@ register(
       'Marketing passes a lead, sales never calls, and the lead is forgotten. Here is how three teams closed that gap.',
       'Each of them now sees every rejected lead come back into nurturing with the reason attached.',
     ],
+    { text: 'Read the stories', url: 'https://leadflow.example.com/stories' },
   ),
 );
 register(
@@ -76,6 +97,7 @@ register(
     'product-tour',
     (lead) => `A five-minute tour for ${companyOr(lead, 'your team')}`,
     () => ['Sequences as code, scores you can explain, and a review queue sales actually works: the tour shows all three.'],
+    { text: 'Take the tour', url: 'https://leadflow.example.com/tour' },
   ),
 );
 register(
@@ -83,6 +105,7 @@ register(
     'pricing-guide',
     () => 'Pricing, plainly',
     () => ['One price per seat, no per-contact fees. The guide explains what is included and how teams usually start.'],
+    { text: 'Read the pricing guide', url: 'https://leadflow.example.com/pricing' },
   ),
 );
 register(

@@ -4,7 +4,7 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Client } from '@temporalio/client';
-import type { ApiKey, Role } from '../config.js';
+import { DEV_TRACKING_SECRET, type ApiKey, type Role } from '../config.js';
 import type { Pool } from '../infra/db.js';
 import { renderMetrics, type Metrics } from '../infra/metrics.js';
 import { readMailbox } from '../infra/smtp-sink.js';
@@ -17,10 +17,13 @@ import { CONSOLE_CSP, CONSOLE_PATH, consoleFiles } from './console.js';
 import { recordEventBatch } from './event-batch.js';
 import { HttpError, sendError, toErrorResponse } from './errors.js';
 import * as S from './schemas.js';
+import { registerSequenceRoutes } from './sequence-routes.js';
+import { registerTrackingRoutes } from './tracking-routes.js';
 import { claimDelivery, releaseDelivery, SIGNATURE_HEADER, WebhookVerifier, type VerifiedDelivery } from './webhook.js';
 
 /** Who may call a route. Every route declares one; building the app fails for a route that does not. */
-export type RouteAccess = { kind: 'public' } | { kind: 'key'; roles: readonly Role[] } | { kind: 'signature' };
+/** Who may call a route: anyone, an API key with a role, a signed webhook, or a signed link token (tracking, unsubscribe). */
+export type RouteAccess = { kind: 'public' } | { kind: 'key'; roles: readonly Role[] } | { kind: 'signature' } | { kind: 'token' };
 
 export interface RouteInfo {
   method: string;
@@ -58,6 +61,8 @@ export interface AppDeps {
   console?: { dir: string };
   /** The Temporal Web UI the console links each lead's workflow to. */
   temporalUi?: { url: string; namespace: string };
+  /** Secret of the tracking and unsubscribe links (TRACKING_SECRET); default: the development secret. */
+  trackingSecret?: string;
 }
 
 /** Request bodies above this are refused with 413 (DESIGN.md). */
@@ -484,6 +489,8 @@ async function buildTypedApp(deps: AppDeps) {
   );
 
   if (deps.console) await registerConsole(app as unknown as FastifyInstance, deps.console.dir, open);
+  await registerTrackingRoutes(app, { leads, secret: deps.trackingSecret ?? DEV_TRACKING_SECRET });
+  await registerSequenceRoutes(app, { leads, roles });
 
   if (deps.devMailbox) {
     app.get(

@@ -109,7 +109,7 @@ const Review = z.object({
 
 const TimelineEntry = z.object({
   at: z.string(),
-  kind: z.enum(['enrolled', 'event', 'email', 'stage', 'decision', 'sla', 'unsubscribed', 'continued']),
+  kind: z.enum(['enrolled', 'event', 'email', 'stage', 'decision', 'sla', 'unsubscribed', 'continued', 'sequence']),
   text: z.string(),
 });
 
@@ -132,6 +132,16 @@ const LeadBase = z.object({
   createdAt: z.string(),
 });
 
+const Delivery = z.object({
+  timezone: z.string().describe("time zone the send window applies in: the lead's, or the program's default"),
+  sendWindow: z.object({ days: z.array(z.string()), start: z.string(), end: z.string() }).nullable().describe('when marketing email may go, local time; null: any time'),
+  frequencyCap: z
+    .object({ max: z.number().int(), per: z.string(), sentInWindow: z.number().int().describe('marketing emails sent in the current rolling window') })
+    .nullable(),
+  nextSendAt: z.string().nullable().describe('when the email the sequence is at may go (window, cap); null when none waits'),
+  decayAfter: z.string().nullable().describe('points older than this stop counting; null: never'),
+});
+
 const ReceivedEmail = z.object({
   template: z.string(),
   subject: z.string().nullable(),
@@ -142,6 +152,7 @@ const ReceivedEmail = z.object({
 
 export const LeadDetail = LeadBase.extend({
   sequence: SequencePosition,
+  delivery: Delivery.nullable().optional().describe('delivery rules the lead runs under (send window, frequency cap, score decay); null for leads enrolled before they existed'),
   nextActionAt: z.string().nullable(),
   review: Review.extend({ reviewNo: z.number().int() }).nullable(),
   workflowId: z.string(),

@@ -120,6 +120,15 @@ describe('access control', () => {
         continue;
       }
       const body = route.method === 'GET' ? undefined : {};
+      if (route.access.kind === 'token') {
+        // Tracking and unsubscribe links: only a token we signed opens them, never an API key.
+        for (const role of [null, 'admin'] as const) {
+          const answer = await call(route.method, url, { role, body });
+          expect([answer.status, answer.body.error], `${where} as ${role ?? 'nobody'}`).toEqual([403, 'invalid_token']);
+        }
+        checked++;
+        continue;
+      }
       if (route.access.kind === 'signature') {
         const unsigned = await call(route.method, url, { role: null, body });
         expect([unsigned.status, unsigned.body.error], where).toEqual([401, 'invalid_signature']);

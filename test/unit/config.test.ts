@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, configTable, DEV_API_KEYS, loadConfig, SETTINGS } from '../../src/config.js';
+import { ConfigError, configTable, DEV_API_KEYS, DEV_TRACKING_SECRET, loadConfig, SETTINGS } from '../../src/config.js';
 import { temporalConnectionOptions } from '../../src/infra/temporal/connection.js';
 
 const PRODUCTION = {
@@ -11,6 +11,7 @@ const PRODUCTION = {
   TEMPORAL_ADDRESS: 'temporal:7233',
   DATABASE_URL: 'postgres://u:p@db:5432/leadflow',
   SMTP_URL: 'smtp://mail:25',
+  TRACKING_SECRET: 'tracking-secret-0123456789',
 };
 
 /** The ConfigError a bad environment gives (fails the test if it loads). */
@@ -69,6 +70,13 @@ describe('config', () => {
 
   it('accepts a complete production environment', () => {
     expect(loadConfig(PRODUCTION).production).toBe(true);
+  });
+
+  it('signs tracking links with a development secret outside production and refuses production without TRACKING_SECRET', () => {
+    expect(loadConfig({}).trackingSecret).toBe(DEV_TRACKING_SECRET);
+    expect(loadConfig(PRODUCTION).trackingSecret).toBe('tracking-secret-0123456789');
+    expect(refusal({ ...PRODUCTION, TRACKING_SECRET: undefined })).toBe('TRACKING_SECRET must be set in production (embedded defaults are for development)');
+    expect(refusal({ TRACKING_SECRET: 'short' })).toBe('TRACKING_SECRET must be a secret of 16+ characters');
   });
 });
 

@@ -71,7 +71,7 @@ const containerEnv = (service: Service, shell: Record<string, string>): Record<s
   Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), shell)]));
 
 const APP_SERVICES = ['api', 'worker'];
-const SHELL = { LEADS_API_KEYS: 'ingest:ingest-key-1,sales:sales-key-1,admin:admin-key-1' };
+const SHELL = { LEADS_API_KEYS: 'ingest:ingest-key-1,sales:sales-key-1,admin:admin-key-1', TRACKING_SECRET: 'tracking-secret-0123456789' };
 
 describe('docker-compose.yml', () => {
   it('is a valid Compose file by the compose specification schema', () => {
@@ -148,6 +148,7 @@ describe('docker-compose.yml', () => {
 
   it('refuses to start without API keys, and reaches Temporal Cloud with an API key from the shell', () => {
     expect(() => containerEnv(compose.services.api!, {})).toThrow(/LEADS_API_KEYS: set LEADS_API_KEYS/);
+    expect(() => containerEnv(compose.services.api!, { LEADS_API_KEYS: SHELL.LEADS_API_KEYS })).toThrow(/TRACKING_SECRET: set TRACKING_SECRET/);
     const cloud = loadConfig(
       containerEnv(compose.services.worker!, { ...SHELL, TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'my-ns.a1b2c', TEMPORAL_API_KEY: 'cloud-key' }),
     );

@@ -14,6 +14,9 @@ describe('durations', () => {
     expect(parseDuration('1 week')).toBe(7 * 86_400_000);
     expect(parseDuration('90 minutes')).toBe(90 * 60_000);
     expect(parseDuration('1.5h')).toBe(5_400_000);
+    expect(parseDuration('500 ms')).toBe(500);
+    expect(parseDuration('2 ms')).toBe(2);
+    expect(parseDuration('5 mins')).toBe(300_000);
     expect(parseDuration('3000')).toBeUndefined();
     expect(parseDuration('3 fortnights')).toBeUndefined();
   });

@@ -6,7 +6,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { addDuration } from '../../src/domain/duration.js';
 import type { EngagementEvent } from '../../src/domain/lead.js';
-import { programSnapshot } from '../../src/sequences/catalog.js';
+import { defaultProgram, programSnapshot } from '../../src/sequences/catalog.js';
+import type { Program } from '../../src/sequences/model.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
 import { bundleWorkflows } from '../../worker/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
@@ -21,6 +22,12 @@ import { eventually } from '../helpers/eventually.js';
 import { recordingActivities } from '../helpers/fake-activities.js';
 
 const DAY = 86_400_000;
+
+/**
+ * The default program with a send window open around the clock: these tests check the
+ * sequence's own days, whatever the hour the suite runs at (windows: sequences.test.ts).
+ */
+const anyHourProgram: Program = { ...defaultProgram, delivery: { ...defaultProgram.delivery!, sendWindow: { ...defaultProgram.delivery!.sendWindow, start: '00:00', end: '24:00' } } };
 
 let env: TestWorkflowEnvironment;
 let workflowBundle: WorkflowBundleWithSourceMap;
@@ -56,7 +63,7 @@ async function withLead(
       args: [
         {
           lead: { id: leadId, email: `${leadId.toLowerCase()}@example.com`, firstName: 'Ada' },
-          program: programSnapshot(options.sequence ?? 'onboarding'),
+          program: programSnapshot(options.sequence ?? 'onboarding', anyHourProgram),
           ...(options.historyBudget ? { historyBudget: options.historyBudget } : {}),
         },
       ],
@@ -244,7 +251,7 @@ describe('lead workflow (time-skipping)', () => {
         expect(state.timeline.filter((t) => t.kind === 'continued').length).toBeGreaterThanOrEqual(2);
         expect((await handle.describe()).runId).not.toBe(firstRun);
       },
-      { historyBudget: 12 },
+      { historyBudget: 16 },
     );
   });
 
