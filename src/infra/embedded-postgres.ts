@@ -38,6 +38,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await makeTraversable(path.dirname(dataDir));
   }
 
+  // Postgres says why it stopped (a taken port, a locked data folder) only in its own output.
+  const recent: string[] = [];
+  const remember = (line: string) => {
+    recent.push(line);
+    if (recent.length > 30) recent.shift();
+    options.onLog?.(line);
+  };
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
@@ -46,8 +53,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     persistent: true,
     createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=`, '-c', 'fsync=on'],
-    onLog: (message) => options.onLog?.(String(message).trimEnd()),
-    onError: (error) => options.onLog?.(`[error] ${String(error)}`),
+    onLog: (message) => remember(String(message).trimEnd()),
+    onError: (error) => remember(`[error] ${String(error)}`),
   });
 
   const initialised = await fs
@@ -59,9 +66,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     if (!initialised) await withinSeconds(120, server.initialise(), 'initdb');
     await withinSeconds(60, server.start(), 'postgres start');
   } catch (error) {
-    throw new Error(
+    const said = recent.filter((line) => /FATAL|ERROR|PANIC|could not|\[error\]/.test(line)).join('\n');
+    const portTaken = /address already in use/i.test(said);
+    throw new EmbeddedPostgresError(
       `embedded PostgreSQL did not start on 127.0.0.1:${options.port} with data in ${dataDir}` +
-        ` (is the port taken? set EMBEDDED_PG_PORT, or DATABASE_URL for a real server)${error ? `: ${String(error)}` : ''}`,
+        (portTaken ? ': the port is taken (set EMBEDDED_PG_PORT, or DATABASE_URL for a real server)' : ' (set EMBEDDED_PG_PORT, or DATABASE_URL for a real server)') +
+        (error ? `: ${String(error)}` : '') +
+        (said ? `\npostgres said:\n${said}` : ''),
+      portTaken,
     );
   }
 
@@ -83,6 +95,17 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       if (child && child.exitCode === null && child.signalCode === null) await server.stop();
     },
   };
+}
+
+/** Embedded PostgreSQL could not start; `portTaken` when another process holds its port. */
+export class EmbeddedPostgresError extends Error {
+  constructor(
+    message: string,
+    readonly portTaken: boolean,
+  ) {
+    super(message);
+    this.name = 'EmbeddedPostgresError';
+  }
 }
 
 function withinSeconds<T>(seconds: number, work: Promise<T>, what: string): Promise<T> {

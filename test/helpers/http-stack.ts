@@ -4,6 +4,7 @@ import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../../src/config.js';
 import { freePort } from '../../src/infra/net.js';
+import { EmbeddedPostgresError } from '../../src/infra/embedded-postgres.js';
 import { startStack, type RunningStack, type StackOptions } from '../../src/stack.js';
 
 export const TEST_KEYS = { ingest: 'ingest-key-0001', marketing: 'marketing-key-0001', sales: 'sales-key-0001', admin: 'admin-key-0001' };
@@ -43,20 +44,22 @@ export async function startTestStack(env: Record<string, string> = {}, options: 
   const coreMetricsPort = await freePort();
   Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${coreMetricsPort}` } } } });
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'leadflow-e2e-'));
-  const [port, temporalPort, uiPort, pgPort, smtpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const config = loadConfig({
-    PORT: String(port),
-    TEMPORAL_PORT: String(temporalPort),
-    TEMPORAL_UI_PORT: String(uiPort),
-    EMBEDDED_PG_PORT: String(pgPort),
-    SMTP_SINK_PORT: String(smtpPort),
-    DATA_DIR: dataDir,
-    LEADS_API_KEYS: Object.entries(TEST_KEYS)
-      .map(([role, key]) => `${role}:${key}`)
-      .join(','),
-    ...env,
+  const stack = await startOnFreePorts(async () => {
+    const [port, temporalPort, uiPort, pgPort, smtpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const config = loadConfig({
+      PORT: String(port),
+      TEMPORAL_PORT: String(temporalPort),
+      TEMPORAL_UI_PORT: String(uiPort),
+      EMBEDDED_PG_PORT: String(pgPort),
+      SMTP_SINK_PORT: String(smtpPort),
+      DATA_DIR: dataDir,
+      LEADS_API_KEYS: Object.entries(TEST_KEYS)
+        .map(([role, key]) => `${role}:${key}`)
+        .join(','),
+      ...env,
+    });
+    return startStack(config, { ui: false, coreMetricsUrl: `http://127.0.0.1:${coreMetricsPort}/metrics`, ...options });
   });
-  const stack = await startStack(config, { ui: false, coreMetricsUrl: `http://127.0.0.1:${coreMetricsPort}/metrics`, ...options });
 
   async function call(method: string, url: string, options: CallOptions = {}): Promise<Answer> {
     const headers: Record<string, string> = { ...options.headers };
@@ -83,4 +86,19 @@ export async function startTestStack(env: Record<string, string> = {}, options: 
       await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A port that was free when picked may be taken by a parallel suite before Postgres binds it:
+ * then pick fresh ports and start again (the stack stops what it had started). Any other
+ * failure is the test's to report.
+ */
+async function startOnFreePorts(start: () => Promise<RunningStack>, attempts = 3): Promise<RunningStack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (!(error instanceof EmbeddedPostgresError && error.portTaken) || attempt >= attempts) throw error;
+    }
+  }
 }
