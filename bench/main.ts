@@ -142,6 +142,8 @@ function chartOf(r: BenchResult): string {
       { label: 'enrol\nprocessed', value: r.ratios.enrolProcessed },
       { label: 'events\nacked', value: r.ratios.eventsAck },
       { label: 'events\nprocessed', value: r.ratios.eventsProcessed },
+      { label: 'enrol\nCPU cost', value: r.ratios.enrolCpuCost },
+      { label: 'events\nCPU cost', value: r.ratios.eventsCpuCost },
     ],
     ratioTarget: 0.7,
   });
@@ -203,15 +205,16 @@ function report(r: BenchResult): string {
     ),
     `worker RSS growth ${parked[0]?.leads} → ${parked.at(-1)?.leads}: ${r.parked.workerRssGrowthPercent}%; per added lead: Temporal db ${formatNumber(r.parked.temporalDbBytesPerLead ?? Number.NaN)} B, Postgres ${formatNumber(r.parked.postgresBytesPerLead)} B`,
     '',
-    'CPU (ms per operation, from /proc)',
+    'CPU ms per operation (from /proc; "bench" is the load generator, the client and the SMTP sink)',
     table(
-      ['process', 'per engagement event', 'per bare signal', 'per enrolment'],
-      [
-        ['Leadflow worker', r.cpu.workerMsPerEvent, 'n/a', r.cpu.workerMsPerEnrolment],
-        ['Leadflow API', r.cpu.apiMsPerEvent, 'n/a', r.leadflow.enrol.cpu?.api?.msPerOp ?? Number.NaN],
-        ['baseline worker', 'n/a', r.cpu.baselineWorkerMsPerSignal, r.baseline.start.cpu?.baselineWorker?.msPerOp ?? Number.NaN],
-        ['Temporal server', r.cpu.temporalMsPerEvent ?? Number.NaN, r.cpu.temporalMsPerSignal ?? Number.NaN, r.leadflow.enrol.cpu?.temporal?.msPerOp ?? Number.NaN],
-      ],
+      ['process', 'bare start', 'Leadflow enrolment', 'bare signal', 'Leadflow event'],
+      (['worker', 'api', 'baselineWorker', 'temporal', 'postgres', 'bench', 'all'] as const).map((name) => [
+        { worker: 'Leadflow worker', api: 'Leadflow API', baselineWorker: 'baseline worker', temporal: 'Temporal server', postgres: 'PostgreSQL', bench: 'bench', all: 'all processes' }[name],
+        r.baseline.start.cpu?.[name]?.msPerOp ?? Number.NaN,
+        r.leadflow.enrol.cpu?.[name]?.msPerOp ?? Number.NaN,
+        r.baseline.signal.cpu?.[name]?.msPerOp ?? Number.NaN,
+        r.leadflow.events.cpu?.[name]?.msPerOp ?? Number.NaN,
+      ]),
     ),
     '',
     'Targets (reported, not asserted)',

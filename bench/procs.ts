@@ -25,6 +25,27 @@ export async function sampleProc(pid: number): Promise<ProcSample> {
   return { rssBytes: rssKb * 1024, cpuMs: ((utime + stime) * 1000) / USER_HZ };
 }
 
+/**
+ * CPU of a process and its children (Postgres: the postmaster and its backends), including
+ * children that already exited (cutime/cstime of the parent).
+ */
+export async function sampleProcTree(rootPid: number): Promise<ProcSample> {
+  let cpuTicks = 0;
+  let rssBytes = 0;
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (!stat) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const pid = Number(entry);
+    if (pid !== rootPid && Number(fields[1]) !== rootPid) continue;
+    cpuTicks += Number(fields[11]) + Number(fields[12]);
+    if (pid === rootPid) cpuTicks += Number(fields[13]) + Number(fields[14]);
+    rssBytes += Number(fields[21]) * 4096;
+  }
+  return { rssBytes, cpuMs: (cpuTicks * 1000) / USER_HZ };
+}
+
 /** The pid of a running process whose command line contains `needle` (e.g. a unique data path). */
 export async function findPid(needle: string): Promise<number | undefined> {
   for (const entry of await fs.readdir('/proc')) {
