@@ -162,6 +162,7 @@ function report(r: BenchResult): string {
   const parked = r.parked.checkpoints;
   const sections = [
     `Leadflow bench (${r.mode}), ${r.startedAt}, ${r.durationSeconds} s`,
+    ...(Object.keys(r.settings).length ? [`settings from the environment: ${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),
     `machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${formatNumber(r.machine.ramMiB)} MiB RAM, node ${r.machine.node}; load average (1 min) min ${r.load.oneMinute.min} / mean ${r.load.oneMinute.mean} / max ${r.load.oneMinute.max} (shared machine: numbers are noisy)`,
     '',
     'Throughput (ops/s; acked = client got its answer, processed = worker done)',

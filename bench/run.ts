@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
+import { SETTINGS } from '../src/config.js';
 import { createPool, migrate } from '../src/infra/db.js';
 import { startEmbeddedPostgres } from '../src/infra/embedded-postgres.js';
 import { freePort } from '../src/infra/net.js';
@@ -93,6 +94,8 @@ export interface BenchResult {
   finishedAt: string;
   durationSeconds: number;
   options: BenchOptions;
+  /** Leadflow settings set in the environment (they reach the worker and the API); secrets shown as "(set)". */
+  settings: Record<string, string>;
   machine: MachineDescription;
   load: ReturnType<ReturnType<typeof watchLoad>['stop']>;
   setup: { temporal: string; postgres: string; smtp: string; workerConcurrencyDefaults: string };
@@ -535,6 +538,11 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       finishedAt: '',
       durationSeconds: 0,
       options,
+      settings: Object.fromEntries(
+        Object.entries(SETTINGS)
+          .filter(([name]) => process.env[name])
+          .map(([name, setting]) => [name, 'secret' in setting && setting.secret ? '(set)' : process.env[name]!]),
+      ),
       machine: describeMachine(),
       load: { start: [], end: [], oneMinute: { min: 0, mean: 0, max: 0, samples: 0 } },
       setup: {
