@@ -296,7 +296,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       if (errors === total) throw new Error(`${label}: every request failed; the first: ${firstError}`);
       progress.finish(`${total - errors} acknowledged, ${rate(total - errors, ackAt - t0)}/s; waiting for the worker`);
       progress.start(`${label}: processed by the worker`, total - errors);
-      let processedAt = await waitUntil(processed, total - errors, (n) => progress.update(n), 600_000);
+      let processedAt = await waitUntil(processed, total - errors, (n) => progress.update(n), 180_000);
       if (exactProcessedAt) processedAt = await exactProcessedAt();
       const after = await cpuOf();
       progress.finish(`${rate(total - errors, processedAt - t0)}/s`);
@@ -421,7 +421,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       async () => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM leads WHERE id LIKE $1 AND score = 40 AND sequence_step >= 1`, [`${runId}-h-%`])).rows[0]!.n),
       2 * H,
       (n) => progress.update(n),
-      300_000,
+      180_000,
     );
     progress.finish(`${2 * H} leads at 40 points`);
 
@@ -615,14 +615,23 @@ function combine(parts: ThroughputResult[], concurrency: number): ThroughputResu
   };
 }
 
-/** Polls `count()` until it reaches `target`; returns the time it did. */
-async function waitUntil(count: () => Promise<number>, target: number, onCount: (n: number) => void, timeoutMs: number): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * Polls `count()` until it reaches `target`; returns the time it did. Gives up only when the
+ * count has not moved for `stallMs`: a big backlog on a slow machine may take long, but moves.
+ */
+async function waitUntil(count: () => Promise<number>, target: number, onCount: (n: number) => void, stallMs: number): Promise<number> {
+  let last = Number.NEGATIVE_INFINITY;
+  let movedAt = Date.now();
   for (;;) {
     const n = await count();
     onCount(Math.min(n, target));
     if (n >= target) return Date.now();
-    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs / 1000} s at ${n} of ${target}`);
+    if (n !== last) {
+      last = n;
+      movedAt = Date.now();
+    } else if (Date.now() - movedAt > stallMs) {
+      throw new Error(`gave up: stuck at ${n} of ${target} for ${stallMs / 1000} s`);
+    }
     await sleep(50);
   }
 }
