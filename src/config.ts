@@ -157,6 +157,12 @@ export const SETTINGS = {
     description: 'on SIGTERM, how long in-flight activities get before the worker asks them to cancel; an email already being sent still finishes and is recorded once',
     expects: 'an integer from 0 to 3600',
   },
+  WORKER_MAX_CACHED_WORKFLOWS: {
+    schema: optional(integer(0, 1_000_000)),
+    description:
+      "lead workflows a worker keeps in memory between tasks (the SDK's sticky cache, about 1 MiB each, see docs/benchmarks.md); unset: the SDK's default, sized from the heap limit (about 2,300 with a 4 GiB heap); 0 turns the cache off. A lead not cached replays its history at its next event",
+    expects: 'an integer from 0 to 1000000',
+  },
 } satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -214,6 +220,8 @@ export interface Config {
   rateLimit: { max: number; windowSeconds: number };
   metricsPort: number;
   workerShutdownGraceSeconds: number;
+  /** The worker's sticky-cache size; undefined: the SDK's default. */
+  workerMaxCachedWorkflows?: number;
 }
 
 export class ConfigError extends Error {
@@ -349,6 +357,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimit: { max: e.RATE_LIMIT_MAX, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
     metricsPort: e.METRICS_PORT,
     workerShutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
+    ...(e.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { workerMaxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS } : {}),
   };
 }
 

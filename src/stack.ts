@@ -136,6 +136,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         metrics,
         ...(options.logger ? { logger: options.logger } : {}),
         shutdownGraceSeconds: config.workerShutdownGraceSeconds,
+        ...(config.workerMaxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.workerMaxCachedWorkflows } : {}),
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
       });
       const running = worker.run();

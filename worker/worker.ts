@@ -31,11 +31,13 @@ export interface LeadWorkerOptions extends ActivityDeps {
   workflowBundle?: WorkflowBundleWithSourceMap;
   /** On shutdown, how long in-flight activities get to finish (default 30 s). */
   shutdownGraceSeconds?: number;
+  /** Sticky-cache size (WORKER_MAX_CACHED_WORKFLOWS); undefined: the SDK's default from the heap size. */
+  maxCachedWorkflows?: number;
 }
 
 /** A worker for task queue `leads`: the lead workflow and its activities over real dependencies. */
 export async function createLeadWorker(options: LeadWorkerOptions): Promise<Worker> {
-  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, shutdownGraceSeconds = 30, ...deps } = options;
+  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, shutdownGraceSeconds = 30, maxCachedWorkflows, ...deps } = options;
   return Worker.create({
     connection,
     namespace,
@@ -43,6 +45,9 @@ export async function createLeadWorker(options: LeadWorkerOptions): Promise<Work
     // A SIGTERM lets an email being sent finish and record itself, rather than cut it mid-way;
     // past the grace time the attempt is cancelled and Temporal retries it on another worker.
     shutdownGraceTime: shutdownGraceSeconds * 1000,
+    // Every cached lead holds its workflow state in the worker (about 1 MiB): a bound keeps a
+    // worker's memory flat however many leads are parked in timers (docs/benchmarks.md).
+    ...(maxCachedWorkflows !== undefined ? { maxCachedWorkflows } : {}),
     ...(workflowBundle ? { workflowBundle } : { workflowBundle: await bundleWorkflows() }),
     activities: createActivities(deps),
   });

@@ -68,6 +68,13 @@ describe('config', () => {
     expect(loadConfig({}).webhook.secrets).toEqual([]);
   });
 
+  it("reads the worker's sticky-cache size, unset by default (the SDK's own default)", () => {
+    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '500' }).workerMaxCachedWorkflows).toBe(500);
+    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '0' }).workerMaxCachedWorkflows).toBe(0);
+    expect(loadConfig({}).workerMaxCachedWorkflows).toBeUndefined();
+    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '' }).workerMaxCachedWorkflows).toBeUndefined();
+  });
+
   it('accepts a complete production environment', () => {
     expect(loadConfig(PRODUCTION).production).toBe(true);
   });
@@ -92,6 +99,7 @@ describe('config refuses a bad value with a sentence naming the variable', () =>
     expect(refusal({ TEMPORAL_UI_PORT: '-1' })).toMatch(/^TEMPORAL_UI_PORT must be a port number/);
     expect(refusal({ WEBHOOK_TOLERANCE_SECONDS: '0' })).toMatch(/^WEBHOOK_TOLERANCE_SECONDS must be an integer from 1 to 3600/);
     expect(refusal({ RATE_LIMIT_WINDOW_SECONDS: '1.5' })).toMatch(/^RATE_LIMIT_WINDOW_SECONDS must be/);
+    expect(refusal({ WORKER_MAX_CACHED_WORKFLOWS: '-5' })).toBe('WORKER_MAX_CACHED_WORKFLOWS must be an integer from 0 to 1000000 (got "-5")');
   });
 
   it('a bad URL, or a URL of the wrong kind, without repeating credentials', () => {
