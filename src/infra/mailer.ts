@@ -15,10 +15,14 @@ export interface Mailer {
   close(): void;
 }
 
-/** Errors an SMTP server gives for an address that will never work (5xx on RCPT). */
-export function isPermanentRecipientError(error: unknown): boolean {
-  const e = error as { responseCode?: number; command?: string; code?: string };
-  return (e.responseCode !== undefined && e.responseCode >= 500 && e.command === 'RCPT TO') || e.code === 'EENVELOPE';
+/**
+ * A permanent SMTP failure: a 5xx reply (RFC 5321: "do not repeat the exact request"), or
+ * nodemailer's envelope error, which it raises when every recipient was refused with one.
+ * 4xx replies and lost connections are transient: they are retried.
+ */
+export function isPermanentSmtpError(error: unknown): boolean {
+  const e = error as { responseCode?: number; code?: string };
+  return (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) || (e.code === 'EENVELOPE' && !(typeof e.responseCode === 'number' && e.responseCode < 500));
 }
 
 /** A nodemailer SMTP transport for `smtp://` or `smtps://` URLs (credentials in the URL). */
