@@ -40,6 +40,9 @@ interface OutgoingEmail {
   data?: Record<string, unknown>;
 }
 
+/** The message with every mention of the recipient's address replaced: failure messages end up in Temporal's history. */
+const withoutAddress = (message: string, address: string): string => message.split(new RegExp(address.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi')).join('<recipient>');
+
 /** A stable Message-ID per send key: a resend after a crash carries the same id. */
 const messageIdFor = (sendKey: string): string => `<${createHash('sha256').update(sendKey).digest('hex').slice(0, 40)}@leadflow>`;
 
@@ -110,15 +113,16 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
       } catch (error) {
         const reason = (error as Error).message;
         if (!isPermanentSmtpError(error)) {
-          logger?.warn({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, err: reason }, 'email send failed: will retry');
-          throw error;
+          logger?.warn({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, err: withoutAddress(reason, email.to) }, 'email send failed: will retry');
+          // Temporal keeps the last failure's message in plain text: relays often quote the address.
+          throw Object.assign(new Error(withoutAddress(reason, email.to)), { responseCode: (error as { responseCode?: number }).responseCode });
         }
         // A 5xx is permanent: retrying cannot help. The address is suppressed (a hard bounce) so
         // no later marketing email tries it again, and the send ends here, recorded, not retried.
-        await db.query(`UPDATE email_outbox SET status = 'bounced', attempts = $2, last_error = $3 WHERE send_key = $1`, [email.sendKey, attempt(), reason.slice(0, 500)]);
+        await db.query(`UPDATE email_outbox SET status = 'bounced', attempts = $2, last_error = $3 WHERE send_key = $1`, [email.sendKey, attempt(), withoutAddress(reason, email.to).slice(0, 500)]);
         if (content.kind === 'marketing') await suppressAddress(db, email.to, 'hard_bounce', email.lead.id);
         metrics?.emailsSuppressed.inc({ kind: content.kind });
-        logger?.warn({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, err: reason }, 'email bounced permanently: address suppressed, not retried');
+        logger?.warn({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, err: withoutAddress(reason, email.to) }, 'email bounced permanently: address suppressed, not retried');
         return { sent: false, bounced: true, ...(content.kind === 'marketing' ? { suppressed: true } : {}) };
       }
       await db.query(`UPDATE email_outbox SET status = 'sent', message_id = $2, attempts = $3, sent_at = now() WHERE send_key = $1`, [

@@ -8,6 +8,7 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@tempo
 import { createPool, migrate, type Pool } from '../src/infra/db.js';
 import { startEmbeddedPostgres, type RunningPostgres } from '../src/infra/embedded-postgres.js';
 import { freePort } from '../src/infra/net.js';
+import { DEV_PAYLOAD_KEYS, leadDataConverter } from '../src/infra/payload-codec.js';
 import { startDevServer, type DevServer } from '../src/infra/temporal/dev-server.js';
 import { defaultProgram } from '../src/sequences/catalog.js';
 import { SequenceSchema, type ProgramSnapshot } from '../src/sequences/model.js';
@@ -180,7 +181,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await migrate(postgres!.url);
     pool = createPool(postgres!.url);
     connection = await Connection.connect({ address: temporal!.address });
-    const client = new Client({ connection });
+    // The worker process runs with the development payload key (PAYLOAD_KEYS unset): so do we.
+    const client = new Client({ connection, dataConverter: leadDataConverter(DEV_PAYLOAD_KEYS) });
     startWorker();
     // A supervisor, as in production: a worker that died on its own (it could not reach
     // Postgres or Temporal while starting during an outage) is started again.

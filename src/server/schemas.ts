@@ -232,3 +232,10 @@ export const ErrorBody = z.object({
 });
 
 export const Health = z.object({ status: z.enum(['ok', 'degraded']), checks: z.record(z.string(), z.string()) });
+
+/** A payload as Temporal's codec servers exchange them: base64 metadata values and data. */
+export const CodecPayload = z.object({
+  metadata: z.record(z.string().max(256), z.base64().max(4096)).optional(),
+  data: z.base64().optional(),
+});
+export const CodecBody = z.object({ payloads: z.array(CodecPayload).max(10_000) });

@@ -65,6 +65,8 @@ describe('email safety', () => {
     expect(error).toBeInstanceOf(Error);
     expect(error).not.toBeInstanceOf(ApplicationFailure); // an ordinary failure: Temporal retries it
     expect(String((error as Error).message)).toContain('451');
+    // The failure message lands in Temporal's history in plain text: it must not carry the address.
+    expect(String((error as Error).message)).not.toMatch(/busy@example\.com/i);
     expect(await suppression('busy@example.com')).toBeUndefined();
     expect(await outbox('busy:onboarding@v1:e1:s0')).toBeUndefined(); // the failed attempt's transaction rolled back
 
