@@ -21,13 +21,15 @@ const UNIT_MS: Record<string, number> = {
   week: 604_800_000,
 };
 
-const PATTERN = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+?)s?\s*$/i;
+const PATTERN = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i;
 
 /** Milliseconds of a duration like `'2 days'`; undefined when it is not one. */
 export function parseDuration(text: string): number | undefined {
   const match = PATTERN.exec(text);
   if (!match) return undefined;
-  const unit = UNIT_MS[match[2]!.toLowerCase()];
+  // The unit as written first, then without a plural s: "ms" is milliseconds, not "m" + "s".
+  const word = match[2]!.toLowerCase();
+  const unit = UNIT_MS[word] ?? (word.endsWith('s') ? UNIT_MS[word.slice(0, -1)] : undefined);
   if (unit === undefined) return undefined;
   return Math.round(Number(match[1]) * unit);
 }

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -16,6 +16,7 @@ import { Authenticator } from './auth.js';
 import { recordEventBatch } from './event-batch.js';
 import { HttpError, sendError, toErrorResponse } from './errors.js';
 import * as S from './schemas.js';
+import { refuseUnstorableText } from './text-safety.js';
 import { claimDelivery, releaseDelivery, SIGNATURE_HEADER, WebhookVerifier, type VerifiedDelivery } from './webhook.js';
 
 /** Who may call a route. Every route declares one; building the app fails for a route that does not. */
@@ -66,6 +67,10 @@ const CODEC_BODY_LIMIT = 8 * 1024 * 1024;
 
 const ALL_ROLES: Role[] = ['ingest', 'marketing', 'sales', 'admin'];
 
+/** `/v1/leads/:id/events` → a regex matching its concrete paths. */
+const routePattern = (url: string): RegExp =>
+  new RegExp(`^${url.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}/?$`);
+
 const errorResponses = {
   400: S.ErrorBody,
   401: S.ErrorBody,
@@ -86,6 +91,13 @@ async function buildTypedApp(deps: AppDeps) {
   // Fastify's request serializer logs method and URL, never headers: API keys stay out of logs.
   const app = Fastify({
     bodyLimit: BODY_LIMIT,
+    // Lead ids may be 128 characters (DESIGN.md); Fastify's default (100) answered 414 to longer
+    // ones. Longer than ours, so the schema refuses a too-long id with a 400 naming the field.
+    routerOptions: { maxParamLength: 512 },
+    // `__proto__` and `constructor.prototype` keys are dropped while parsing (prototype poisoning
+    // cannot reach our objects), rather than failing an otherwise good tracking payload.
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -134,6 +146,12 @@ async function buildTypedApp(deps: AppDeps) {
     }
   });
 
+  // NUL and lone surrogates are valid JSON but no store keeps them: a 400 before any work.
+  app.addHook('preValidation', async (request) => {
+    refuseUnstorableText(request.query, 'querystring');
+    if (!Buffer.isBuffer(request.body)) refuseUnstorableText(request.body, 'body');
+  });
+
   const auth = new Authenticator(deps.apiKeys);
   const leads = new LeadService({ client: deps.client, pool: deps.pool, ...(deps.program ? { program: deps.program } : {}) });
 
@@ -167,13 +185,23 @@ async function buildTypedApp(deps: AppDeps) {
     ],
   });
 
+  /** A path we serve, asked with a method we do not: 405 with Allow. Anything else: 404. */
+  const noRoute = (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = [...new Set(routeTable.filter((r) => r.method !== 'HEAD' && routePattern(r.url).test(path)).map((r) => r.method))];
+    if (allowed.length) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(reply, 405, { error: 'method_not_allowed', message: `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}` });
+    }
+    return sendError(reply, 404, { error: 'not_found', message: `no route ${request.method} ${path}` });
+  };
   app.setErrorHandler((error, request, reply) => {
+    // A body error on a path we do not route (e.g. QUERY without Content-Type) is a routing answer first.
+    if (!request.routeOptions.url) return noRoute(request, reply);
     const { status, body } = toErrorResponse(error, request);
     return sendError(reply, status, body);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, 404, { error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
-  );
+  app.setNotFoundHandler(noRoute);
 
   const metrics = deps.metrics;
   if (metrics) {
@@ -269,6 +297,8 @@ async function buildTypedApp(deps: AppDeps) {
   if (deps.webhook?.secrets.length) {
     const verifier = new WebhookVerifier(deps.webhook.secrets, deps.webhook.toleranceSeconds);
     const deliveries = new WeakMap<FastifyRequest, VerifiedDelivery>();
+    // Fastify's own JSON parser (secure-json-parse), poisoned keys dropped like everywhere else.
+    const parseJson = app.getDefaultJsonParser('remove', 'remove');
     // Its own scope: JSON arrives as raw bytes, because the signature covers the bytes as sent.
     await app.register(async (scope) => {
       scope.removeContentTypeParser('application/json');
@@ -288,10 +318,13 @@ async function buildTypedApp(deps: AppDeps) {
             }
             deliveries.set(request, delivery);
             try {
-              request.body = JSON.parse(raw.toString('utf8'));
+              request.body = await new Promise<typeof request.body>((resolve, reject) =>
+                parseJson(request, raw.toString('utf8'), (error: Error | null, parsed?: unknown) => (error ? reject(error) : resolve(parsed as typeof request.body))),
+              );
             } catch (error) {
               throw new HttpError(400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
             }
+            refuseUnstorableText(request.body, 'body');
           },
           schema: {
             summary: 'Signed webhook for tracking tools: the batch body, authenticated by an HMAC signature instead of an API key',
