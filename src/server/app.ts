@@ -146,8 +146,9 @@ async function buildTypedApp(deps: AppDeps) {
     }
   });
 
-  // NUL and lone surrogates are valid JSON but no store keeps them: a 400 before any work.
-  app.addHook('preValidation', async (request) => {
+  // NUL and lone surrogates are valid JSON but no store keeps them: a 400 before any work. After
+  // validation, so keys the schema does not know are already dropped and cannot refuse a body.
+  app.addHook('preHandler', async (request) => {
     refuseUnstorableText(request.query, 'querystring');
     if (!Buffer.isBuffer(request.body)) refuseUnstorableText(request.body, 'body');
   });

@@ -22,8 +22,11 @@ const ONE_LINE = /^[^\u0000-\u001f\u007f]*(?![\s\S])/;
 const oneLine = (max: number) => z.string().regex(ONE_LINE, 'one line of text without control characters (line breaks, tabs, NUL)').trim().max(max);
 
 /** Who made a decision: a name or address, not blank (the document says so with a pattern). */
-const NOT_BLANK = '^[^\\u0000-\\u001f\\u007f]*\\S[^\\u0000-\\u001f\\u007f]*(?![\\s\\S])';
+const NOT_BLANK = '^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*(?![\\s\\S])';
 const decidedBy = oneLine(200).min(1).meta({ pattern: NOT_BLANK });
+
+/** Keys of free-form objects (attributes, properties): any text but NUL, which no store keeps. */
+const freeKey = z.string().regex(/^[^\u0000]*(?![\s\S])/, 'a key without NUL (\\u0000)');
 
 /** RFC 5321 caps the local part of an address at 64 characters; zod's email pattern does not. */
 const emailAddress = z
@@ -55,7 +58,7 @@ export const CreateLeadBody = z.object({
   // The catalog's sequences and scoring rules are listed in the document; the service checks them
   // (400 unknown_sequence / unknown_event_type naming the choices), so a new one needs no schema edit.
   sequence: z.string().max(100).meta({ enum: Object.keys(sequences) }).optional(),
-  attributes: z.record(z.string(), z.unknown()).optional(),
+  attributes: z.record(freeKey, z.unknown()).optional(),
 });
 
 export const LeadCreated = z.object({ id: z.string(), stage: z.enum(LEAD_STAGES), workflowId: z.string() });
@@ -64,7 +67,7 @@ export const EventBody = z.object({
   eventId: z.string().min(1).max(200),
   type: z.string().min(1).max(100).meta({ enum: Object.keys(defaultProgram.scoring) }),
   occurredAt: instant.optional(),
-  properties: z.record(z.string(), z.unknown()).optional(),
+  properties: z.record(freeKey, z.unknown()).optional(),
 });
 
 export const EventAccepted = z.object({ eventId: z.string(), duplicate: z.boolean() });
