@@ -216,23 +216,28 @@ async function buildTypedApp(deps: AppDeps) {
     );
   }
 
-  /** Asks each dependency for a sign of life; a failure names the dependency and the error. */
-  const dependencyChecks = async (): Promise<Record<string, string>> => {
+  /**
+   * Asks each dependency for a sign of life. The answer is public: it says "ok" or "unavailable",
+   * never the driver's message (addresses, user names); the reason goes to the log.
+   */
+  const dependencyChecks = async (log: FastifyBaseLogger): Promise<Record<string, string>> => {
     const checks: Record<string, string> = {};
-    await deps.pool.query('SELECT 1').then(
-      () => (checks.postgres = 'ok'),
-      (e: Error) => (checks.postgres = e.message),
-    );
-    await deps.client.connection.workflowService.getSystemInfo({}).then(
-      () => (checks.temporal = 'ok'),
-      (e: Error) => (checks.temporal = e.message),
-    );
+    const check = (name: string, probe: Promise<unknown>) =>
+      probe.then(
+        () => (checks[name] = 'ok'),
+        (error: Error) => {
+          log.warn({ dependency: name, err: error.message }, 'health check failed');
+          checks[name] = 'unavailable';
+        },
+      );
+    await check('postgres', deps.pool.query('SELECT 1'));
+    await check('temporal', deps.client.connection.workflowService.getSystemInfo({}));
     return checks;
   };
   // /healthz for liveness probes, /readyz for load balancers: both 503 when a dependency is down.
   for (const url of ['/healthz', '/readyz']) {
-    app.get(url, { ...open, schema: { hide: true, response: { 200: S.Health, 503: S.Health } } }, async (_request, reply) => {
-      const checks = await dependencyChecks();
+    app.get(url, { ...open, schema: { hide: true, response: { 200: S.Health, 503: S.Health } } }, async (request, reply) => {
+      const checks = await dependencyChecks(request.log);
       const ok = Object.values(checks).every((v) => v === 'ok');
       return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
     });
