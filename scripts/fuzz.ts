@@ -111,7 +111,8 @@ function runSchemathesis(st: string, schemaUrl: string, role: Role, options: Fuz
     'false',
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn(st, args, { cwd: os.tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = { ...process.env, SCHEMATHESIS_HOOKS: 'schemathesis_hooks', PYTHONPATH: path.join(ROOT, 'scripts') };
+    const child = spawn(st, args, { cwd: os.tmpdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

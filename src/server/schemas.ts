@@ -92,7 +92,7 @@ export const EventBatchBody = z.object({
     .max(MAX_BATCH_EVENTS),
 });
 
-export const REFUSAL_CODES = ['validation_failed', 'unknown_event_type', 'lead_not_found', 'duplicate_event', 'internal'] as const;
+export const REFUSAL_CODES = ['validation_failed', 'invalid_text', 'unknown_event_type', 'lead_not_found', 'duplicate_event', 'internal'] as const;
 
 export const BatchItemResult = z.object({
   index: z.number().int().meta({ description: 'position of the item in `events`' }),

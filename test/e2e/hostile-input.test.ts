@@ -121,9 +121,15 @@ describe('hostile bodies', () => {
         ['POST', '/v1/leads/target/events', { eventId: `e${bad}`, type: 'page.viewed' }, 'body.eventId'],
         ['POST', '/v1/leads/target/events', { eventId: 'nul-prop', type: 'page.viewed', properties: { deep: [{ v: `x${bad}` }] } }, 'body.properties.deep.0.v'],
         ['POST', '/v1/leads/target/reject', { by: 'sam', reason: 'no_fit', notes: `n${bad}` }, 'body.notes'],
-        ['POST', '/v1/events', { events: [{ leadId: 'target', eventId: `b${bad}`, type: 'page.viewed' }] }, 'body.events.0.eventId'],
       ];
       for (const [method, url, body, field] of where) expectRefusal(await t.call(method, url, { role: 'admin', body }), 400, field);
+      // In a batch, the item is refused on its own, naming its field; the batch is answered.
+      const batch = await t.call('POST', '/v1/events', { role: 'ingest', body: { events: [{ leadId: 'target', eventId: `b${bad}`, type: 'page.viewed' }, { leadId: 'target', eventId: 'b-ok', type: 'page.viewed', properties: { [`k${bad}`]: 1 } }] } });
+      expect(batch.status).toBe(202);
+      const [first, second] = batch.body.results as Array<{ status: string; error: string; details: Array<{ path: string }> }>;
+      expect([first!.status, first!.error, first!.details[0]!.path]).toEqual(['refused', 'invalid_text', 'events.0.eventId']);
+      expect([second!.status, second!.details[0]!.path.startsWith('events.1.properties')]).toEqual(['refused', true]);
+      expect(['invalid_text', 'validation_failed']).toContain(second!.error);
     }
     expectRefusal(await t.call('GET', `/v1/dev/mailbox?to=${encodeURIComponent('a\u0000@example.com')}`), 400, 'querystring.to');
     expectRefusal(await t.call('GET', `/v1/leads?stage=${encodeURIComponent('sales_review\u0000')}`), 400, 'querystring.stage');
