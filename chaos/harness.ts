@@ -192,7 +192,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       while (supervising) {
         await sleep(1000);
         if (supervising && !killing && worker && worker.exitCode !== null) {
-          options.log('supervisor: the worker exited on its own; starting another');
+          const tail = workerLog.join('').trim().split('\n').slice(-3).join(' | ').slice(0, 400);
+          options.log(`supervisor: the worker exited on its own (code ${worker.exitCode}; last output: ${tail || 'none'}); starting another`);
+          workerLog.length = 0;
           startWorker();
         }
       }

@@ -7,6 +7,7 @@ import { runFuzz } from '../../scripts/fuzz.js';
 describe('schemathesis against /openapi.json (bounded)', () => {
   it('finds no server error and no answer that departs from the document, for any role', { timeout: 300_000 }, async () => {
     const report = await runFuzz({ maxExamples: 5, seed: 20261125 });
+    console.info(`schemathesis: ${report.cases} cases, ${report.failures} failures (${report.results.map((r) => `${r.role} ${r.cases}`).join(', ')}) in ${report.seconds} s`);
     const failed = report.results.filter((r) => r.failures !== 0 || r.exitCode !== 0);
     expect(failed.map((r) => `${r.role}: ${r.failures} failures (exit ${r.exitCode})\n${r.output.slice(-6000)}`)).toEqual([]);
     for (const r of report.results) expect(r.cases, r.role).toBeGreaterThan(100);
