@@ -42,7 +42,8 @@ const instant = z.iso
   .datetime({ offset: true })
   .refine((value) => {
     const year = new Date(value).getUTCFullYear();
-    return year >= 1 && year <= 9999;
+    // Not a date at all: the ISO check above already said so, once.
+    return Number.isNaN(year) || (year >= 1 && year <= 9999);
   }, 'a date-time between the years 1 and 9999')
   .transform((value) => new Date(value).toISOString());
 
