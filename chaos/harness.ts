@@ -239,12 +239,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // Escalations arrive while faults happen: 50 points each, once the lead's sequence is done
     // (in review a sequence pauses, so an earlier escalation would leave its last emails unsent
     // by design and the expected count would depend on timing).
+    // Bounded: a lead whose sequence never finishes is reported stuck, not waited for forever.
+    const escalationDeadline = Date.now() + (options.faultSeconds + options.settleSeconds) * 1000;
     const escalations = Promise.all(
       [...escalating].map(async (id) => {
         const handle = client.workflow.getHandle(`lead-${id}`);
         for (;;) {
           const step = await withRetry(async () => (await handle.query(leadStateQuery)).sequence.step).catch(() => 0);
           if (step >= CHAOS_SEQUENCE.steps.length) break;
+          if (Date.now() > escalationDeadline) return;
           await sleep(1000 + rand() * 1000);
         }
         for (const [n, type] of ['product.compared', 'product.compared', 'pricing.viewed'].entries()) {
