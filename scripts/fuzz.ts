@@ -20,6 +20,13 @@ import { installSchemathesis } from './install-schemathesis.mjs';
  */
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** How to run schemathesis's `st` (scripts/install-schemathesis.mjs). */
+interface Schemathesis {
+  command: string;
+  args: string[];
+  env: { PYTHONPATH?: string };
+}
 const KEYS: Record<Role, string> = { ingest: 'fuzz-ingest-key-01', marketing: 'fuzz-marketing-key-01', sales: 'fuzz-sales-key-01', admin: 'fuzz-admin-key-01' };
 
 export interface FuzzOptions {
@@ -49,7 +56,7 @@ export interface FuzzReport {
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const log = options.log ?? (() => undefined);
   const started = Date.now();
-  const st: string = installSchemathesis({ log });
+  const st: Schemathesis = installSchemathesis({ log });
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'leadflow-fuzz-'));
   const [port, temporalPort, uiPort, pgPort, smtpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const config = loadConfig({
@@ -85,8 +92,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   };
 }
 
-function runSchemathesis(st: string, schemaUrl: string, role: Role, options: FuzzOptions): Promise<RoleResult> {
+function runSchemathesis(st: Schemathesis, schemaUrl: string, role: Role, options: FuzzOptions): Promise<RoleResult> {
   const args = [
+    ...st.args,
     '--config-file',
     path.join(ROOT, 'scripts', 'schemathesis.toml'),
     'run',
@@ -111,8 +119,9 @@ function runSchemathesis(st: string, schemaUrl: string, role: Role, options: Fuz
     'false',
   ];
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, SCHEMATHESIS_HOOKS: 'schemathesis_hooks', PYTHONPATH: path.join(ROOT, 'scripts') };
-    const child = spawn(st, args, { cwd: os.tmpdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const hooks = path.join(ROOT, 'scripts');
+    const env = { ...process.env, SCHEMATHESIS_HOOKS: 'schemathesis_hooks', PYTHONPATH: st.env.PYTHONPATH ? `${st.env.PYTHONPATH}${path.delimiter}${hooks}` : hooks };
+    const child = spawn(st.command, args, { cwd: os.tmpdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
