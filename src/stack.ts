@@ -30,6 +30,12 @@ export interface StackOptions {
   logger?: FastifyBaseLogger;
   /** The Temporal SDK runtime's Prometheus exporter (Runtime telemetry), folded into /metrics. */
   coreMetricsUrl?: string;
+  /**
+   * Called when the worker stops on its own (a fatal poll error, e.g. Temporal away longer than
+   * the SDK retries). The entry points exit non-zero, so a supervisor starts a fresh process
+   * instead of keeping one that looks alive but polls nothing.
+   */
+  onWorkerFailure?: (error: Error) => void;
 }
 
 export interface RunningStack {
@@ -146,13 +152,23 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         dataConverter,
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
       });
+      let stopping = false;
       const running = worker.run();
+      running.then(
+        () => {
+          if (!stopping) options.onWorkerFailure?.(new Error('the worker stopped on its own'));
+        },
+        (error: Error) => {
+          if (!stopping) options.onWorkerFailure?.(error);
+        },
+      );
       if (!(options.api ?? true) && config.metricsPort) {
         const served = await startMetricsServer(metrics, config.host, config.metricsPort);
         metricsUrl = served.url;
         stops.push(() => served.stop());
       }
       stops.push(async () => {
+        stopping = true;
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => undefined);
         await nativeConnection.close();
