@@ -27,7 +27,15 @@ export function isPermanentSmtpError(error: unknown): boolean {
 
 /** A nodemailer SMTP transport for `smtp://` or `smtps://` URLs (credentials in the URL). */
 export function createMailer(smtpUrl: string): Mailer {
-  const transport = nodemailer.createTransport(smtpUrl, {});
+  // nodemailer waits up to 2 min to connect and 10 min on a silent socket. A relay that hangs would
+  // keep the send's transaction, row lock and pool connection that long, past the activity's own
+  // timeout: enough hung sends fill the worker's pool and stall every activity (seen in a chaos run).
+  // Bounded well under the 2-minute activity timeout, a hung relay is an ordinary, retried failure.
+  const url = new URL(smtpUrl);
+  url.searchParams.set('connectionTimeout', '10000');
+  url.searchParams.set('greetingTimeout', '10000');
+  url.searchParams.set('socketTimeout', '30000');
+  const transport = nodemailer.createTransport(url.toString());
   return {
     async send(message) {
       const info = await transport.sendMail(message);
