@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import { ErrorCodes } from '../src/domain/errors.js';
+import { Context } from '@temporalio/activity';
 import type { LeadProfile } from '../src/domain/lead.js';
 import { inTransaction, type Pool } from '../src/infra/db.js';
-import { isPermanentRecipientError, type Mailer } from '../src/infra/mailer.js';
+import { isPermanentSmtpError, type Mailer } from '../src/infra/mailer.js';
+import { suppressAddress, suppressionOf } from '../src/infra/suppressions.js';
 import type { Metrics } from '../src/infra/metrics.js';
 import { trackEmail, type TrackingOptions } from '../src/infra/tracking.js';
 import { renderTemplate } from '../src/sequences/catalog.js';
@@ -42,6 +42,9 @@ interface OutgoingEmail {
   template: string;
   data?: Record<string, unknown>;
 }
+
+/** The message with every mention of the recipient's address replaced: failure messages end up in Temporal's history. */
+const withoutAddress = (message: string, address: string): string => message.split(new RegExp(address.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi')).join('<recipient>');
 
 /** A stable Message-ID per send key: a resend after a crash carries the same id. */
 const messageIdFor = (sendKey: string): string => `<${createHash('sha256').update(sendKey).digest('hex').slice(0, 40)}@leadflow>`;
@@ -92,9 +95,11 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
         logger?.info({ ...logContext(email.lead.id), sendKey: email.sendKey }, 'email already sent: nothing to do');
         return { sent: false, messageId: row.message_id ?? undefined };
       }
+      if (row.status === 'bounced') return { sent: false, bounced: true, ...(content.kind === 'marketing' ? { suppressed: true } : {}) };
+      // Checked on every attempt, right before SMTP: an address unsubscribed or bounced while
+      // this send was retrying gets nothing.
       if (content.kind === 'marketing') {
-        const suppressed = await db.query('SELECT 1 FROM suppressions WHERE email = lower($1)', [email.to]);
-        if (suppressed.rowCount) {
+        if (await suppressionOf(db, email.to)) {
           await db.query(`UPDATE email_outbox SET status = 'suppressed' WHERE send_key = $1`, [email.sendKey]);
           metrics?.emailsSuppressed.inc({ kind: content.kind });
           logger?.info({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template }, 'email not sent: recipient suppressed');
@@ -114,11 +119,19 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
           headers: { ...content.headers, 'X-Leadflow-Send-Key': email.sendKey, 'X-Leadflow-Lead': email.lead.id },
         });
       } catch (error) {
-        logger?.warn({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, err: (error as Error).message }, 'email send failed');
-        if (isPermanentRecipientError(error)) {
-          throw ApplicationFailure.nonRetryable(`recipient ${email.to} refused: ${(error as Error).message}`, ErrorCodes.invalidRecipient);
+        const reason = (error as Error).message;
+        if (!isPermanentSmtpError(error)) {
+          logger?.warn({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, err: withoutAddress(reason, email.to) }, 'email send failed: will retry');
+          // Temporal keeps the last failure's message in plain text: relays often quote the address.
+          throw Object.assign(new Error(withoutAddress(reason, email.to)), { responseCode: (error as { responseCode?: number }).responseCode });
         }
-        throw error;
+        // A 5xx is permanent: retrying cannot help. The address is suppressed (a hard bounce) so
+        // no later marketing email tries it again, and the send ends here, recorded, not retried.
+        await db.query(`UPDATE email_outbox SET status = 'bounced', attempts = $2, last_error = $3 WHERE send_key = $1`, [email.sendKey, attempt(), withoutAddress(reason, email.to).slice(0, 500)]);
+        if (content.kind === 'marketing') await suppressAddress(db, email.to, 'hard_bounce', email.lead.id);
+        metrics?.emailsSuppressed.inc({ kind: content.kind });
+        logger?.warn({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, err: withoutAddress(reason, email.to) }, 'email bounced permanently: address suppressed, not retried');
+        return { sent: false, bounced: true, ...(content.kind === 'marketing' ? { suppressed: true } : {}) };
       }
       await db.query(`UPDATE email_outbox SET status = 'sent', message_id = $2, attempts = $3, sent_at = now() WHERE send_key = $1`, [
         email.sendKey,

@@ -75,6 +75,8 @@ export interface SendResult {
   sent: boolean;
   /** True when a marketing email was skipped because the recipient is suppressed. */
   suppressed?: boolean;
+  /** True when the SMTP server refused the message permanently (5xx): not retried, address suppressed. */
+  bounced?: boolean;
   messageId?: string;
 }
 

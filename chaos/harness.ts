@@ -4,10 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SMTPServer } from 'smtp-server';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { createPool, migrate, type Pool } from '../src/infra/db.js';
 import { startEmbeddedPostgres, type RunningPostgres } from '../src/infra/embedded-postgres.js';
 import { freePort } from '../src/infra/net.js';
+import { DEV_PAYLOAD_KEYS, leadDataConverter } from '../src/infra/payload-codec.js';
 import { startDevServer, type DevServer } from '../src/infra/temporal/dev-server.js';
 import { defaultProgram } from '../src/sequences/catalog.js';
 import { SequenceSchema, type ProgramSnapshot } from '../src/sequences/model.js';
@@ -180,7 +181,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await migrate(postgres!.url);
     pool = createPool(postgres!.url);
     connection = await Connection.connect({ address: temporal!.address });
-    const client = new Client({ connection });
+    // The worker process runs with the development payload key (PAYLOAD_KEYS unset): so do we.
+    const client = new Client({ connection, dataConverter: leadDataConverter(DEV_PAYLOAD_KEYS) });
     startWorker();
     // A supervisor, as in production: a worker that died on its own (it could not reach
     // Postgres or Temporal while starting during an outage) is started again.
@@ -190,51 +192,78 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       while (supervising) {
         await sleep(1000);
         if (supervising && !killing && worker && worker.exitCode !== null) {
-          options.log('supervisor: the worker exited on its own; starting another');
+          const tail = workerLog.join('').trim().split('\n').slice(-3).join(' | ').slice(0, 400);
+          options.log(`supervisor: the worker exited on its own (code ${worker.exitCode}; last output: ${tail || 'none'}); starting another`);
+          workerLog.length = 0;
           startWorker();
         }
       }
     })();
 
-    // The leads: rows in Postgres (the system of record) and one workflow each.
-    const program: ProgramSnapshot = { ...defaultProgram, enrolSequence: CHAOS_SEQUENCE };
+    // The leads: rows in Postgres (the system of record) and one workflow each. They are enrolled
+    // in waves over most of the fault window, so every fault lands on sequences in flight
+    // (a sequence lasts about five seconds), not on leads that finished long ago.
+    // No send window, cap or decay: the run counts emails under faults, and must not depend on
+    // the hour it runs at (the default window would hold the later emails until 08:00 UTC).
+    const program: ProgramSnapshot = { ...defaultProgram, delivery: undefined, decay: undefined, enrolSequence: CHAOS_SEQUENCE };
     const ids = Array.from({ length: options.leads }, (_, i) => `chaos-${options.seed}-${i}`);
     const escalating = new Set(ids.filter(() => rand() < options.escalateShare));
-    for (const id of ids) {
-      await pool.query(`INSERT INTO leads (id, email, enrol_sequence) VALUES ($1, $2, 'chaos')`, [id, `${id}@example.com`]);
-    }
-    options.log(`enrolling ${ids.length} leads (${escalating.size} of them will escalate)`);
-    await Promise.all(
-      ids.map((id) =>
-        client.workflow.start<typeof leadWorkflow>('leadWorkflow', {
-          taskQueue: LEADS_TASK_QUEUE,
-          workflowId: `lead-${id}`,
-          args: [{ lead: { id, email: `${id}@example.com` }, program }],
-        }),
-      ),
-    );
+    const waves = Math.max(1, Math.floor(options.faultSeconds * 0.7));
+    const perWave = Math.ceil(ids.length / waves);
+    options.log(`enrolling ${ids.length} leads in ${Math.ceil(ids.length / perWave)} waves of ${perWave}, one a second (${escalating.size} of them will escalate)`);
+    const enrolOne = async (id: string) => {
+      await withRetry(() =>
+        pool!.query(`INSERT INTO leads (id, email, enrol_sequence) VALUES ($1, $2, 'chaos') ON CONFLICT (id) DO NOTHING`, [id, `${id}@example.com`]),
+      );
+      await withRetry(() =>
+        client.workflow
+          .start<typeof leadWorkflow>('leadWorkflow', {
+            taskQueue: LEADS_TASK_QUEUE,
+            workflowId: `lead-${id}`,
+            args: [{ lead: { id, email: `${id}@example.com` }, program }],
+          })
+          .catch((error: unknown) => {
+            // A start retried after a lost answer finds its own workflow: that is success.
+            if (error instanceof WorkflowExecutionAlreadyStartedError) return;
+            throw error;
+          }),
+      );
+    };
+    const enrolStart = Date.now();
+    const enrolment = (async () => {
+      for (let wave = 0; wave * perWave < ids.length; wave++) {
+        const due = enrolStart + wave * 1000;
+        if (due > Date.now()) await sleep(due - Date.now());
+        await Promise.all(ids.slice(wave * perWave, (wave + 1) * perWave).map(enrolOne));
+      }
+    })();
+    enrolment.catch(() => undefined);
     // Escalations arrive while faults happen: 50 points each, once the lead's sequence is done
     // (in review a sequence pauses, so an earlier escalation would leave its last emails unsent
     // by design and the expected count would depend on timing).
+    // Bounded: a lead whose sequence never finishes is reported stuck, not waited for forever.
+    const escalationDeadline = Date.now() + (options.faultSeconds + options.settleSeconds) * 1000;
     const escalations = Promise.all(
       [...escalating].map(async (id) => {
         const handle = client.workflow.getHandle(`lead-${id}`);
         for (;;) {
           const step = await withRetry(async () => (await handle.query(leadStateQuery)).sequence.step).catch(() => 0);
           if (step >= CHAOS_SEQUENCE.steps.length) break;
-          await sleep(1000);
+          if (Date.now() > escalationDeadline) return;
+          await sleep(1000 + rand() * 1000);
         }
         for (const [n, type] of ['product.compared', 'product.compared', 'pricing.viewed'].entries()) {
           await withRetry(() => handle.signal(engagementSignal, { eventId: `${id}-e${n}`, type, occurredAt: new Date().toISOString() }));
         }
       }),
     );
+    escalations.catch(() => undefined);
 
-    // Faults, one at a time, for the fault window.
+    // Faults, one at a time, for the fault window (and until every kind came at least once).
     // Each kind comes once per round, in a shuffled order, so even a short run sees them all.
     const faultsEnd = Date.now() + options.faultSeconds * 1000;
     let round: FaultKind[] = [];
-    while (Date.now() < faultsEnd) {
+    while (Date.now() < faultsEnd || FAULT_KINDS.some((k) => faults[k] === 0)) {
       await sleep(options.faultEverySeconds * 1000 * (0.5 + rand()));
       if (round.length === 0) round = [...FAULT_KINDS].sort(() => rand() - 0.5);
       const kind = round.shift()!;
@@ -266,6 +295,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           break;
       }
     }
+    await enrolment;
     await escalations;
     options.log('faults over: waiting for every lead to finish');
     const stopSupervisor = async () => {
@@ -281,19 +311,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const settleEnd = Date.now() + options.settleSeconds * 1000;
     let stuck: string[] = ids;
     while (Date.now() < settleEnd) {
-      stuck = [];
-      for (const id of ids) {
-        const done = await withRetry(async () => {
+      const settled = await mapLimit(ids, 16, (id) =>
+        withRetry(async () => {
           const state = await client.workflow.getHandle(`lead-${id}`).query(leadStateQuery);
           const sequenceDone = state.sequence.step >= CHAOS_SEQUENCE.steps.length;
           return sequenceDone && (escalating.has(id) ? state.stage === 'sales_review' : state.stage === 'nurturing');
-        }).catch(() => false);
-        if (!done) stuck.push(id);
-      }
+        }, 3).catch(() => false),
+      );
+      stuck = ids.filter((_, i) => !settled[i]);
       const allDelivered = [...expectedKeys].every((key) => smtp.received.has(key));
       if (stuck.length === 0 && allDelivered) break;
       await sleep(1000);
     }
+    options.log(stuck.length ? `${stuck.length} leads not settled after ${options.settleSeconds} s` : 'every lead settled');
 
     await stopSupervisor();
     let failedWorkflows = 0;
@@ -336,4 +366,19 @@ async function withRetry<T>(call: () => Promise<T>, attempts = 30): Promise<T> {
       await sleep(500);
     }
   }
+}
+
+/** Runs `fn` over `items` with at most `limit` calls at a time; results in input order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await fn(items[index]!);
+      }
+    }),
+  );
+  return results;
 }

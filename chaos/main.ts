@@ -47,6 +47,7 @@ const number = (name: string, raw: string | undefined, fallback: number): number
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 const quick = values.quick;
+const began = Date.now();
 const report = await runChaos({
   leads: number('leads', values.leads, quick ? 60 : 300),
   faultSeconds: number('seconds', values.seconds, quick ? 25 : 120),
@@ -54,7 +55,7 @@ const report = await runChaos({
   escalateShare: 0.3,
   settleSeconds: 180,
   seed: number('seed', values.seed, Date.now() % 1_000_000),
-  log: values.json ? () => undefined : (line) => console.log(`[chaos] ${line}`),
+  log: values.json ? () => undefined : (line) => console.log(`[chaos ${((Date.now() - began) / 1000).toFixed(1).padStart(5)} s] ${line}`),
 });
 
 if (values.json) {

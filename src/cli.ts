@@ -45,7 +45,17 @@ export async function runEntryPoint(entry: EntryPoint, argv = process.argv.slice
   const started = Date.now();
   let stack: RunningStack;
   try {
-    stack = await startStack(config, { ...entry.parts, announce, logger: createLogger(config.logLevel), coreMetricsUrl: `http://127.0.0.1:${coreMetricsPort}/metrics` });
+    stack = await startStack(config, {
+      ...entry.parts,
+      announce,
+      logger: createLogger(config.logLevel),
+      coreMetricsUrl: `http://127.0.0.1:${coreMetricsPort}/metrics`,
+      // A process whose worker died must not linger looking healthy: exit, and let the supervisor restart it.
+      onWorkerFailure: (error) => {
+        console.error(`leadflow: the worker failed: ${error.message}; exiting so that a fresh process takes over`);
+        process.exit(1);
+      },
+    });
   } catch (error) {
     console.error(`leadflow: could not start: ${(error as Error).message}`);
     process.exit(1);

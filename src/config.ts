@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { isDuration } from './domain/duration.js';
+import { DEV_PAYLOAD_KEYS, parsePayloadKeys, type PayloadKey } from './infra/payload-codec.js';
 
 /**
  * The one place environment variables are read (by worker/ and the server only). Every
@@ -152,6 +153,18 @@ export const SETTINGS = {
     description: 'port of `/metrics` in a worker-only process (`npm run worker`); 0 turns it off. With the API, `/metrics` is on the API port',
     expects: 'a port number from 0 to 65535',
   },
+  PAYLOAD_KEYS: {
+    schema: optional(text),
+    description:
+      'AES-256-GCM keys that encrypt lead data in Temporal payloads; the first encrypts, all decrypt (rotation: put the new key first). Unset outside production: a public development key; required in production',
+    expects: 'comma-separated id:base64key pairs, 32-byte keys (openssl rand -base64 32)',
+    secret: true,
+  },
+  CODEC_CORS_ORIGINS: {
+    schema: optional(text).transform((v) => (v ?? '').split(',').map((o) => o.trim().replace(/\/$/, '')).filter(Boolean)).pipe(z.array(z.url())),
+    description: 'browser origins (the Temporal UI) allowed to call the codec endpoints `/codec/*`; default the dev server UI on 127.0.0.1 and localhost',
+    expects: 'comma-separated origins such as http://localhost:8080',
+  },
   WORKER_SHUTDOWN_GRACE_SECONDS: {
     schema: integer(0, 3600).default(30),
     description: 'on SIGTERM, how long in-flight activities get before the worker asks them to cancel; an email already being sent still finishes and is recorded once',
@@ -222,6 +235,12 @@ export interface Config {
   workerShutdownGraceSeconds: number;
   /** The worker's sticky-cache size; undefined: the SDK's default. */
   workerMaxCachedWorkflows?: number;
+  /** Keys of the payload codec; the first encrypts. */
+  payloadKeys: PayloadKey[];
+  /** True when payloadKeys is the public development key. */
+  devPayloadKeys: boolean;
+  /** Origins allowed to call the codec endpoints from a browser. */
+  codecCorsOrigins: string[];
 }
 
 export class ConfigError extends Error {
@@ -314,7 +333,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data as Env;
   const production = e.NODE_ENV === 'production';
   if (production) {
-    for (const name of ['LEADS_API_KEYS', 'TEMPORAL_ADDRESS', 'DATABASE_URL', 'SMTP_URL', 'TRACKING_SECRET'] as const) {
+    for (const name of ['LEADS_API_KEYS', 'TEMPORAL_ADDRESS', 'DATABASE_URL', 'SMTP_URL', 'TRACKING_SECRET', 'PAYLOAD_KEYS'] as const) {
       if (!e[name]) {
         throw new ConfigError(
           name === 'LEADS_API_KEYS'
@@ -325,6 +344,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   const apiKeys = e.LEADS_API_KEYS ? parseApiKeys(e.LEADS_API_KEYS) : DEV_API_KEYS;
+  let payloadKeys = DEV_PAYLOAD_KEYS;
+  if (e.PAYLOAD_KEYS) {
+    try {
+      payloadKeys = parsePayloadKeys(e.PAYLOAD_KEYS);
+    } catch (error) {
+      throw new ConfigError(`PAYLOAD_KEYS ${(error as Error).message}`);
+    }
+  }
+  const uiPort = e.TEMPORAL_UI_PORT;
   return {
     production,
     logLevel: e.LOG_LEVEL,
@@ -358,6 +386,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: e.METRICS_PORT,
     workerShutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
     ...(e.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { workerMaxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS } : {}),
+    payloadKeys,
+    devPayloadKeys: !e.PAYLOAD_KEYS,
+    codecCorsOrigins: e.CODEC_CORS_ORIGINS.length ? e.CODEC_CORS_ORIGINS : [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],
   };
 }
 

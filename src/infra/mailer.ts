@@ -15,15 +15,27 @@ export interface Mailer {
   close(): void;
 }
 
-/** Errors an SMTP server gives for an address that will never work (5xx on RCPT). */
-export function isPermanentRecipientError(error: unknown): boolean {
-  const e = error as { responseCode?: number; command?: string; code?: string };
-  return (e.responseCode !== undefined && e.responseCode >= 500 && e.command === 'RCPT TO') || e.code === 'EENVELOPE';
+/**
+ * A permanent SMTP failure: a 5xx reply (RFC 5321: "do not repeat the exact request"), or
+ * nodemailer's envelope error, which it raises when every recipient was refused with one.
+ * 4xx replies and lost connections are transient: they are retried.
+ */
+export function isPermanentSmtpError(error: unknown): boolean {
+  const e = error as { responseCode?: number; code?: string };
+  return (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) || (e.code === 'EENVELOPE' && !(typeof e.responseCode === 'number' && e.responseCode < 500));
 }
 
 /** A nodemailer SMTP transport for `smtp://` or `smtps://` URLs (credentials in the URL). */
 export function createMailer(smtpUrl: string): Mailer {
-  const transport = nodemailer.createTransport(smtpUrl, {});
+  // nodemailer waits up to 2 min to connect and 10 min on a silent socket. A relay that hangs would
+  // keep the send's transaction, row lock and pool connection that long, past the activity's own
+  // timeout: enough hung sends fill the worker's pool and stall every activity (seen in a chaos run).
+  // Bounded well under the 2-minute activity timeout, a hung relay is an ordinary, retried failure.
+  const url = new URL(smtpUrl);
+  url.searchParams.set('connectionTimeout', '10000');
+  url.searchParams.set('greetingTimeout', '10000');
+  url.searchParams.set('socketTimeout', '30000');
+  const transport = nodemailer.createTransport(url.toString());
   return {
     async send(message) {
       const info = await transport.sendMail(message);

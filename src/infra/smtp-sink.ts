@@ -32,13 +32,35 @@ const addresses = (field: AddressObject | AddressObject[] | undefined): string[]
  * `mailbox` table, read back at `GET /v1/dev/mailbox`. A message is stored once per
  * Message-ID, so a resend after a crash shows up as one message.
  */
-export async function startSmtpSink(options: { pool: Pool; port: number; host?: string }): Promise<SmtpSink> {
+/** An SMTP reply the sink gives instead of accepting a recipient, e.g. `{ code: 550, message: '5.1.1 no such user' }`. */
+export interface SmtpRefusal {
+  code: number;
+  message: string;
+}
+
+export interface SmtpSinkOptions {
+  pool: Pool;
+  port: number;
+  host?: string;
+  /**
+   * Test mode: the reply for a recipient the sink should refuse (5xx permanent, 4xx transient),
+   * undefined to accept it. Asked on every RCPT TO, so a test can change its mind between attempts.
+   */
+  refuse?: (address: string) => SmtpRefusal | undefined;
+}
+
+export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink> {
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     size: MAX_MESSAGE_BYTES,
     logger: false,
     banner: 'Leadflow development mailbox',
+    onRcptTo(address, _session, callback) {
+      const refusal = options.refuse?.(address.address);
+      if (!refusal) return callback();
+      callback(Object.assign(new Error(refusal.message), { responseCode: refusal.code }));
+    },
     onData(stream, session, callback) {
       simpleParser(stream)
         .then(async (mail) => {

@@ -24,6 +24,7 @@ import {
 import type { Pool } from '../infra/db.js';
 import { DEFAULT_SEQUENCE_ID, defaultProgram, programSnapshot, sequences } from '../sequences/catalog.js';
 import type { Program } from '../sequences/model.js';
+import { suppressAddress } from '../infra/suppressions.js';
 import {
   acceptUpdate,
   disqualifyUpdate,
@@ -353,10 +354,7 @@ export class LeadService {
   /** Puts the address on the suppression list (so no send can slip through) and tells the workflow. */
   async unsubscribe(leadId: string): Promise<{ id: string; unsubscribed: true }> {
     const row = await this.row(leadId);
-    await this.deps.pool.query(
-      `INSERT INTO suppressions (email, reason, lead_id) VALUES (lower($1), 'unsubscribed', $2) ON CONFLICT (email) DO NOTHING`,
-      [row.email, row.id],
-    );
+    await suppressAddress(this.deps.pool, row.email, 'unsubscribed', row.id);
     await this.deps.pool.query('UPDATE leads SET unsubscribed = true, updated_at = now() WHERE id = $1', [row.id]);
     try {
       await this.handle(row.id).signal(unsubscribeSignal);

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import { DEV_TRACKING_SECRET, type ApiKey, type Role } from '../config.js';
 import type { Pool } from '../infra/db.js';
 import { renderMetrics, type Metrics } from '../infra/metrics.js';
+import { payloadFromJson, payloadToJson, type AesGcmPayloadCodec } from '../infra/payload-codec.js';
 import { readMailbox } from '../infra/smtp-sink.js';
 import { funnelReport } from '../leads/funnel.js';
 import { leadWorkflowId, REJECT_REASONS } from '../domain/lead.js';
@@ -19,6 +20,7 @@ import { HttpError, sendError, toErrorResponse } from './errors.js';
 import * as S from './schemas.js';
 import { registerSequenceRoutes } from './sequence-routes.js';
 import { registerTrackingRoutes } from './tracking-routes.js';
+import { refuseUnstorableText } from './text-safety.js';
 import { claimDelivery, releaseDelivery, SIGNATURE_HEADER, WebhookVerifier, type VerifiedDelivery } from './webhook.js';
 
 /** Who may call a route. Every route declares one; building the app fails for a route that does not. */
@@ -63,17 +65,24 @@ export interface AppDeps {
   temporalUi?: { url: string; namespace: string };
   /** Secret of the tracking and unsubscribe links (TRACKING_SECRET); default: the development secret. */
   trackingSecret?: string;
+  /** The payload codec served at `/codec/encode` and `/codec/decode` (admin) for the Temporal UI and CLI. */
+  codec?: { codec: AesGcmPayloadCodec; corsOrigins: string[] };
 }
 
 /** Request bodies above this are refused with 413 (DESIGN.md). */
 const BODY_LIMIT = 64 * 1024;
 /** The batch and webhook routes carry up to 500 events: they get more room. */
 const BATCH_BODY_LIMIT = 1024 * 1024;
+/** A codec request carries a workflow's payloads: room for a long history page. */
+const CODEC_BODY_LIMIT = 8 * 1024 * 1024;
 
 const ALL_ROLES: Role[] = ['ingest', 'marketing', 'sales', 'admin'];
 
 const LOST_RACE =
   '409 not_in_review when the lead is not (or no longer) in sales review; its details name the lead\'s stage and the decision that closed its latest review: { stage, decision: { reviewNo, decision, reason, by, at } }, so whoever lost a race learns who won.';
+/** `/v1/leads/:id/events` → a regex matching its concrete paths. */
+const routePattern = (url: string): RegExp =>
+  new RegExp(`^${url.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}/?$`);
 
 const errorResponses = {
   400: S.ErrorBody,
@@ -122,6 +131,13 @@ async function buildTypedApp(deps: AppDeps) {
   // Fastify's request serializer logs method and URL, never headers: API keys stay out of logs.
   const app = Fastify({
     bodyLimit: BODY_LIMIT,
+    // Lead ids may be 128 characters (DESIGN.md); Fastify's default (100) answered 414 to longer
+    // ones. Longer than ours, so the schema refuses a too-long id with a 400 naming the field.
+    routerOptions: { maxParamLength: 512 },
+    // `__proto__` and `constructor.prototype` keys are dropped while parsing (prototype poisoning
+    // cannot reach our objects), rather than failing an otherwise good tracking payload.
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -170,6 +186,16 @@ async function buildTypedApp(deps: AppDeps) {
     }
   });
 
+  // NUL and lone surrogates are valid JSON but no store keeps them: a 400 before any work. After
+  // validation, so keys the schema does not know are already dropped and cannot refuse a body.
+  // The batch routes check each event on its own (a refused item, not a refused batch).
+  app.addHook('preHandler', async (request) => {
+    refuseUnstorableText(request.query, 'querystring');
+    if (Buffer.isBuffer(request.body)) return;
+    const batch = ['/v1/events', '/v1/webhooks/events'].includes(request.routeOptions.url ?? '');
+    refuseUnstorableText(batch ? { ...(request.body as object), events: [] } : request.body, 'body');
+  });
+
   const auth = new Authenticator(deps.apiKeys);
   const leads = new LeadService({ client: deps.client, pool: deps.pool, ...(deps.program ? { program: deps.program } : {}) });
 
@@ -203,13 +229,23 @@ async function buildTypedApp(deps: AppDeps) {
     ],
   });
 
+  /** A path we serve, asked with a method we do not: 405 with Allow. Anything else: 404. */
+  const noRoute = (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = [...new Set(routeTable.filter((r) => r.method !== 'HEAD' && routePattern(r.url).test(path)).map((r) => r.method))];
+    if (allowed.length) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(reply, 405, { error: 'method_not_allowed', message: `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}` });
+    }
+    return sendError(reply, 404, { error: 'not_found', message: `no route ${request.method} ${path}` });
+  };
   app.setErrorHandler((error, request, reply) => {
+    // A body error on a path we do not route (e.g. QUERY without Content-Type) is a routing answer first.
+    if (!request.routeOptions.url) return noRoute(request, reply);
     const { status, body } = toErrorResponse(error, request);
     return sendError(reply, status, body);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, 404, { error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
-  );
+  app.setNotFoundHandler(noRoute);
 
   const metrics = deps.metrics;
   if (metrics) {
@@ -223,23 +259,28 @@ async function buildTypedApp(deps: AppDeps) {
     );
   }
 
-  /** Asks each dependency for a sign of life; a failure names the dependency and the error. */
-  const dependencyChecks = async (): Promise<Record<string, string>> => {
+  /**
+   * Asks each dependency for a sign of life. The answer is public: it says "ok" or "unavailable",
+   * never the driver's message (addresses, user names); the reason goes to the log.
+   */
+  const dependencyChecks = async (log: FastifyBaseLogger): Promise<Record<string, string>> => {
     const checks: Record<string, string> = {};
-    await deps.pool.query('SELECT 1').then(
-      () => (checks.postgres = 'ok'),
-      (e: Error) => (checks.postgres = e.message),
-    );
-    await deps.client.connection.workflowService.getSystemInfo({}).then(
-      () => (checks.temporal = 'ok'),
-      (e: Error) => (checks.temporal = e.message),
-    );
+    const check = (name: string, probe: Promise<unknown>) =>
+      probe.then(
+        () => (checks[name] = 'ok'),
+        (error: Error) => {
+          log.warn({ dependency: name, err: error.message }, 'health check failed');
+          checks[name] = 'unavailable';
+        },
+      );
+    await check('postgres', deps.pool.query('SELECT 1'));
+    await check('temporal', deps.client.connection.workflowService.getSystemInfo({}));
     return checks;
   };
   // /healthz for liveness probes, /readyz for load balancers: both 503 when a dependency is down.
   for (const url of ['/healthz', '/readyz']) {
-    app.get(url, { ...open, schema: { hide: true, response: { 200: S.Health, 503: S.Health } } }, async (_request, reply) => {
-      const checks = await dependencyChecks();
+    app.get(url, { ...open, schema: { hide: true, response: { 200: S.Health, 503: S.Health } } }, async (request, reply) => {
+      const checks = await dependencyChecks(request.log);
       const ok = Object.values(checks).every((v) => v === 'ok');
       return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks });
     });
@@ -305,6 +346,8 @@ async function buildTypedApp(deps: AppDeps) {
   if (deps.webhook?.secrets.length) {
     const verifier = new WebhookVerifier(deps.webhook.secrets, deps.webhook.toleranceSeconds);
     const deliveries = new WeakMap<FastifyRequest, VerifiedDelivery>();
+    // Fastify's own JSON parser (secure-json-parse), poisoned keys dropped like everywhere else.
+    const parseJson = app.getDefaultJsonParser('remove', 'remove');
     // Its own scope: JSON arrives as raw bytes, because the signature covers the bytes as sent.
     await app.register(async (scope) => {
       scope.removeContentTypeParser('application/json');
@@ -324,7 +367,9 @@ async function buildTypedApp(deps: AppDeps) {
             }
             deliveries.set(request, delivery);
             try {
-              request.body = JSON.parse(raw.toString('utf8'));
+              request.body = await new Promise<typeof request.body>((resolve, reject) =>
+                parseJson(request, raw.toString('utf8'), (error: Error | null, parsed?: unknown) => (error ? reject(error) : resolve(parsed as typeof request.body))),
+              );
             } catch (error) {
               throw new HttpError(400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
             }
@@ -491,6 +536,7 @@ async function buildTypedApp(deps: AppDeps) {
   if (deps.console) await registerConsole(app as unknown as FastifyInstance, deps.console.dir, open);
   await registerTrackingRoutes(app, { leads, secret: deps.trackingSecret ?? DEV_TRACKING_SECRET });
   await registerSequenceRoutes(app, { leads, roles });
+  if (deps.codec) registerCodecServer(deps.codec, { limited, auth, errorResponses });
 
   if (deps.devMailbox) {
     app.get(
@@ -509,4 +555,73 @@ async function buildTypedApp(deps: AppDeps) {
   }
 
   return app;
+
+  /**
+   * The codec server (Temporal's remote codec protocol): the Temporal UI and `temporal
+   * --codec-endpoint` send payloads to `<endpoint>/decode` and show the plaintext. Admin only:
+   * a bearer key, or, for a browser UI that sends no header of ours, the key as the last path
+   * segment of the endpoint (`/codec/<key>`; redacted from logs). CORS for the UI's origins only.
+   */
+  function registerCodecServer(
+    { codec, corsOrigins }: NonNullable<AppDeps['codec']>,
+    ctx: { limited: typeof limited; auth: Authenticator; errorResponses: typeof errorResponses },
+  ) {
+    const cors = (request: FastifyRequest, reply: { header(name: string, value: string): unknown }) => {
+      const origin = request.headers.origin;
+      reply.header('vary', 'Origin');
+      if (origin && corsOrigins.includes(origin)) {
+        reply.header('access-control-allow-origin', origin);
+        reply.header('access-control-allow-credentials', 'true');
+      }
+    };
+    for (const prefix of ['/codec', '/codec/:key']) {
+      const inPath = prefix.includes(':key');
+      for (const [action, run] of [
+        ['encode', (p: Parameters<AesGcmPayloadCodec['encode']>[0]) => codec.encode(p)],
+        ['decode', (p: Parameters<AesGcmPayloadCodec['decode']>[0]) => codec.decode(p)],
+      ] as const) {
+        app.options(`${prefix}/${action}`, { ...open, schema: { hide: true } }, async (request, reply) => {
+          cors(request, reply);
+          reply.header('access-control-allow-methods', 'POST, OPTIONS');
+          reply.header('access-control-allow-headers', 'authorization, content-type, x-namespace');
+          reply.header('access-control-max-age', '600');
+          return reply.status(200).send();
+        });
+        app.post(
+          `${prefix}/${action}`,
+          {
+            config: { access: { kind: 'key', roles: ['admin'] } as RouteAccess },
+            bodyLimit: CODEC_BODY_LIMIT,
+            onRequest: [
+              ...ctx.limited,
+              async (request: FastifyRequest, reply) => {
+                cors(request, reply);
+                const key = (request.params as { key?: string }).key;
+                ctx.auth.authorize(request.headers.authorization ?? (inPath && key ? `Bearer ${key}` : undefined), ['admin']);
+              },
+            ],
+            schema: {
+              summary: `Codec server: ${action} Temporal payloads with the lead-data key (admin)`,
+              description:
+                action === 'decode'
+                  ? 'Payloads without the binary/encrypted encoding come back unchanged. 400 undecodable_payload when a key id is unknown or a payload fails authentication.'
+                  : 'Encrypts with the newest PAYLOAD_KEYS key.',
+              tags: ['ops'],
+              ...(inPath ? { hide: true } : {}),
+              body: S.CodecBody,
+              response: { 200: S.CodecBody, ...ctx.errorResponses },
+            },
+          },
+          async (request) => {
+            try {
+              const out = await run(request.body.payloads.map(payloadFromJson));
+              return { payloads: out.map(payloadToJson) };
+            } catch (error) {
+              throw new HttpError(400, 'undecodable_payload', `cannot ${action} these payloads: ${(error as Error).message}`);
+            }
+          },
+        );
+      }
+    }
+  }
 }

@@ -1,3 +1,5 @@
+import type { HttpError } from './errors.js';
+import { refuseUnstorableText } from './text-safety.js';
 import type { FastifyBaseLogger } from 'fastify';
 import { DomainError } from '../domain/errors.js';
 import type { LeadService } from '../leads/service.js';
@@ -37,6 +39,13 @@ export async function recordEventBatch(
       return;
     }
     const event = parsed.data;
+    try {
+      refuseUnstorableText(event, `events.${index}`);
+    } catch (error) {
+      const { code, message, details } = error as HttpError;
+      results[index] = { index, status: 'refused', ...echo(item), error: code, message, details: details as BatchItemResult['details'] };
+      return;
+    }
     const key = `${event.leadId}\u0000${event.eventId}`;
     const first = seen.get(key);
     if (first !== undefined) {

@@ -1,41 +1,75 @@
 import { z } from 'zod';
 import { ROLES } from '../config.js';
 import { LEAD_STAGES, LeadIdSchema, REJECT_REASONS, SLA_STATES } from '../domain/lead.js';
+import { defaultProgram, sequences } from '../sequences/catalog.js';
 
 /**
  * Request and response schemas of HTTP API v1 (DESIGN.md). Fastify validates with them and
  * `/openapi.json` is generated from them, so the document cannot drift from the code.
  */
 
-const isTimeZone = (tz: string): boolean => {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** IANA zone names the runtime knows, plus UTC: the document lists them, so it says exactly what is accepted. */
+export const TIME_ZONES = [...Intl.supportedValuesOf('timeZone'), 'UTC'];
+const timeZones = new Set(TIME_ZONES);
+const isTimeZone = (tz: string): boolean => timeZones.has(tz);
+
+/**
+ * A one-line text field (names, company, who decided): no control characters, so nothing a
+ * template puts into a subject line or a log line can break it (CR/LF, NUL, escapes).
+ */
+// `(?![\s\S])` rather than `$`: the same "end of text" for ECMAScript and for Python-based
+// tools such as schemathesis, where `$` also matches before a final line break.
+const ONE_LINE = /^[^\u0000-\u001f\u007f]*(?![\s\S])/;
+const oneLine = (max: number) => z.string().regex(ONE_LINE, 'one line of text without control characters (line breaks, tabs, NUL)').trim().max(max);
+
+/** Who made a decision: a name or address, not blank (the document says so with a pattern). */
+const NOT_BLANK = '^[^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f][^\\u0000-\\u001f\\u007f]*(?![\\s\\S])';
+const decidedBy = oneLine(200).min(1).meta({ pattern: NOT_BLANK });
+
+/** Keys of free-form objects (attributes, properties): any text but NUL, which no store keeps. */
+const freeKey = z.string().regex(/^[^\u0000]*(?![\s\S])/, 'a key without NUL (\\u0000)');
+
+/** RFC 5321 caps the local part of an address at 64 characters; zod's email pattern does not. */
+const emailAddress = z
+  .email()
+  .max(254)
+  .refine((email) => email.slice(0, email.lastIndexOf('@')).length <= 64, 'the part before @ may be 64 characters at most');
+
+/**
+ * An ISO-8601 instant with its offset, stored as UTC: Postgres takes offsets up to ±15:59 and no
+ * year 0, both of which the ISO pattern allows, so the value is normalised here and refused here.
+ */
+const instant = z.iso
+  .datetime({ offset: true })
+  .refine((value) => {
+    const year = new Date(value).getUTCFullYear();
+    // Not a date at all: the ISO check above already said so, once.
+    return Number.isNaN(year) || (year >= 1 && year <= 9999);
+  }, 'a date-time between the years 1 and 9999')
+  .transform((value) => new Date(value).toISOString());
 
 export const LeadIdParams = z.object({ id: LeadIdSchema });
 
 export const CreateLeadBody = z.object({
   id: LeadIdSchema,
-  email: z.email().max(254),
-  firstName: z.string().trim().max(100).optional(),
-  lastName: z.string().trim().max(100).optional(),
-  company: z.string().trim().max(200).optional(),
-  timezone: z.string().refine(isTimeZone, 'an IANA time zone such as Europe/Paris').optional(),
-  sequence: z.string().max(100).optional(),
-  attributes: z.record(z.string(), z.unknown()).optional(),
+  email: emailAddress,
+  firstName: oneLine(100).optional(),
+  lastName: oneLine(100).optional(),
+  company: oneLine(200).optional(),
+  timezone: z.string().refine(isTimeZone, 'an IANA time zone such as Europe/Paris').meta({ enum: TIME_ZONES }).optional(),
+  // The catalog's sequences and scoring rules are listed in the document; the service checks them
+  // (400 unknown_sequence / unknown_event_type naming the choices), so a new one needs no schema edit.
+  sequence: z.string().max(100).meta({ enum: Object.keys(sequences) }).optional(),
+  attributes: z.record(freeKey, z.unknown()).optional(),
 });
 
 export const LeadCreated = z.object({ id: z.string(), stage: z.enum(LEAD_STAGES), workflowId: z.string() });
 
 export const EventBody = z.object({
   eventId: z.string().min(1).max(200),
-  type: z.string().min(1).max(100),
-  occurredAt: z.iso.datetime({ offset: true }).optional(),
-  properties: z.record(z.string(), z.unknown()).optional(),
+  type: z.string().min(1).max(100).meta({ enum: Object.keys(defaultProgram.scoring) }),
+  occurredAt: instant.optional(),
+  properties: z.record(freeKey, z.unknown()).optional(),
 });
 
 export const EventAccepted = z.object({ eventId: z.string(), duplicate: z.boolean() });
@@ -60,7 +94,7 @@ export const EventBatchBody = z.object({
     .max(MAX_BATCH_EVENTS),
 });
 
-export const REFUSAL_CODES = ['validation_failed', 'unknown_event_type', 'lead_not_found', 'duplicate_event', 'internal'] as const;
+export const REFUSAL_CODES = ['validation_failed', 'invalid_text', 'unknown_event_type', 'lead_not_found', 'duplicate_event', 'internal'] as const;
 
 export const BatchItemResult = z.object({
   index: z.number().int().meta({ description: 'position of the item in `events`' }),
@@ -176,13 +210,13 @@ export const LeadSummary = LeadBase.extend({
 
 export const LeadList = z.object({ leads: z.array(LeadSummary) });
 
-export const AcceptBody = z.object({ by: z.string().trim().min(1).max(200), notes: z.string().max(5000).optional() });
+export const AcceptBody = z.object({ by: decidedBy, notes: z.string().max(5000).optional() });
 export const RejectBody = z.object({
-  by: z.string().trim().min(1).max(200),
+  by: decidedBy,
   reason: z.enum(REJECT_REASONS),
   notes: z.string().max(5000).optional(),
 });
-export const DisqualifyBody = z.object({ by: z.string().trim().min(1).max(200), reason: z.string().trim().min(1).max(500) });
+export const DisqualifyBody = z.object({ by: decidedBy, reason: oneLine(500).min(1).meta({ pattern: NOT_BLANK }) });
 
 export const DecisionResult = z.object({ id: z.string(), stage: z.enum(LEAD_STAGES) });
 export const Unsubscribed = z.object({ id: z.string(), unsubscribed: z.literal(true) });
@@ -216,8 +250,8 @@ const FunnelFigures = z.object({
 
 export const FunnelQuery = z.object({
   sequence: z.string().max(100).optional().describe('only leads enrolled in this sequence'),
-  from: z.iso.datetime({ offset: true }).optional().describe('only leads enrolled at or after this instant'),
-  to: z.iso.datetime({ offset: true }).optional().describe('only leads enrolled before this instant'),
+  from: instant.optional().describe('only leads enrolled at or after this instant'),
+  to: instant.optional().describe('only leads enrolled before this instant'),
 });
 
 export const Funnel = FunnelFigures.extend({
@@ -260,3 +294,10 @@ export const Session = z.object({
 });
 
 export const Health = z.object({ status: z.enum(['ok', 'degraded']), checks: z.record(z.string(), z.string()) });
+
+/** A payload as Temporal's codec servers exchange them: base64 metadata values and data. */
+export const CodecPayload = z.object({
+  metadata: z.record(z.string().max(256), z.base64().max(4096)).optional(),
+  data: z.base64().optional(),
+});
+export const CodecBody = z.object({ payloads: z.array(CodecPayload).max(10_000) });

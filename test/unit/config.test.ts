@@ -12,6 +12,7 @@ const PRODUCTION = {
   DATABASE_URL: 'postgres://u:p@db:5432/leadflow',
   SMTP_URL: 'smtp://mail:25',
   TRACKING_SECRET: 'tracking-secret-0123456789',
+  PAYLOAD_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
 };
 
 /** The ConfigError a bad environment gives (fails the test if it loads). */
@@ -126,7 +127,7 @@ describe('config refuses a bad value with a sentence naming the variable', () =>
   });
 
   it('production without a required setting', () => {
-    for (const name of ['LEADS_API_KEYS', 'TEMPORAL_ADDRESS', 'DATABASE_URL', 'SMTP_URL'] as const) {
+    for (const name of ['LEADS_API_KEYS', 'TEMPORAL_ADDRESS', 'DATABASE_URL', 'SMTP_URL', 'PAYLOAD_KEYS'] as const) {
       const { [name]: _missing, ...rest } = PRODUCTION;
       expect(refusal(rest), name).toMatch(new RegExp(`^${name} must be set in production`));
     }

@@ -71,7 +71,7 @@ const containerEnv = (service: Service, shell: Record<string, string>): Record<s
   Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), shell)]));
 
 const APP_SERVICES = ['api', 'worker'];
-const SHELL = { LEADS_API_KEYS: 'ingest:ingest-key-1,sales:sales-key-1,admin:admin-key-1', TRACKING_SECRET: 'tracking-secret-0123456789' };
+const SHELL = { LEADS_API_KEYS: 'ingest:ingest-key-1,sales:sales-key-1,admin:admin-key-1', TRACKING_SECRET: 'tracking-secret-0123456789', PAYLOAD_KEYS: `k1:${Buffer.alloc(32, 1).toString('base64')}` };
 
 describe('docker-compose.yml', () => {
   it('is a valid Compose file by the compose specification schema', () => {

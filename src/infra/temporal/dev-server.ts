@@ -25,6 +25,8 @@ export interface DevServerOptions {
   cliPath?: string;
   /** How long to wait for the front end to answer (default 60 s). */
   startTimeoutMs?: number;
+  /** A codec server the Web UI asks to decode payloads (`--ui-codec-endpoint`). */
+  uiCodecEndpoint?: string;
 }
 
 export interface DevServer {
@@ -155,6 +157,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     'warn',
     ...leadSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=${TypedSearchAttributes.toMetadataType(key.type)}`]),
     ...(options.ui === false ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
+    ...(options.ui !== false && options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
   ];
   const server = spawnServerProcess(cliPath, args, options.onLog);
   const failure = (reason: string) =>

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { FAULT_KINDS, runChaos } from '../../chaos/harness.js';
+
+// The short fault-injection run CI does (`npm run chaos -- --quick`): a worker process killed
+// with SIGKILL, SMTP refusing and dropping connections, Postgres and the Temporal dev server
+// restarted, each at least once, while 60 leads run a seconds-long sequence.
+describe('fault injection (quick run)', () => {
+  it('loses no lead and sends every expected email exactly once through every kind of fault', { timeout: 420_000 }, async () => {
+    const lines: string[] = [];
+    const report = await runChaos({
+      leads: 60,
+      faultSeconds: 25,
+      faultEverySeconds: 3,
+      escalateShare: 0.3,
+      // A worker killed mid-send leaves that email to Temporal's retry after the activity's
+      // 2-minute start-to-close timeout: the run usually takes 45-90 s, 150-200 s when a kill hits a send.
+      settleSeconds: 180,
+      seed: 20261125,
+      log: (line) => lines.push(line),
+    });
+    const summary = JSON.stringify({ ...report, stuck: report.stuck.slice(0, 5) });
+    for (const kind of FAULT_KINDS) expect(report.faults[kind], `${kind} never happened: ${summary}`).toBeGreaterThan(0);
+    expect(report.leads).toBe(60);
+    expect(report.emails.expected, summary).toBeGreaterThanOrEqual(180); // three per lead, plus one per escalation
+    expect(report.emails, lines.join('\n')).toEqual({ expected: report.emails.expected, delivered: report.emails.expected, duplicated: 0, missing: 0 });
+    expect(report.stuck, summary).toEqual([]);
+    expect(report.failedWorkflows, summary).toBe(0);
+  });
+});
