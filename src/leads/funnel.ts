@@ -14,14 +14,15 @@ export interface DurationStats {
 export const DURATION_BUCKETS: readonly number[] = [60, 600, 3600, 4 * 3600, 86_400, 2 * 86_400, 7 * 86_400, 30 * 86_400];
 
 /** One `count(*) FILTER` column per histogram bucket of the duration `seconds` (an SQL expression). */
-const histogramColumns = (seconds: string, prefix: string, also = 'true'): string =>
-  [...DURATION_BUCKETS, null]
+function histogramColumns(seconds: string, prefix: string, also = 'true'): string {
+  return [...DURATION_BUCKETS, null]
     .map((upTo, i) => {
       const from = i === 0 ? null : DURATION_BUCKETS[i - 1];
       const bounds = [from === null ? null : `${seconds} >= ${from}`, upTo === null ? `${seconds} IS NOT NULL` : `${seconds} < ${upTo}`].filter(Boolean).join(' AND ');
       return `count(*) FILTER (WHERE ${also} AND ${bounds})::int AS ${prefix}_${i}`;
     })
     .join(',\n         ');
+}
 
 const histogramOf = (row: Record<string, unknown> | undefined, prefix: string): DurationStats['histogram'] =>
   [...DURATION_BUCKETS, null].map((upToSeconds, i) => ({ upToSeconds, count: Number(row?.[`${prefix}_${i}`] ?? 0) }));

@@ -84,16 +84,7 @@ const LOST_RACE =
 const routePattern = (url: string): RegExp =>
   new RegExp(`^${url.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}/?$`);
 
-const errorResponses = {
-  400: S.ErrorBody,
-  401: S.ErrorBody,
-  403: S.ErrorBody,
-  404: S.ErrorBody,
-  409: S.ErrorBody,
-  413: S.ErrorBody,
-  415: S.ErrorBody,
-  429: S.ErrorBody,
-};
+const errorResponses = S.ErrorResponses;
 
 /**
  * The web console's files, each at its own public route (the data behind it needs a key): the

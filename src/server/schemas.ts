@@ -282,6 +282,18 @@ export const ErrorBody = z.object({
   details: z.unknown().optional(),
 });
 
+/** The error answers every route documents (each an ErrorBody). */
+export const ErrorResponses = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  413: ErrorBody,
+  415: ErrorBody,
+  429: ErrorBody,
+};
+
 export const Session = z.object({
   roles: z.array(z.enum(ROLES)).describe("the key's roles"),
   mailbox: z.boolean().describe('whether GET /v1/dev/mailbox exists (embedded SMTP sink)'),

@@ -4,10 +4,13 @@ import { z } from 'zod';
 import type { Role } from '../config.js';
 import { LeadIdSchema } from '../domain/lead.js';
 import type { LeadService } from '../leads/service.js';
+import { sequences } from '../sequences/catalog.js';
+import { ErrorResponses } from './schemas.js';
 
-const Params = z.object({ id: z.string().regex(/^[a-z0-9-]+$/).max(100) });
+// The catalog's sequences are listed in the document; the service refuses others (404 naming the choices).
+const Params = z.object({ id: z.string().regex(/^[a-z0-9-]+$/).max(100).meta({ enum: Object.keys(sequences) }) });
 const Body = z.object({
-  leadIds: z.array(LeadIdSchema).min(1).max(10_000).optional().describe('only these leads (default: every in-flight lead on an older version)'),
+  leadIds: z.array(LeadIdSchema).min(1).max(400).optional().describe('only these leads, at most 400 a call, which keeps the body under the 64 KiB limit (default: every in-flight lead on an older version)'),
 });
 const Result = z.object({
   sequence: z.string(),
@@ -30,7 +33,7 @@ export async function registerSequenceRoutes(
         tags: ['sequences'],
         params: Params,
         body: Body,
-        response: { 200: Result },
+        response: { 200: Result, ...ErrorResponses },
       },
     },
     async (request) => deps.leads.migrateSequence(request.params.id, request.body.leadIds ? { leadIds: request.body.leadIds } : {}),

@@ -27,10 +27,13 @@ const lead = async (id: string) => (await t.call('GET', `/v1/leads/${id}`, { rol
 const get = (url: string, init: RequestInit = {}) => fetch(url.startsWith('http') ? url : `${t.stack.apiUrl}${url}`, { redirect: 'manual', ...init });
 const hrefs = (html: string) => [...html.matchAll(/(?:href|src)="([^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&'));
 
-/** A fixed-offset zone where it is about noon now: later emails fall in the default 08:00-20:00 window whenever the suite runs. */
+/** A zone (one the API lists) where it is about noon now: later emails fall in the default 08:00-20:00 window whenever the suite runs. */
 function noonZone(): string {
-  const offset = 12 - new Date().getUTCHours();
-  return offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+  const now = new Date();
+  const hourIn = (timeZone: string) => Number(new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', hourCycle: 'h23' }).format(now));
+  const zone = Intl.supportedValuesOf('timeZone').find((z) => Math.abs(hourIn(z) - 12) <= 1);
+  if (!zone) throw new Error('no time zone where it is about noon now');
+  return zone;
 }
 
 async function enrol(id: string, sequence: string, timezone?: string): Promise<Mail> {
