@@ -80,7 +80,10 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
       rendered.kind === 'marketing' && config.tracking
         ? { ...trackEmail(rendered, { leadId: email.lead.id, sendKey: email.sendKey, template: email.template }, config.tracking), kind: rendered.kind }
         : { ...rendered, headers: {} };
-    return inTransaction(pool, async (db) => {
+    // Set once the relay has accepted the message: from then on the send must be recorded, even
+    // if the transaction holding the outbox row is lost (Postgres restarted mid-send).
+    let handedOff: string | undefined;
+    const send = inTransaction(pool, async (db) => {
       await db.query(
         `INSERT INTO email_outbox (send_key, lead_id, kind, template, to_address, subject)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (send_key) DO NOTHING`,
@@ -118,6 +121,7 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
           messageId,
           headers: { ...content.headers, 'X-Leadflow-Send-Key': email.sendKey, 'X-Leadflow-Lead': email.lead.id },
         });
+        handedOff = messageId;
       } catch (error) {
         const reason = (error as Error).message;
         if (!isPermanentSmtpError(error)) {
@@ -142,6 +146,37 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
       logger?.info({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, kind: content.kind, messageId }, 'email sent');
       return { sent: true, messageId };
     });
+    try {
+      return await send;
+    } catch (error) {
+      if (handedOff === undefined) throw error;
+      // The relay accepted the message, but its `sent` row went with the lost transaction. Write
+      // it again on a fresh connection while this attempt still runs (no retry can start before
+      // it ends), so the retry Temporal would make finds it sent instead of sending again.
+      await recordSentAfterLoss({ ...email, kind: content.kind, subject: content.subject }, handedOff, error);
+      metrics?.emailsSent.inc({ kind: content.kind });
+      logger?.warn({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, kind: content.kind, messageId: handedOff }, 'email sent; its record was written again after the database connection was lost');
+      return { sent: true, messageId: handedOff };
+    }
+  }
+
+  /** Records a send the relay accepted, on any connection; retried while Postgres comes back (up to a minute). */
+  async function recordSentAfterLoss(email: OutgoingEmail & { kind: string; subject: string }, messageId: string, lost: unknown): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await pool.query(
+          `INSERT INTO email_outbox (send_key, lead_id, kind, template, to_address, subject, status, message_id, attempts, sent_at)
+           VALUES ($1, $2, $3, $4, $5, $6, 'sent', $7, $8, now())
+           ON CONFLICT (send_key) DO UPDATE SET status = 'sent', message_id = EXCLUDED.message_id, attempts = EXCLUDED.attempts, sent_at = now()`,
+          [email.sendKey, email.lead.id, email.kind, email.template, email.to, email.subject, messageId, attempt()],
+        );
+        return;
+      } catch {
+        if (Date.now() >= deadline) throw lost;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
   }
 
   return {

@@ -68,6 +68,35 @@ describe('email activities', () => {
     expect(await readMailbox(pg.pool, { to: 'crash@example.com' })).toHaveLength(1);
   });
 
+  it('records a send the relay accepted when Postgres drops the transaction mid-send, so a retry sends nothing', async () => {
+    // Postgres restarts while the message is with the relay: the connection holding the outbox
+    // row's transaction dies, and with it the row. The attempt writes the record again.
+    let handOffs = 0;
+    const droppingMailer: Mailer = {
+      async send(message) {
+        const result = await mailer.send(message);
+        handOffs += 1;
+        if (handOffs === 1) {
+          await pg.pool.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'`,
+          );
+        }
+        return result;
+      },
+      close: () => undefined,
+    };
+    const activities = createActivities({ pool: pg.pool, mailer: droppingMailer, config });
+    const input = { lead: lead('pgdrop'), template: 'welcome', sendKey: 'pgdrop:onboarding@v1:e1:s0', sequence: 'onboarding@v1', step: 0 };
+    const first = await activities.sendNurtureEmail(input);
+    expect(first.sent).toBe(true);
+    const { rows } = await pg.pool.query(`SELECT status, message_id FROM email_outbox WHERE send_key = $1`, [input.sendKey]);
+    expect(rows).toEqual([{ status: 'sent', message_id: first.messageId }]);
+    // The retry Temporal would make finds the send recorded: no second hand-off.
+    expect(await activities.sendNurtureEmail(input)).toEqual({ sent: false, messageId: first.messageId });
+    expect(handOffs).toBe(1);
+  });
+
   it('skips marketing email to a suppressed address but still notifies sales about that lead', async () => {
     const activities = createActivities({ pool: pg.pool, mailer, config });
     await pg.pool.query(`INSERT INTO suppressions (email, reason) VALUES ('gone@example.com', 'unsubscribed')`);
