@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { addDuration, isDuration, parseDuration } from '../../src/domain/duration.js';
-import { LeadIdSchema } from '../../src/domain/lead.js';
+import { LeadIdSchema } from '../../src/domain/lead-id.js';
 import { defaultProgram, programSnapshot, sequences } from '../../src/sequences/catalog.js';
 import { ProgramSchema, SequenceSchema, durationMs } from '../../src/sequences/model.js';
 import { renderTemplate, templates } from '../../src/sequences/templates.js';
