@@ -4,7 +4,7 @@ import { DEFAULT_SCORING } from './scoring.js';
 import { registerTemplate } from './templates.js';
 
 /** Renders a template by id; importing it from here guarantees the library's own templates are registered. */
-export { renderTemplate } from './templates.js';
+export { hasTemplate, renderTemplate } from './templates.js';
 
 /**
  * The sequences marketing ships: one file each under src/sequences/library/ (listed by the

@@ -180,7 +180,12 @@ register({
 
 /** Renders a template by id; throws naming the id when it does not exist. */
 export function renderTemplate(templateId: string, context: TemplateContext): RenderedEmail & { kind: EmailTemplate['kind'] } {
-  const template = templates[templateId];
+  const template = hasTemplate(templateId) ? templates[templateId] : undefined;
   if (!template) throw new Error(`unknown email template "${templateId}"`);
   return { ...template.render(context), kind: template.kind };
+}
+
+/** Whether a template with this id exists (an own key: `constructor` is no template). */
+export function hasTemplate(templateId: string): boolean {
+  return Object.hasOwn(templates, templateId);
 }

@@ -25,6 +25,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCodes.invalidDecision]: 400,
   [ErrorCodes.suppressedRecipient]: 409,
   [ErrorCodes.invalidRecipient]: 400,
+  [ErrorCodes.templateMissing]: 500,
 };
 
 export interface ErrorResponse {

@@ -115,7 +115,10 @@ export function reduce(state: LeadMachineState, input: LeadInput, ctx: LeadConte
     if (email) effects.push(email);
   }
   publish(next, ctx, effects);
-  if (ctx.historyIsLong && !isTerminal(next.stage) && !next.emailInFlight) effects.push({ kind: 'continueAsNew' });
+  if (ctx.historyIsLong && !isTerminal(next.stage) && !next.emailInFlight) {
+    if (next.timeline.at(-1)?.kind !== 'continued') note(next, ctx, 'continued', 'continuing as new: the history is long');
+    effects.push({ kind: 'continueAsNew' });
+  }
   return { state: next, effects };
 }
 
