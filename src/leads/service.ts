@@ -39,6 +39,7 @@ import {
   type LeadWorkflowInput,
 } from '../../workflows/messages.js';
 import type { leadWorkflow } from '../../workflows/lead.js';
+import { startAttributes } from '../../workflows/search-attributes.js';
 
 export interface NewLead extends LeadProfile {
   sequence?: string;
@@ -228,11 +229,13 @@ export class LeadService {
     // Signal even a duplicate: the first delivery may have crashed between the insert and the
     // signal. The workflow's own dedupe makes the repeat harmless.
     const signal: EngagementEvent = { eventId: event.eventId, type: event.type, occurredAt, ...(event.properties ? { properties: event.properties } : {}) };
+    const input = this.workflowInput(row);
     try {
       await this.deps.client.workflow.signalWithStart<typeof leadWorkflow, [EngagementEvent]>('leadWorkflow', {
         workflowId: leadWorkflowId(leadId),
         taskQueue: LEADS_TASK_QUEUE,
-        args: [this.workflowInput(row)],
+        args: [input],
+        typedSearchAttributes: startAttributes(input.program.enrolSequence),
         staticSummary: LeadService.workflowSummary(row),
         signal: engagementSignal,
         signalArgs: [signal],
@@ -426,11 +429,14 @@ export class LeadService {
   }
 
   private async ensureWorkflow(row: LeadRow): Promise<void> {
+    const input = this.workflowInput(row);
     try {
       await this.deps.client.workflow.start<typeof leadWorkflow>('leadWorkflow', {
         workflowId: leadWorkflowId(row.id),
         taskQueue: LEADS_TASK_QUEUE,
-        args: [this.workflowInput(row)],
+        args: [input],
+        // The lead's first workflow task then upserts none (docs/benchmarks.md, cost per input).
+        typedSearchAttributes: startAttributes(input.program.enrolSequence),
         staticSummary: LeadService.workflowSummary(row),
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
