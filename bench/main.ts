@@ -6,6 +6,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { renderChart } from './chart.js';
 import { Progress } from './progress.js';
 import { runBench, type BenchOptions, type BenchResult } from './run.js';
+import { benchFailures } from './verdict.js';
 import { formatNumber, mib, table } from './stats.js';
 
 const HELP = `npm run bench -- [options]
@@ -41,7 +42,9 @@ sink in a temporary folder (or uses TEMPORAL_ADDRESS, DATABASE_URL, SMTP_URL), r
   --keep-data         keep the temporary Temporal and Postgres data folder
   -h, --help          this text
 
-Targets are reported, never asserted: the exit code is 0 when the bench ran, 1 when it failed.`;
+Targets are reported, never asserted. The exit code is 1 when the bench failed to run, or when
+any hand-off failed or was not attempted, or any request failed (the results are written
+first, and the reasons printed); 0 otherwise.`;
 
 const { values } = parseArgs({
   options: {
@@ -123,7 +126,9 @@ await fs.writeFile(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
 await fs.writeFile(`${base}.svg`, chartOf(result));
 console.log(report(result));
 console.log(`\nresults: ${path.relative(process.cwd(), `${base}.json`)}  chart: ${path.relative(process.cwd(), `${base}.svg`)}`);
-process.exit(0);
+const failures = benchFailures(result);
+for (const failure of failures) console.error(`bench: FAILED: ${failure}`);
+process.exit(failures.length === 0 ? 0 : 1);
 
 function chartOf(r: BenchResult): string {
   const h = r.handoff;
