@@ -124,7 +124,7 @@ export function chaosFailures(report: ChaosReport): string[] {
  * message is in, before answering) or hangs (takes the message and never answers) on demand;
  * counts every accepted delivery by its send key.
  */
-class FaultySmtp {
+export class FaultySmtp {
   mode: 'ok' | 'refuse' | 'drop' | 'hang' = 'ok';
   readonly received = new Map<string, number>();
   dropped = 0;
@@ -332,6 +332,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }),
     );
     escalations.catch(() => undefined);
+
+    // The worker is up once the relay has an email (under load, bundling and connecting take
+    // seconds): faults start then, so the first one lands on sends in flight, not on an idle relay.
+    const firstEmailBy = Date.now() + 120_000;
+    while (smtp.received.size === 0 && Date.now() < firstEmailBy) await sleep(200);
+    options.log(`first email at the relay: faults start`);
 
     // Faults, one at a time, for the fault window (and until every kind came at least once).
     // Each kind comes once per round, in a shuffled order, so even a short run sees them all.
