@@ -18,7 +18,7 @@ afterAll(async () => {
   await relay?.close();
 });
 
-const message = (key: string) => ({ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't', headers: { 'X-Leadflow-Send-Key': key } });
+const message = (key: string) => ({ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't', html: '<p>t</p>', messageId: `<${key}@example.com>`, headers: { 'X-Leadflow-Send-Key': key } });
 
 describe('chaos relay', () => {
   it('counts an accepted delivery by its send key', async () => {
