@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +19,7 @@ import type { leadWorkflow } from '../workflows/lead.js';
 /**
  * Fault injection on the real parts: a Temporal dev server on a SQLite file, embedded
  * PostgreSQL, a worker in a process of its own (`worker/main.ts`, as deployed) and an SMTP relay
- * that can refuse or drop connections. Leads run a program whose waits are seconds long; while
+ * that can refuse connections, drop them or hang. Leads run a program whose waits are seconds long; while
  * they run, faults are injected; then the harness waits for every lead to reach its expected
  * state and counts, at the relay, every email by its send key.
  */
@@ -39,8 +40,8 @@ export const CHAOS_SEQUENCE = SequenceSchema.parse({
   ],
 });
 
-export type FaultKind = 'kill-worker' | 'smtp-refuse' | 'smtp-drop' | 'restart-postgres' | 'restart-temporal';
-export const FAULT_KINDS: FaultKind[] = ['kill-worker', 'smtp-refuse', 'smtp-drop', 'restart-postgres', 'restart-temporal'];
+export type FaultKind = 'kill-worker' | 'smtp-refuse' | 'smtp-drop' | 'smtp-hang' | 'restart-postgres' | 'restart-temporal';
+export const FAULT_KINDS: FaultKind[] = ['kill-worker', 'smtp-refuse', 'smtp-drop', 'smtp-hang', 'restart-postgres', 'restart-temporal'];
 
 export interface ChaosOptions {
   leads: number;
@@ -56,27 +57,86 @@ export interface ChaosOptions {
   log: (line: string) => void;
 }
 
+/** What the relay received, judged against the send keys the run expected. */
+export interface DeliveryCount {
+  expected: number;
+  /** Expected send keys that arrived at least once. */
+  delivered: number;
+  /** Deliveries beyond the first of a send key (expected or not). */
+  duplicated: number;
+  missing: number;
+  /** Send keys that arrived more than once, with how many times. */
+  duplicatedKeys: Record<string, number>;
+  /** Send keys nobody expected (a wrong key, or an email that should not exist). */
+  unexpectedKeys: string[];
+}
+
 export interface ChaosReport {
   leads: number;
   faults: Record<FaultKind, number>;
-  emails: { expected: number; delivered: number; duplicated: number; missing: number };
+  emails: DeliveryCount;
   /** Leads not in their expected state when the settle time ran out. */
   stuck: string[];
   /** Workflow runs that ended other than by continue-as-new. */
   failedWorkflows: number;
+  /** SMTP connections the relay destroyed mid-transaction (smtp-drop): proof the fault happened. */
+  droppedConnections: number;
   seconds: number;
 }
 
-/** The relay: accepts, refuses (421) or drops connections on demand; counts by send key. */
-class FaultySmtp {
-  mode: 'ok' | 'refuse' | 'drop' = 'ok';
+/** Counts deliveries by send key against the expected ones (pure: the report's logic, unit-tested). */
+export function countDeliveries(expected: ReadonlySet<string>, received: ReadonlyMap<string, number>): DeliveryCount {
+  const delivered = [...expected].filter((key) => (received.get(key) ?? 0) > 0).length;
+  const duplicatedKeys = Object.fromEntries([...received].filter(([, n]) => n > 1));
+  return {
+    expected: expected.size,
+    delivered,
+    duplicated: [...received.values()].reduce((n, count) => n + Math.max(0, count - 1), 0),
+    missing: expected.size - delivered,
+    duplicatedKeys,
+    unexpectedKeys: [...received.keys()].filter((key) => !expected.has(key)).sort(),
+  };
+}
+
+/**
+ * Why a run failed, one sentence each; empty when it is clean. A run fails on any missing
+ * email, any send key delivered twice, any email under a send key nobody expected, any stuck
+ * lead or failed workflow, and when a fault kind never happened.
+ */
+export function chaosFailures(report: ChaosReport): string[] {
+  const failures: string[] = [];
+  const { emails } = report;
+  const some = (keys: string[]) => keys.slice(0, 5).join(', ') + (keys.length > 5 ? ', …' : '');
+  if (emails.missing > 0) failures.push(`${emails.missing} of ${emails.expected} expected emails never arrived`);
+  const twice = Object.keys(emails.duplicatedKeys);
+  if (twice.length > 0) failures.push(`${twice.length} send keys delivered more than once (${emails.duplicated} extra deliveries): ${some(twice.map((k) => `${k} ×${emails.duplicatedKeys[k]}`))}`);
+  if (emails.unexpectedKeys.length > 0) failures.push(`${emails.unexpectedKeys.length} emails under send keys nobody expected: ${some(emails.unexpectedKeys)}`);
+  if (report.stuck.length > 0) failures.push(`${report.stuck.length} leads not in their expected state: ${some(report.stuck)}`);
+  if (report.failedWorkflows > 0) failures.push(`${report.failedWorkflows} workflow runs ended other than by continue-as-new`);
+  const never = FAULT_KINDS.filter((k) => !(report.faults[k] > 0));
+  if (never.length > 0) failures.push(`faults that never happened: ${never.join(', ')}`);
+  if (report.faults['smtp-drop'] > 0 && report.droppedConnections === 0) failures.push('smtp-drop was injected but no SMTP connection was dropped');
+  return failures;
+}
+
+/**
+ * The relay: accepts, refuses (421/451), drops connections (destroys the TCP socket once the
+ * message is in, before answering) or hangs (takes the message and never answers) on demand;
+ * counts every accepted delivery by its send key.
+ */
+export class FaultySmtp {
+  mode: 'ok' | 'refuse' | 'drop' | 'hang' = 'ok';
   readonly received = new Map<string, number>();
+  dropped = 0;
   private server: SMTPServer;
+  /** The TCP sockets of open sessions, by the client's port (smtp-server sessions hold no socket). */
+  private readonly sockets = new Map<number, Socket>();
 
   constructor() {
     this.server = new SMTPServer({
       authOptional: true,
       disabledCommands: ['STARTTLS'],
+      logger: false,
       onConnect: (session, callback) => {
         if (this.mode === 'refuse') return callback(Object.assign(new Error('service not available, try later'), { responseCode: 421 }));
         callback();
@@ -87,9 +147,14 @@ class FaultySmtp {
         stream.on('end', () => {
           if (this.mode === 'drop') {
             // The message arrived but the relay vanishes before saying so: the sender must retry.
-            (session as unknown as { socket?: { destroy(): void } }).socket?.destroy();
+            const socket = this.sockets.get(session.remotePort);
+            if (!socket) return callback(Object.assign(new Error('drop found no socket: try again later'), { responseCode: 451 }));
+            this.dropped += 1;
+            socket.destroy();
             return;
           }
+          // A hang: the message is in, the answer never comes; the mailer's timeout ends it.
+          if (this.mode === 'hang') return;
           if (this.mode === 'refuse') return callback(Object.assign(new Error('try again later'), { responseCode: 451 }));
           const key = /^x-leadflow-send-key:\s*(\S+)/im.exec(raw)?.[1] ?? 'unknown';
           this.received.set(key, (this.received.get(key) ?? 0) + 1);
@@ -98,6 +163,14 @@ class FaultySmtp {
       },
     });
     this.server.on('error', () => undefined);
+    this.server.server.on('connection', (socket: Socket) => {
+      const port = socket.remotePort;
+      if (port === undefined) return;
+      this.sockets.set(port, socket);
+      socket.once('close', () => {
+        if (this.sockets.get(port) === socket) this.sockets.delete(port);
+      });
+    });
   }
 
   listen(port: number): Promise<void> {
@@ -105,6 +178,7 @@ class FaultySmtp {
   }
 
   close(): Promise<void> {
+    for (const socket of this.sockets.values()) socket.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }
@@ -259,6 +333,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
     escalations.catch(() => undefined);
 
+    // The worker is up once the relay has an email (under load, bundling and connecting take
+    // seconds): faults start then, so the first one lands on sends in flight, not on an idle relay.
+    const firstEmailBy = Date.now() + 120_000;
+    while (smtp.received.size === 0 && Date.now() < firstEmailBy) await sleep(200);
+    options.log(`first email at the relay: faults start`);
+
     // Faults, one at a time, for the fault window (and until every kind came at least once).
     // Each kind comes once per round, in a shuffled order, so even a short run sees them all.
     const faultsEnd = Date.now() + options.faultSeconds * 1000;
@@ -279,8 +359,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           break;
         case 'smtp-refuse':
         case 'smtp-drop':
-          smtp.mode = kind === 'smtp-refuse' ? 'refuse' : 'drop';
-          await sleep(2000 + rand() * 3000);
+        case 'smtp-hang':
+          smtp.mode = kind === 'smtp-refuse' ? 'refuse' : kind === 'smtp-drop' ? 'drop' : 'hang';
+          {
+            // A drop lasts until it has dropped a connection (up to 15 s): the report can then
+            // show the fault happened rather than assume it.
+            const droppedBefore = smtp.dropped;
+            const until = Date.now() + 2000 + rand() * 3000;
+            while (Date.now() < until || (kind === 'smtp-drop' && smtp.dropped === droppedBefore && Date.now() < until + 15_000)) await sleep(100);
+          }
           smtp.mode = 'ok';
           break;
         case 'restart-postgres':
@@ -330,16 +417,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for await (const execution of client.workflow.list({ query: `WorkflowType = "leadWorkflow"` })) {
       if (!['RUNNING', 'CONTINUED_AS_NEW'].includes(execution.status.name)) failedWorkflows += 1;
     }
-    const delivered = [...expectedKeys].filter((key) => smtp.received.has(key)).length;
-    const duplicated = [...smtp.received.values()].reduce((n, count) => n + Math.max(0, count - 1), 0);
-    const unexpected = [...smtp.received.keys()].filter((key) => !expectedKeys.has(key));
-    if (unexpected.length) options.log(`unexpected send keys at the relay: ${unexpected.slice(0, 5).join(', ')}`);
+    const emails = countDeliveries(expectedKeys, smtp.received);
     return {
       leads: ids.length,
       faults,
-      emails: { expected: expectedKeys.size, delivered, duplicated, missing: expectedKeys.size - delivered },
+      emails,
       stuck,
       failedWorkflows,
+      droppedConnections: smtp.dropped,
       seconds: Math.round((Date.now() - started) / 1000),
     };
   } catch (error) {

@@ -24,7 +24,7 @@ import { programSnapshot } from '../src/sequences/catalog.js';
 import { createTimeSkippingTestEnv } from '../src/infra/temporal/test-server.js';
 import { bundleWorkflows } from '../worker/worker.js';
 import type { leadWorkflow } from '../workflows/lead.js';
-import { acceptUpdate, engagementSignal, leadStateQuery, migrateSequenceSignal, rejectUpdate, unsubscribeSignal } from '../workflows/messages.js';
+import { acceptUpdate, disqualifyUpdate, engagementSignal, leadStateQuery, migrateSequenceSignal, rejectUpdate, unsubscribeSignal } from '../workflows/messages.js';
 import { onboarding } from '../src/sequences/catalog.js';
 import { recordingActivities } from '../test/helpers/fake-activities.js';
 import { startAttributes } from '../workflows/search-attributes.js';
@@ -46,6 +46,8 @@ interface Scenario {
   sequence: string;
   historyBudget?: number;
   timezone?: string;
+  /** The sales owners assignOwner hands reviews to (none: reviews have no owner). */
+  owners?: string[];
   run(ctx: Ctx): Promise<void>;
 }
 
@@ -157,10 +159,61 @@ export const scenarios: Scenario[] = [
       await nurtureCount(ctx, 4);
     },
   },
+  // Recorded with the review SLA, owners and disqualification in the code (issue 21).
+  {
+    name: 'sla-reminder-escalation',
+    description: 'escalation with an owner; the review SLA expires twice: a reminder to the owner, then the manager; accepted after',
+    sequence: 'onboarding',
+    owners: ['olga@example.com'],
+    async run(ctx) {
+      await nurtureCount(ctx, 1);
+      await signalEvents(ctx.handle, ['product.compared', 'product.compared', 'pricing.viewed']);
+      await stageIs(ctx.handle, 'sales_review');
+      await ctx.env.sleep('10 days');
+      await eventually(() => {
+        const levels = ctx.recorded.reminders.map((r) => r.level);
+        if (levels.join() !== '1,2') throw new Error(`reminders ${levels.join()}, want 1,2`);
+      });
+      await ctx.handle.executeUpdate(acceptUpdate, { args: [{ by: 'olga@example.com' }] });
+      await ctx.handle.result();
+    },
+  },
+  {
+    name: 'owner-assignment',
+    description: 'two reviews, each assigned an owner round-robin (olga, then piet); rejected (not_ready) in between, accepted in time',
+    sequence: 'onboarding',
+    owners: ['olga@example.com', 'piet@example.com'],
+    async run(ctx) {
+      await signalEvents(ctx.handle, ['product.compared', 'product.compared', 'pricing.viewed']);
+      await eventually(async () => {
+        if ((await ctx.handle.query(leadStateQuery)).review?.owner !== 'olga@example.com') throw new Error('review #1 not assigned yet');
+      });
+      await ctx.handle.executeUpdate(rejectUpdate, { args: [{ by: 'olga@example.com', reason: 'not_ready' }] });
+      await signalEvents(ctx.handle, ['product.compared', 'product.compared', 'form.submitted']);
+      await eventually(async () => {
+        if ((await ctx.handle.query(leadStateQuery)).review?.owner !== 'piet@example.com') throw new Error('review #2 not assigned yet');
+      });
+      await ctx.handle.executeUpdate(acceptUpdate, { args: [{ by: 'piet@example.com' }] });
+      await ctx.handle.result();
+    },
+  },
+  {
+    name: 'disqualify',
+    description: 'welcome, some engagement, then disqualified by an admin: the workflow ends in the terminal stage',
+    sequence: 'onboarding',
+    async run(ctx) {
+      await nurtureCount(ctx, 1);
+      await signalEvents(ctx.handle, ['pricing.viewed']);
+      await ctx.env.sleep('3 days');
+      await nurtureCount(ctx, 2);
+      await ctx.handle.executeUpdate(disqualifyUpdate, { args: [{ by: 'admin@example.com', reason: 'competitor' }] });
+      await ctx.handle.result();
+    },
+  },
 ];
 
 // Recorded from the lead engine v2 (patch lead-engine-v2): the same paths under the new engine.
-const V2_PATHS = ['onboarding-complete', 'escalate-reject-recycle', 'unsubscribe', 'continue-as-new', 'webinar-timeout-goto', 'migrate-and-decay'];
+const V2_PATHS = ['onboarding-complete', 'escalate-reject-recycle', 'unsubscribe', 'continue-as-new', 'webinar-timeout-goto', 'migrate-and-decay', 'owner-assignment', 'disqualify'];
 scenarios.push(
   ...V2_PATHS.map((name): Scenario => {
     const v1 = scenarios.find((s) => s.name === name)!;
@@ -170,7 +223,7 @@ scenarios.push(
 
 async function record(env: TestWorkflowEnvironment, workflowBundle: WorkflowBundleWithSourceMap, scenario: Scenario): Promise<string[]> {
   const taskQueue = `rec-${randomUUID()}`;
-  const recorded = recordingActivities();
+  const recorded = recordingActivities({ owners: scenario.owners });
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities: recorded.activities });
   const leadId = `rec-${scenario.name}`;
   const workflowId = `lead-${leadId}`;

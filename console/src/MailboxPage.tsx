@@ -44,6 +44,7 @@ export function MailboxPage({ signed, heading }: { signed: Signed; heading: Head
             <li key={keyOf(m, i)}>
               <button type="button" className="message" aria-pressed={openId === keyOf(m, i)} onClick={() => setOpenId(keyOf(m, i))}>
                 <strong>{m.subject || '(no subject)'}</strong>
+                {m.repeat && <span className="badge">repeat</span>}
                 <span className="sub">
                   to {m.to.join(', ')} · {age(m.receivedAt)}
                 </span>
@@ -63,7 +64,7 @@ export function MailboxPage({ signed, heading }: { signed: Signed; heading: Head
                 <dt>To</dt>
                 <dd>{open.to.join(', ')}</dd>
                 <dt>Received</dt>
-                <dd>{when(open.receivedAt)}</dd>
+                <dd>{when(open.receivedAt)}{open.repeat ? ' (again: an earlier delivery had this Message-ID)' : ''}</dd>
               </dl>
               {open.html ? (
                 // A sandbox without allow-scripts or allow-same-origin: the email's HTML renders as in a mail client and can do nothing else.

@@ -11,6 +11,8 @@ export interface MailboxMessage {
   messageId: string | null;
   headers: Record<string, string>;
   receivedAt: string;
+  /** True when an earlier delivery carried the same Message-ID: the relay received this email again. */
+  repeat: boolean;
 }
 
 export interface SmtpSink {
@@ -29,8 +31,9 @@ const addresses = (field: AddressObject | AddressObject[] | undefined): string[]
 /**
  * The in-process SMTP server used instead of a real mail relay in development and tests.
  * It speaks real SMTP (nodemailer talks to it over TCP) and stores every message in the
- * `mailbox` table, read back at `GET /v1/dev/mailbox`. A message is stored once per
- * Message-ID, so a resend after a crash shows up as one message.
+ * `mailbox` table, read back at `GET /v1/dev/mailbox`. Every delivery is stored, as a real
+ * relay's mailbox would show it: a resend of a Message-ID already received (a crash after the
+ * hand-off, docs/reliability.md) is a second message marked `repeat`, never folded into the first.
  */
 /** An SMTP reply the sink gives instead of accepting a recipient, e.g. `{ code: 550, message: '5.1.1 no such user' }`. */
 export interface SmtpRefusal {
@@ -71,8 +74,7 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
           for (const line of mail.headerLines) headers[line.key] = line.line.slice(line.key.length + 1).trim();
           await options.pool.query(
             `INSERT INTO mailbox (message_id, from_address, to_addresses, subject, text_body, html_body, headers)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (message_id) DO NOTHING`,
+             VALUES ($1, $2, $3, $4, $5, $6, $7)`,
             [mail.messageId ?? null, from, to, mail.subject ?? '', mail.text ?? null, typeof mail.html === 'string' ? mail.html : null, headers],
           );
           callback();
@@ -101,8 +103,9 @@ export async function startSmtpSink(options: SmtpSinkOptions): Promise<SmtpSink>
 /** Messages the sink received, newest last; `to` filters on one recipient (case-insensitive). */
 export async function readMailbox(pool: Pool, filter: { to?: string; limit?: number } = {}): Promise<MailboxMessage[]> {
   const result = await pool.query(
-    `SELECT message_id, from_address, to_addresses, subject, text_body, html_body, headers, received_at
-       FROM mailbox
+    `SELECT message_id, from_address, to_addresses, subject, text_body, html_body, headers, received_at,
+            EXISTS (SELECT 1 FROM mailbox e WHERE e.message_id = m.message_id AND e.id < m.id) AS repeat
+       FROM mailbox m
       WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM unnest(to_addresses) t WHERE lower(t) = lower($1))
       ORDER BY id
       LIMIT $2`,
@@ -117,5 +120,6 @@ export async function readMailbox(pool: Pool, filter: { to?: string; limit?: num
     messageId: row.message_id,
     headers: row.headers,
     receivedAt: new Date(row.received_at).toISOString(),
+    repeat: row.repeat,
   }));
 }

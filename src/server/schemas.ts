@@ -273,6 +273,7 @@ export const Mailbox = z.object({
       messageId: z.string().nullable(),
       headers: z.record(z.string(), z.string()),
       receivedAt: z.string(),
+      repeat: z.boolean().describe('an earlier delivery carried the same Message-ID: the relay received this email again'),
     }),
   ),
 });

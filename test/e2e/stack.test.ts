@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { freePort } from '../../src/infra/net.js';
 import { startStack, type RunningStack } from '../../src/stack.js';
 import { eventually } from '../helpers/eventually.js';
+import { noonZone } from '../helpers/zones.js';
 
 /**
  * The whole system as `npm start` runs it (Temporal dev server, embedded PostgreSQL, SMTP
@@ -197,11 +198,23 @@ describe('Leadflow end to end over HTTP', () => {
   });
 
   it('stops marketing email after an unsubscribe', async () => {
-    await call('POST', '/v1/leads', { role: 'ingest', body: { id: 'e2e-dee', email: 'dee@example.com' } });
+    // webinar-invite: a click during its first wait sends the deep dive at once (in a zone where
+    // it is noon, inside the send window), so the next email is due now, not in days.
+    const body = { id: 'e2e-dee', email: 'dee@example.com', sequence: 'webinar-invite', timezone: noonZone() };
+    expect((await call('POST', '/v1/leads', { role: 'ingest', body })).status).toBe(201);
     await eventually(async () => expect(await mailbox('dee@example.com')).toHaveLength(1));
     const unsubscribed = await call('POST', '/v1/leads/e2e-dee/unsubscribe', { role: 'ingest' });
     expect(unsubscribed).toEqual({ status: 200, body: { id: 'e2e-dee', unsubscribed: true } });
     await eventually(async () => expect((await call('GET', '/v1/leads/e2e-dee')).body.unsubscribed).toBe(true));
+
+    await postEvents('e2e-dee', ['email.clicked']);
+    // The lead reached the deep-dive step and skipped it...
+    await eventually(async () => {
+      const { timeline } = (await call('GET', '/v1/leads/e2e-dee')).body as { timeline: Array<{ text: string }> };
+      expect(timeline.map((t) => t.text)).toContain('webinar-deep-dive skipped: unsubscribed');
+    });
+    // ...and the relay received nothing after the invite.
+    expect((await mailbox('dee@example.com')).map((m) => m.subject)).toHaveLength(1);
   });
 
   it('makes leads findable in Temporal by stage, score and review count', async () => {

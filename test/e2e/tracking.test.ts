@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { startTestStack, type TestStack } from '../helpers/http-stack.js';
+import { noonZone } from '../helpers/zones.js';
 
 /**
  * Open and click tracking and one-click unsubscribe over HTTP on the whole stack: the links in a
@@ -26,15 +27,6 @@ const mails = async (to: string): Promise<Mail[]> => (await t.call('GET', `/v1/d
 const lead = async (id: string) => (await t.call('GET', `/v1/leads/${id}`, { role: 'marketing' })).body;
 const get = (url: string, init: RequestInit = {}) => fetch(url.startsWith('http') ? url : `${t.stack.apiUrl}${url}`, { redirect: 'manual', ...init });
 const hrefs = (html: string) => [...html.matchAll(/(?:href|src)="([^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&'));
-
-/** A zone (one the API lists) where it is about noon now: later emails fall in the default 08:00-20:00 window whenever the suite runs. */
-function noonZone(): string {
-  const now = new Date();
-  const hourIn = (timeZone: string) => Number(new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', hourCycle: 'h23' }).format(now));
-  const zone = Intl.supportedValuesOf('timeZone').find((z) => Math.abs(hourIn(z) - 12) <= 1);
-  if (!zone) throw new Error('no time zone where it is about noon now');
-  return zone;
-}
 
 async function enrol(id: string, sequence: string, timezone?: string): Promise<Mail> {
   const created = await t.call('POST', '/v1/leads', { role: 'ingest', body: { id, email: `${id}@example.com`, firstName: 'Ada', sequence, ...(timezone ? { timezone } : {}) } });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FAULT_KINDS, runChaos } from '../../chaos/harness.js';
+import { FAULT_KINDS, chaosFailures, runChaos } from '../../chaos/harness.js';
 
 // The short fault-injection run CI does (`npm run chaos -- --quick`): a worker process killed
-// with SIGKILL, SMTP refusing and dropping connections, Postgres and the Temporal dev server
+// with SIGKILL, SMTP refusing, dropping (socket destroyed) and hanging, Postgres and the Temporal dev server
 // restarted, each at least once, while 60 leads run a seconds-long sequence.
 describe('fault injection (quick run)', () => {
   it('loses no lead and sends every expected email exactly once through every kind of fault', { timeout: 420_000 }, async () => {
@@ -22,8 +22,10 @@ describe('fault injection (quick run)', () => {
     for (const kind of FAULT_KINDS) expect(report.faults[kind], `${kind} never happened: ${summary}`).toBeGreaterThan(0);
     expect(report.leads).toBe(60);
     expect(report.emails.expected, summary).toBeGreaterThanOrEqual(180); // three per lead, plus one per escalation
-    expect(report.emails, lines.join('\n')).toEqual({ expected: report.emails.expected, delivered: report.emails.expected, duplicated: 0, missing: 0 });
+    expect(report.droppedConnections, summary).toBeGreaterThan(0);
+    expect(report.emails, lines.join('\n')).toEqual({ expected: report.emails.expected, delivered: report.emails.expected, duplicated: 0, missing: 0, duplicatedKeys: {}, unexpectedKeys: [] });
     expect(report.stuck, summary).toEqual([]);
     expect(report.failedWorkflows, summary).toBe(0);
+    expect(chaosFailures(report)).toEqual([]);
   });
 });

@@ -89,7 +89,9 @@ describe('continue-as-new under a burst of signals (dev server)', () => {
       }
       expect(new Set(runs).size).toBeGreaterThanOrEqual(5);
       await eventually(async () => expect((await handle.query(leadStateQuery)).sequence.step).toBe(1));
+      // Every call counts (repeats too): a run that asked again for the welcome email fails here.
       expect(recorded.emails.filter((e) => e.template === 'welcome')).toHaveLength(1);
+      expect(recorded.callCounts().sendNurtureEmail).toBe(1);
     });
   });
 
@@ -124,7 +126,9 @@ describe('continue-as-new under a burst of signals (dev server)', () => {
       expect((await handle.describe()).runId).not.toBe(firstRun);
       // The welcome email went once, whatever the number of runs.
       await eventually(async () => expect((await handle.query(leadStateQuery)).sequence.step).toBe(1));
+      // Every call counts (repeats too): a run that asked again for the welcome email fails here.
       expect(recorded.emails.filter((e) => e.template === 'welcome')).toHaveLength(1);
+      expect(recorded.callCounts().sendNurtureEmail).toBe(1);
     });
   });
 });

@@ -1,10 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import { createMailer, type Mailer } from '../../src/infra/mailer.js';
 import { freePort } from '../../src/infra/net.js';
 import { readMailbox, startSmtpSink, type SmtpRefusal, type SmtpSink } from '../../src/infra/smtp-sink.js';
 import { suppressAddress } from '../../src/infra/suppressions.js';
+import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
+import { programSnapshot } from '../../src/sequences/catalog.js';
+import { bundleWorkflows } from '../../worker/worker.js';
+import { leadWorkflow } from '../../workflows/lead.js';
+import { eventually } from '../helpers/eventually.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 // Real PostgreSQL, real nodemailer over TCP, and the real SMTP sink told to refuse chosen
@@ -58,7 +65,7 @@ describe('email safety', () => {
     expect(await readMailbox(pg.pool, { to: 'hard@example.com' })).toHaveLength(0);
   });
 
-  it('retries a transient refusal (4xx) without suppressing the address', async () => {
+  it('fails an attempt the relay refuses for now (4xx) as retryable, rolled back, without suppressing the address', async () => {
     refusals.set('busy@example.com', { code: 451, message: '4.3.0 try again later' });
     const activities = createActivities({ pool: pg.pool, mailer, config });
     const error = await activities.sendNurtureEmail(nurture('busy', 0)).catch((e: unknown) => e);
@@ -69,10 +76,56 @@ describe('email safety', () => {
     expect(String((error as Error).message)).not.toMatch(/busy@example\.com/i);
     expect(await suppression('busy@example.com')).toBeUndefined();
     expect(await outbox('busy:onboarding@v1:e1:s0')).toBeUndefined(); // the failed attempt's transaction rolled back
+  });
 
-    refusals.delete('busy@example.com');
-    expect((await activities.sendNurtureEmail(nurture('busy', 0))).sent).toBe(true);
-    expect(await readMailbox(pg.pool, { to: 'busy@example.com' })).toHaveLength(1);
+  it('is retried by Temporal after a transient refusal (4xx): the second attempt delivers, once', { timeout: 120_000 }, async () => {
+    // The lead workflow with the real activities on the time-skipping server: the relay refuses
+    // the welcome email's first attempt with 451, and Temporal's retry policy (not the test) makes the next.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    const env = await createTimeSkippingTestEnv();
+    try {
+      const id = 'busy-retry';
+      const address = `${id}@example.com`;
+      let refused = 0;
+      refusals.set(address, { code: 451, message: '4.3.0 try again later' });
+      const taskQueue = `retry-${randomUUID()}`;
+      const activities = createActivities({
+        pool: pg.pool,
+        mailer: {
+          send: async (message) => {
+            try {
+              return await mailer.send(message);
+            } finally {
+              // One refusal, then the relay recovers.
+              if (refusals.delete(address)) refused += 1;
+            }
+          },
+          close: () => undefined,
+        },
+        config,
+      });
+      const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await bundleWorkflows(), activities });
+      await worker.runUntil(async () => {
+        const handle = await env.client.workflow.start(leadWorkflow, {
+          taskQueue,
+          workflowId: `lead-${id}`,
+          args: [{ lead: { id, email: address, firstName: 'Ada' }, program: programSnapshot('onboarding') }],
+        });
+        await eventually(async () => expect(await readMailbox(pg.pool, { to: address })).toHaveLength(1), { timeoutMs: 60_000 });
+        // The history shows the retry: the send's activity started its second attempt.
+        const events = (await handle.fetchHistory()).events ?? [];
+        const sendScheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendNurtureEmail')!;
+        const started = events.find((e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(sendScheduled.eventId));
+        await handle.terminate('test over');
+        expect(started?.activityTaskStartedEventAttributes?.attempt).toBe(2);
+      });
+      expect(refused).toBe(1);
+      expect(rcptAttempts.get(address)).toBe(2);
+      expect(await suppression(address)).toBeUndefined();
+      expect(await outbox(`${id}:onboarding@v1:e1:s0`)).toMatchObject({ status: 'sent' });
+    } finally {
+      await env.teardown();
+    }
   });
 
   it('sends nothing to a lead unsubscribed while its send was retrying', async () => {

@@ -3,6 +3,7 @@ import { createActivities } from '../../activities/index.js';
 import { createMailer, type Mailer } from '../../src/infra/mailer.js';
 import { freePort } from '../../src/infra/net.js';
 import { readMailbox, startSmtpSink, type SmtpSink } from '../../src/infra/smtp-sink.js';
+import { eventually } from '../helpers/eventually.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 // Real PostgreSQL, real SMTP over TCP into the sink, real nodemailer: the send path as it runs.
@@ -48,7 +49,7 @@ describe('email activities', () => {
     expect(await readMailbox(pg.pool, { to: 'race@example.com' })).toHaveLength(1);
   });
 
-  it('keeps one message when a crash after the SMTP hand-off makes the activity send again', async () => {
+  it('shows both deliveries, the second marked a repeat, when a crash after the SMTP hand-off makes the activity send again', async () => {
     // The first attempt hands the message to SMTP, then "crashes" before recording it.
     let crashes = 1;
     const crashingMailer: Mailer = {
@@ -64,23 +65,32 @@ describe('email activities', () => {
     await expect(activities.sendNurtureEmail(input)).rejects.toThrow('worker died');
     const retried = await activities.sendNurtureEmail(input);
     expect(retried.sent).toBe(true);
-    // Same Message-ID both times: the mailbox stores it once.
-    expect(await readMailbox(pg.pool, { to: 'crash@example.com' })).toHaveLength(1);
+    // The window of docs/reliability.md: the relay received the email twice, with the same
+    // Message-ID, and the mailbox shows both, as a real relay's would.
+    const inbox = await readMailbox(pg.pool, { to: 'crash@example.com' });
+    expect(inbox.map((m) => [m.headers['x-leadflow-send-key'], m.repeat])).toEqual([
+      [input.sendKey, false],
+      [input.sendKey, true],
+    ]);
+    expect(inbox[1]!.messageId).toBe(inbox[0]!.messageId);
   });
 
   it('records a send the relay accepted when Postgres drops the transaction mid-send, so a retry sends nothing', async () => {
     // Postgres restarts while the message is with the relay: the connection holding the outbox
     // row's transaction dies, and with it the row. The attempt writes the record again.
     let handOffs = 0;
+    let terminated: Array<{ pid: number; terminated: boolean }> = [];
     const droppingMailer: Mailer = {
       async send(message) {
         const result = await mailer.send(message);
         handOffs += 1;
         if (handOffs === 1) {
-          await pg.pool.query(
-            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-              WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'`,
-          );
+          terminated = (
+            await pg.pool.query(
+              `SELECT pid, pg_terminate_backend(pid) AS terminated FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'`,
+            )
+          ).rows;
         }
         return result;
       },
@@ -90,6 +100,10 @@ describe('email activities', () => {
     const input = { lead: lead('pgdrop'), template: 'welcome', sendKey: 'pgdrop:onboarding@v1:e1:s0', sequence: 'onboarding@v1', step: 0 };
     const first = await activities.sendNurtureEmail(input);
     expect(first.sent).toBe(true);
+    // The fault happened: exactly one backend (the one holding the send's transaction) was killed,
+    // and it is gone.
+    expect(terminated).toEqual([{ pid: expect.any(Number), terminated: true }]);
+    await eventually(async () => expect((await pg.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [terminated[0]!.pid])).rowCount).toBe(0));
     const { rows } = await pg.pool.query(`SELECT status, message_id FROM email_outbox WHERE send_key = $1`, [input.sendKey]);
     expect(rows).toEqual([{ status: 'sent', message_id: first.messageId }]);
     // The retry Temporal would make finds the send recorded: no second hand-off.

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { niceMax, renderChart } from '../../bench/chart.js';
 import { areaOf, summarizeProfileData } from '../../bench/profile.js';
 import { Progress } from '../../bench/progress.js';
+import type { BenchResult, HandoffResult, ThroughputResult } from '../../bench/run.js';
 import { growthPercent, percentile, rate, ratio, summarize, table } from '../../bench/stats.js';
+import { benchFailures } from '../../bench/verdict.js';
 
 describe('bench statistics', () => {
   it('takes nearest-rank percentiles', () => {
@@ -143,5 +145,33 @@ describe('bench CPU profile summary', () => {
   it('names scoped packages and node internals', () => {
     expect(areaOf('file:///x/node_modules/@temporalio/worker/lib/worker.js')).toBe('@temporalio/worker');
     expect(areaOf('node:internal/streams/readable')).toBe('node internals');
+  });
+});
+
+describe('bench verdict (the exit code)', () => {
+  const phase = (errors = 0): ThroughputResult => ({ count: 10, concurrency: 1, ackSeconds: 1, ackRate: 10, processedSeconds: 1, processedRate: 10, requestLatencyMs: summarize([1]), errors });
+  const handoff = (failures = 0, skipped = 0, loadErrors?: number): HandoffResult => ({
+    count: 10,
+    failures,
+    skipped,
+    ackMs: summarize([1]),
+    reviewMs: summarize([1]),
+    smtpMs: summarize([1]),
+    ...(loadErrors !== undefined ? { load: { targetPerSecond: 50, achievedPerSecond: 50, sent: 100, errors: loadErrors, ackMs: summarize([1]) } } : {}),
+  });
+  const run = (over: { events?: number; idle?: HandoffResult; load?: HandoffResult } = {}): Pick<BenchResult, 'baseline' | 'leadflow' | 'handoff'> => ({
+    baseline: { start: phase(), signal: phase() },
+    leadflow: { enrol: phase(), events: phase(over.events), enrolToParked: phase() },
+    handoff: { idle: over.idle ?? handoff(), load: over.load ?? handoff(0, 0, 0) },
+  });
+
+  it('passes a run without failed hand-offs or requests', () => {
+    expect(benchFailures(run())).toEqual([]);
+  });
+
+  it('fails when every hand-off timed out, when some were skipped, and on request errors', () => {
+    expect(benchFailures(run({ idle: handoff(3, 7) }))).toEqual(['hand-offs idle: 3 of 10 failed', 'hand-offs idle: 7 of 10 not attempted after 3 timeouts in a row']);
+    expect(benchFailures(run({ events: 2 }))).toEqual(['engagement events: 2 requests failed']);
+    expect(benchFailures(run({ load: handoff(0, 0, 5) }))).toEqual(['background load under load: 5 of 100 event requests failed']);
   });
 });

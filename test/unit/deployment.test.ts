@@ -194,3 +194,15 @@ describe('Dockerfile', () => {
     }
   });
 });
+
+describe('CI', () => {
+  it('runs exactly the commands the README lists, the build the Dockerfile needs among them', () => {
+    const ci = read('.ci/run').split('\n').filter((line) => line.startsWith('npm '));
+    const readme = read('README.md');
+    const block = /CI \(`\.ci\/run`\) runs exactly:\n\n```sh\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block, 'README names the CI commands').toBeDefined();
+    expect(block!.trim().split('\n')).toEqual(ci);
+    expect(ci).toContain('npm run build');
+    expect(dockerfile).toMatch(/RUN npm run build/);
+  });
+});

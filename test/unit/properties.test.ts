@@ -38,7 +38,8 @@ describe('durations (property-based)', () => {
       fc.property(anyText, (text) => {
         const ms = parseDuration(text);
         if (ms !== undefined) expect(Number.isFinite(ms) && ms >= 0).toBe(true);
-        expect(typeof isDuration(text)).toBe('boolean');
+        // The check and the parser agree on every text.
+        expect(isDuration(text)).toBe(ms !== undefined);
       }),
     );
   });
@@ -89,15 +90,28 @@ describe('sequences and program (property-based)', () => {
   });
 
   it('refuses, without throwing, any value that is not a sequence (wrong types, bare numbers, bad ids)', () => {
+    const valid = { id: 'x', version: 1, description: '', steps: [{ kind: 'email', template: 'welcome' }] };
+    expect(SequenceSchema.safeParse(valid).success).toBe(true);
+    // A well-formed sequence broken in one place, each way a sequence can be wrong: refused.
+    const broken = fc.oneof(
+      fc.anything().filter((v) => typeof v !== 'string' || !/^[a-z0-9]+(-[a-z0-9]+)*$/.test(v)).map((id) => ({ ...valid, id })),
+      fc.oneof(fc.integer({ max: 0 }), fc.double({ noInteger: true }), fc.string(), fc.constant(null)).map((version) => ({ ...valid, version })),
+      fc.constant({ ...valid, steps: [] }),
+      fc.integer({ min: 1 }).map((n) => ({ ...valid, steps: [{ kind: 'wait', duration: String(n) }] })),
+      fc.string().filter((k) => !['email', 'wait', 'waitFor', 'exit', 'goto'].includes(k)).map((kind) => ({ ...valid, steps: [{ kind, template: 'welcome' }] })),
+      fc.anything().filter((v) => !Array.isArray(v)).map((steps) => ({ ...valid, steps })),
+    );
+    fc.assert(
+      fc.property(broken, (value) => {
+        expect(SequenceSchema.safeParse(value).success).toBe(false);
+      }),
+    );
+    // Any value at all: an answer, never an exception; and what it accepts is a sequence.
     fc.assert(
       fc.property(fc.anything(), (value) => {
         const result = SequenceSchema.safeParse(value);
+        expect(typeof result.success).toBe('boolean');
         if (result.success) expect(result.data.steps.length).toBeGreaterThan(0);
-      }),
-    );
-    fc.assert(
-      fc.property(fc.integer({ min: 1 }), (n) => {
-        expect(SequenceSchema.safeParse({ id: 'x', version: 1, description: '', steps: [{ kind: 'wait', duration: String(n) }] }).success).toBe(false);
       }),
     );
   });

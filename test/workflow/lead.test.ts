@@ -71,6 +71,8 @@ async function withLead(
     const startedAt = (await handle.describe()).startTime.getTime();
     await body({ handle, recorded, startedAt });
   });
+  // Whatever the test was about, the workflow never asked twice for one send key.
+  expect(recorded.repeatedSendKeys(), 'send keys the workflow asked for more than once').toEqual([]);
 }
 
 let eventCounter = 0;
@@ -98,6 +100,8 @@ describe('lead workflow (time-skipping)', () => {
       // The sequence is over: a month later nothing more was sent.
       await env.sleep('30 days');
       expect(nurture(recorded.emails)).toHaveLength(4);
+      // Four emails, four calls: none asked for twice.
+      expect(recorded.callCounts().sendNurtureEmail).toBe(4);
     });
   });
 
@@ -115,7 +119,9 @@ describe('lead workflow (time-skipping)', () => {
       // More engagement while in review neither notifies again nor sends marketing email.
       await sendEvents(handle, ['pricing.viewed']);
       await env.sleep('12 days');
+      // One notification means one call of notifySales, not one that the fake let through.
       expect(recorded.salesNotifications).toHaveLength(1);
+      expect(recorded.callCounts()).toMatchObject({ notifySales: 1, sendNurtureEmail: 1 });
       expect(nurture(recorded.emails).map((e) => e.template)).toEqual(['welcome']);
       const last = recorded.records.at(-1)!;
       expect(last.view).toMatchObject({ stage: 'sales_review', score: 60 });
@@ -246,6 +252,9 @@ describe('lead workflow (time-skipping)', () => {
           ['product-tour', 5],
           ['pricing-guide', 10],
         ]);
+        // Each email once across the rollovers: one call per send key, no repeat a new run made.
+        expect(recorded.callCounts().sendNurtureEmail).toBe(4);
+        expect(recorded.repeatedSendKeys()).toEqual([]);
         const state = await handle.query(leadStateQuery);
         expect(state).toMatchObject({ stage: 'nurturing', sequence: { id: 'onboarding', step: 7 } });
         expect(state.timeline.filter((t) => t.kind === 'continued').length).toBeGreaterThanOrEqual(2);
@@ -307,6 +316,7 @@ describe('lead workflow (time-skipping)', () => {
         await env.sleep(thirdDue - (await env.currentTimeMs()) + 60_000);
         await eventually(() => expect(recorded.reminders.map((r) => [r.level, r.sendKey.split(':').at(-1)])).toEqual([[1, 'sla-1'], [2, 'sla-2'], [2, 'sla-2-r1']]));
         expect(recorded.reminders[2]!.at).toBeGreaterThanOrEqual(thirdDue);
+        expect(recorded.callCounts()).toMatchObject({ remindSales: 3, notifySales: 1, assignOwner: 1 });
         const escalated = await handle.query(leadStateQuery);
         expect(escalated).toMatchObject({ stage: 'sales_review', slaBreaches: 1, review: { slaState: 'escalated', slaDueAt: new Date(addDuration(thirdDue, '2 business days')!).toISOString() } });
         expect(escalated.timeline.filter((t) => t.kind === 'sla')).toHaveLength(3);

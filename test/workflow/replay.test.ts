@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflows } from '../../worker/worker.js';
-import { loadRecordedHistories, toHistory } from '../helpers/histories.js';
+import { bundleWithoutPatchGuard, loadRecordedHistories, replayAll, toHistory } from '../helpers/histories.js';
 
 /**
  * Every history recorded from a real run (test/histories/, `npm run histories:record`) replays
@@ -12,6 +12,12 @@ import { loadRecordedHistories, toHistory } from '../helpers/histories.js';
 let workflowBundle: WorkflowBundleWithSourceMap;
 const recorded = loadRecordedHistories();
 
+/** The activity types a recorded run scheduled, in order. */
+const scheduled = (r: (typeof recorded)[number]): string[] =>
+  ((r.history as { events: Array<{ activityTaskScheduledEventAttributes?: { activityType: { name: string } } }> }).events ?? []).flatMap((e) =>
+    e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType.name] : [],
+  );
+
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   workflowBundle = await bundleWorkflows();
@@ -20,9 +26,28 @@ beforeAll(async () => {
 describe('replay of recorded histories', () => {
   it('has the histories of every shipped path', () => {
     const names = recorded.map((r) => r.file);
-    for (const name of ['onboarding-complete', 'escalate-reject-recycle', 'unsubscribe', 'continue-as-new', 'webinar-engaged', 'webinar-timeout-goto', 'migrate-and-decay']) {
-      expect(names.some((f) => f.startsWith(name))).toBe(true);
+    for (const name of [
+      'onboarding-complete',
+      'escalate-reject-recycle',
+      'unsubscribe',
+      'continue-as-new',
+      'webinar-engaged',
+      'webinar-timeout-goto',
+      'migrate-and-decay',
+      'sla-reminder-escalation',
+      'owner-assignment',
+      'disqualify',
+    ]) {
+      expect(names.some((f) => f.startsWith(name)), name).toBe(true);
     }
+    // The later paths are really in them: SLA timers fired (reminder and manager), owners
+    // assigned, a lead disqualified.
+    const activities = (file: string) => scheduled(recorded.find((r) => r.file === file)!);
+    expect(activities('sla-reminder-escalation.json').filter((a) => a === 'remindSales')).toHaveLength(2);
+    expect(activities('owner-assignment.json').filter((a) => a === 'assignOwner')).toHaveLength(2);
+    const updates = (recorded.find((r) => r.file === 'disqualify.json')!.history as { events: Array<{ workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest: { input: { name: string } } } }> }).events
+      .flatMap((e) => (e.workflowExecutionUpdateAcceptedEventAttributes ? [e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest.input.name] : []));
+    expect(updates).toEqual(['disqualify']);
   });
 
   it('has histories recorded under the lead engine v2 (its patch marker) beside those of the first engine', () => {
@@ -35,14 +60,25 @@ describe('replay of recorded histories', () => {
   });
 
   it('replays every recorded history under the current workflow code', async () => {
-    const results: Array<{ workflowId: string; error?: unknown }> = [];
-    const histories = recorded.map((r) => ({ workflowId: `${r.workflowId} (${r.file})`, history: toHistory(r) }));
-    for await (const result of Worker.runReplayHistories({ workflowBundle }, histories)) results.push(result);
-    expect(results).toHaveLength(recorded.length);
-    expect(results.filter((r) => r.error).map((r) => `${r.workflowId}: ${(r.error as Error).message}`)).toEqual([]);
+    const outcomes = await replayAll(workflowBundle, recorded);
+    expect(outcomes.map((o) => o.file)).toEqual(recorded.map((r) => r.file));
+    expect(outcomes.filter((o) => o.error).map((o) => `${o.file}: ${(o.error as Error).message}`)).toEqual([]);
   });
 
-  it('fails a history whose commands the code no longer issues (the check can fail)', async () => {
+  it('fails, through the same loop, against code with one patched() guard removed (the check can fail)', { timeout: 120_000 }, async () => {
+    // The review SLA shipped behind patched('sales-review-sla'). Code that drops the guard no
+    // longer records the marker the histories of every escalation carry: each of those (the ones
+    // that assigned an owner) fails replay, and only those.
+    const unguarded = await bundleWithoutPatchGuard('SALES_REVIEW_SLA_PATCH');
+    const outcomes = await replayAll(unguarded, recorded);
+    const escalated = recorded.filter((r) => scheduled(r).includes('assignOwner')).map((r) => r.file);
+    expect(escalated).toEqual(expect.arrayContaining(['escalate-reject-recycle.json', 'owner-assignment.json', 'sla-reminder-escalation.json']));
+    const failed = outcomes.filter((o) => o.error);
+    expect(failed.map((o) => o.file)).toEqual(escalated);
+    for (const o of failed) expect(o.error, o.file).toBeInstanceOf(DeterminismViolationError);
+  });
+
+  it('fails a history whose commands the code no longer issues', async () => {
     const original = recorded.find((r) => r.file === 'onboarding-complete.json')!;
     // Rename the first activity the run scheduled: to the current code that is a different command.
     const tampered = structuredClone(original) as { history: { events: Array<Record<string, { activityType?: { name: string } }>> } };

@@ -61,6 +61,7 @@ async function withLead(program: ProgramSnapshot, body: (ctx: Ctx) => Promise<vo
     const sent = () => recorded.emails.filter((e) => e.kind === 'nurture').map((e): [string, number] => [e.template, Math.round(((e.at - startedAt) / DAY) * 100) / 100]);
     await body({ handle, recorded, startedAt, sent });
   });
+  expect(recorded.repeatedSendKeys(), 'send keys the workflow asked for more than once').toEqual([]);
 }
 
 let n = 0;
@@ -154,6 +155,7 @@ describe('step kinds (time-skipping)', () => {
       await eventually(() => expect(sent().map((s) => s[1])).toEqual([0, 2, 4, 7, 9, 11, 14]));
       const keys = recorded.emails.map((e) => e.sendKey.split(':').slice(-2).join(':'));
       expect(new Set(keys).size).toBe(7);
+      expect(recorded.callCounts().sendNurtureEmail).toBe(7);
       expect(keys.slice(0, 3)).toEqual(['e1:s0', 's0:l1', 's0:l2']);
       const s = await state(handle);
       expect(s.delivery).toMatchObject({ frequencyCap: { max: 3, per: '7 days' } });
