@@ -9,6 +9,7 @@ import type { Metrics } from '../src/infra/metrics.js';
 import { trackEmail, type TrackingOptions } from '../src/infra/tracking.js';
 import { hasTemplate, renderTemplate } from '../src/sequences/catalog.js';
 import { ErrorCodes } from '../src/domain/errors.js';
+import type { PinnedEmail } from '../src/sequences/model.js';
 import type { LeadActivities, RecordLeadStateInput, SendResult } from './types.js';
 
 export type * from './types.js';
@@ -43,6 +44,8 @@ interface OutgoingEmail {
   cc?: string;
   template: string;
   data?: Record<string, unknown>;
+  /** Content pinned in the lead's snapshot: sent as is, whatever the template files say now. */
+  pinned?: PinnedEmail;
 }
 
 /** The message with every mention of the recipient's address replaced: failure messages end up in Temporal's history. */
@@ -76,11 +79,11 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
    * attempts of one activity never race; a row already `sent` makes a retry a no-op.
    */
   async function sendOnce(email: OutgoingEmail): Promise<SendResult> {
-    if (!hasTemplate(email.template)) {
+    if (!email.pinned && !hasTemplate(email.template)) {
       // Retrying cannot make it appear: the lead hears of it and skips the step.
       throw ApplicationFailure.nonRetryable(`unknown email template "${email.template}"`, ErrorCodes.templateMissing);
     }
-    const rendered = renderTemplate(email.template, { lead: email.lead, data: email.data });
+    const rendered = email.pinned ?? renderTemplate(email.template, { lead: email.lead, data: email.data });
     // Marketing email carries tracked links, an open pixel and a one-click unsubscribe.
     const content =
       rendered.kind === 'marketing' && config.tracking
@@ -250,8 +253,8 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
       });
     },
 
-    async sendNurtureEmail({ lead, template, sendKey }) {
-      return sendOnce({ sendKey, lead, to: lead.email, template });
+    async sendNurtureEmail({ lead, template, sendKey, content }) {
+      return sendOnce({ sendKey, lead, to: lead.email, template, ...(content ? { pinned: content } : {}) });
     },
 
     async notifySales({ lead, sendKey, score, reviewCount, events, owner }) {

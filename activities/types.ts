@@ -1,4 +1,5 @@
 import type { LeadProfile, LeadView } from '../src/domain/lead.js';
+import type { PinnedEmail } from '../src/sequences/model.js';
 
 import type { DecisionRecord, SlaBreachRecord, TransitionRecord } from '../src/domain/lead/state.js';
 
@@ -21,6 +22,8 @@ export interface SendNurtureEmailInput {
   sendKey: string;
   sequence: string;
   step: number;
+  /** The template's content pinned in the lead's snapshot; absent (older snapshots): rendered by id now. */
+  content?: PinnedEmail;
 }
 
 export interface NotifySalesInput {

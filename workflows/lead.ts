@@ -134,7 +134,8 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
   async function sendMarketing({ sendKey, template, sequence, step }: SendMarketingEmail): Promise<void> {
     let outcome: EmailOutcome;
     try {
-      const result = await sendNurtureEmail.executeWithOptions({ summary: `email "${template}" (${sequence} step ${step})` }, [{ lead: state.profile, template, sendKey, sequence, step }]);
+      const pinned = program.templates && Object.hasOwn(program.templates, template) ? { content: program.templates[template]! } : {};
+      const result = await sendNurtureEmail.executeWithOptions({ summary: `email "${template}" (${sequence} step ${step})` }, [{ lead: state.profile, template, sendKey, sequence, step, ...pinned }]);
       outcome = result.suppressed ? 'suppressed' : result.bounced ? 'bounced' : result.sent ? 'sent' : 'alreadySent';
     } catch (error) {
       if (!(error instanceof ActivityFailure)) throw error;

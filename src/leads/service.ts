@@ -22,7 +22,7 @@ import {
   type TimelineEntry,
 } from '../domain/lead.js';
 import type { Pool } from '../infra/db.js';
-import { DEFAULT_SEQUENCE_ID, defaultProgram, programSnapshot, sequences } from '../sequences/catalog.js';
+import { DEFAULT_SEQUENCE_ID, defaultProgram, pinTemplates, programSnapshot, sequences } from '../sequences/catalog.js';
 import type { Program } from '../sequences/model.js';
 import { suppressAddress } from '../infra/suppressions.js';
 import {
@@ -420,7 +420,8 @@ export class LeadService {
   }
 
   private workflowInput(row: LeadRow): LeadWorkflowInput {
-    return { lead: profileOf(row), program: programSnapshot(row.enrol_sequence, this.deps.program ?? defaultProgram) };
+    const lead = profileOf(row);
+    return { lead, program: pinTemplates(programSnapshot(row.enrol_sequence, this.deps.program ?? defaultProgram), lead) };
   }
 
   /** What the Temporal UI shows for the lead's workflow: the id and sequence, never the email (PII). */

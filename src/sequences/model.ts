@@ -149,9 +149,22 @@ export const ProgramSchema = z.object({
 });
 export type Program = z.infer<typeof ProgramSchema>;
 
+/** A template's content as pinned into a lead's snapshot (rendered for the lead at enrolment). */
+export interface PinnedEmail {
+  kind: 'marketing' | 'sales';
+  subject: string;
+  text: string;
+  html: string;
+}
+
 /** What a lead's workflow is started with: its program and enrolment sequence, frozen. */
 export interface ProgramSnapshot extends Program {
   enrolSequence: Sequence;
+  /**
+   * The content of every template its sequences name, as published with them: editing or deleting
+   * a template file later changes no email of this lead (snapshots from before have none).
+   */
+  templates?: Record<string, PinnedEmail>;
   /** Every sequence a `goto` can reach from the enrolment and recycle sequences, frozen too. */
   sequences?: Sequence[];
 }

@@ -6,7 +6,8 @@ import type { WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { defaultProgram, programSnapshot } from '../../src/sequences/catalog.js';
+import type { LeadActivities, SendNurtureEmailInput } from '../../activities/types.js';
+import { defaultProgram, pinTemplates, programSnapshot } from '../../src/sequences/catalog.js';
 import { SequenceSchema, type Program, type ProgramSnapshot, type SequenceDefinition } from '../../src/sequences/model.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
 import { bundleWorkflows } from '../../worker/worker.js';
@@ -41,10 +42,14 @@ afterEach(async () => {
 type Handle = WorkflowHandle<typeof leadWorkflow>;
 type Recorded = ReturnType<typeof recordingActivities>;
 
-async function withLead(input: Omit<LeadWorkflowInput, 'lead'> & { lead?: LeadWorkflowInput['lead'] }, body: (handle: Handle, recorded: Recorded) => Promise<void>): Promise<void> {
+async function withLead(
+  input: Omit<LeadWorkflowInput, 'lead'> & { lead?: LeadWorkflowInput['lead'] },
+  body: (handle: Handle, recorded: Recorded) => Promise<void>,
+  override: Partial<LeadActivities> = {},
+): Promise<void> {
   const taskQueue = `v2-${randomUUID()}`;
   const recorded = recordingActivities();
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities: recorded.activities });
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities: { ...recorded.activities, ...override } });
   const leadId = `V-${randomUUID().slice(0, 8)}`;
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start(leadWorkflow, {
@@ -123,6 +128,28 @@ describe('defects of the first engine, fixed', () => {
       // 10 emails (3 per rolling week) and then no more; the first engine went on forever.
       expect(nurture(recorded)).toHaveLength(10);
     });
+  });
+});
+
+describe('templates pinned with the sequence version', () => {
+  it('sends the content pinned at enrolment, for a template the worker no longer has', async () => {
+    const program = pinTemplates(programSnapshot('onboarding', anyHour), { id: 'x', email: 'x@example.com', firstName: 'Grace' });
+    // The template file was deleted after the lead enrolled: its pinned content still goes.
+    const pinned = { ...program, enrolSequence: { ...program.enrolSequence, steps: [{ kind: 'email' as const, template: 'gone' }, ...program.enrolSequence.steps.slice(1)] }, templates: { ...program.templates!, gone: { kind: 'marketing' as const, subject: 'Pinned', text: 't', html: 'h' } } };
+    const inputs: SendNurtureEmailInput[] = [];
+    await withLead(
+      { program: pinned },
+      async () => {
+        await env.sleep('3 days');
+        await eventually(() => expect(inputs.map((i) => [i.template, i.content?.subject])).toEqual([['gone', 'Pinned'], ['customer-stories', program.templates!['customer-stories']!.subject]]));
+      },
+      {
+        async sendNurtureEmail(input) {
+          inputs.push(input);
+          return { sent: true, messageId: input.sendKey };
+        },
+      },
+    );
   });
 });
 
