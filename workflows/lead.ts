@@ -32,9 +32,12 @@ const LEAD_ENGINE_V2 = 'lead-engine-v2';
 const DEFAULT_HISTORY_BUDGET = 10_000;
 
 // The read model and the owner: quick, idempotent Postgres writes, run inside the workflow task
-// that decided them (a marker in history, no activity task), retried forever.
+// that decided them (a marker in history, no activity task), retried forever. Past 8 s of back-off
+// a retry waits on a workflow timer, not in the worker: a Postgres outage holds no workflow task
+// open and no worker shutdown.
 const { recordLeadState, assignOwner } = proxyLocalActivities<LeadActivities>({
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '10 seconds',
+  localRetryThreshold: '8 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
