@@ -158,6 +158,8 @@ export async function startLeadflowCluster(options: LeadflowClusterOptions): Pro
     onStop('the APIs', async () => Promise.all(apis.map((a) => a.stop())));
     // Bundling workflow code is CPU-heavy: the workers one after another, the APIs beside them.
     const apisReady = Promise.all(apis.map((a) => a.start()));
+    // Settled below; a worker failing first must not leave it unhandled.
+    apisReady.catch(() => undefined);
     for (const worker of workers) await worker.start();
     await apisReady;
 
