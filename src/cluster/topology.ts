@@ -27,6 +27,8 @@ export interface LeadflowClusterOptions {
   smtpUrl?: string;
   /** Extra environment for the API and worker processes (keys, grace time). */
   appEnv?: NodeJS.ProcessEnv;
+  /** Extra environment for worker `index` (0-based), e.g. its own METRICS_PORT. */
+  workerEnv?: (index: number) => NodeJS.ProcessEnv;
   namespace?: string;
   /** Start-up progress. */
   log?: (line: string) => void;
@@ -133,7 +135,7 @@ export async function startLeadflowCluster(options: LeadflowClusterOptions): Pro
         name: `worker-${i + 1}`,
         cwd: PROJECT_ROOT,
         args: ['--import', 'tsx', 'worker/main.ts'],
-        env: { ...env, SMTP_URL: smtpUrl, METRICS_PORT: '0' },
+        env: { ...env, SMTP_URL: smtpUrl, METRICS_PORT: '0', ...options.workerEnv?.(i) },
         readyLine: /Leadflow worker is running/,
         onLine: (line) => partLog(`worker-${i + 1}`, line),
       }),
