@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ClusterBuildError, ensureClusterBinaries, PROJECT_ROOT, readTemporalPin } from '../infra/temporal/cluster-build.js';
+import { ClusterBuildError, ensureClusterBinaries, ensureUiServer, PROJECT_ROOT, readTemporalPin } from '../infra/temporal/cluster-build.js';
 import { startLeadflowCluster, type LeadflowCluster } from './topology.js';
 
 const HELP = `npm run cluster -- [options]
@@ -14,6 +14,7 @@ Ctrl-C stops the APIs, then the workers (drained), the Temporal services, and Po
   --workers N     worker processes (default 3)
   --data DIR      where Postgres keeps its data (default .data/cluster)
   --build-only    build (or find) the pinned Temporal server and SQL tool, then exit
+  --no-ui         do not build or run the Temporal UI (ui-server)
   --verbose       print every line every part logs
   -h, --help      this text`;
 
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     data: { type: 'string' },
     verbose: { type: 'boolean', default: false },
     'build-only': { type: 'boolean', default: false },
+    'no-ui': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -47,6 +49,7 @@ const started = Date.now();
 if (values['build-only']) {
   try {
     const binaries = await ensureClusterBinaries({ log: (line) => say(`  ${line}`) });
+    if (!values['no-ui']) await ensureUiServer({ log: (line) => say(`  ${line}`) });
     say(`${binaries.built ? 'built' : 'found'} ${binaries.server} and ${binaries.sqlTool}${binaries.built ? ` in ${binaries.buildSeconds} s` : ''}`);
     process.exit(0);
   } catch (error) {
@@ -63,6 +66,7 @@ try {
     apis: count('apis', values.apis),
     workers: count('workers', values.workers),
     preferredPorts: { temporal: 7233, api: 3000 },
+    ui: !values['no-ui'],
     log: say,
     ...(values.verbose ? { onPartLog: (part: string, line: string) => console.log(`[${part}] ${line}`) } : {}),
   });
@@ -81,7 +85,7 @@ const lines = [
   ...cluster.workers.map((w) => `  ${w.name.padEnd(18)} pid ${String(w.pid()).padEnd(8)} task queue leads`),
   `  PostgreSQL         ${cluster.databaseUrl.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@')} (+ temporal, temporal_visibility)`,
   `  SMTP               ${cluster.smtpUrl}`,
-  `  Temporal UI        not part of the cluster here (README: "Temporal UI on the cluster")`,
+  `  Temporal UI        ${!cluster.ui ? 'off (--no-ui)' : 'url' in cluster.ui ? `${cluster.ui.url}  (pid ${cluster.ui.pid}; payloads decoded by api-1's codec endpoint)` : `unavailable: ${cluster.ui.unavailable}`}`,
   `  CLI                temporal --address ${temporal.address} workflow list`,
   'Press Ctrl-C to stop (APIs, workers drained, Temporal services, Postgres).',
 ];

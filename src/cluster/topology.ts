@@ -5,7 +5,8 @@ import { createPool, migrate, type Pool } from '../infra/db.js';
 import { startEmbeddedPostgres, type RunningPostgres } from '../infra/embedded-postgres.js';
 import { freePort, isPortOpen } from '../infra/net.js';
 import { startSmtpSink, type SmtpSink } from '../infra/smtp-sink.js';
-import { ensureClusterBinaries, PROJECT_ROOT, type ClusterBinaries } from '../infra/temporal/cluster-build.js';
+import { ensureClusterBinaries, ensureUiServer, PROJECT_ROOT, type ClusterBinaries } from '../infra/temporal/cluster-build.js';
+import { spawnServerProcess } from '../infra/temporal/dev-server.js';
 import { pickClusterPorts, setupTemporalSchema, startTemporalCluster, type TemporalCluster, type TemporalDatabase } from '../infra/temporal/cluster.js';
 import { appProcess, type AppProcess } from './processes.js';
 
@@ -35,6 +36,8 @@ export interface LeadflowClusterOptions {
   /** Every line a part prints, with its name (quiet by default). */
   onPartLog?: (part: string, line: string) => void;
   binaries?: ClusterBinaries;
+  /** Build (once) and run the Temporal UI (ui-server at the pinned version) pointed at the cluster. */
+  ui?: boolean;
 }
 
 export interface LeadflowCluster {
@@ -47,6 +50,8 @@ export interface LeadflowCluster {
   db: TemporalDatabase;
   smtpUrl: string;
   pool: Pool;
+  /** The Temporal UI, when asked for and it could be built; otherwise why not. */
+  ui?: { url: string; pid: number | undefined } | { unavailable: string };
   /** Postgres started here (restartable), absent with `databaseUrl`. */
   postgres?: RunningPostgres;
   /** APIs, workers (drained), Temporal services, SMTP sink, Postgres: in that order. */
@@ -122,8 +127,11 @@ export async function startLeadflowCluster(options: LeadflowClusterOptions): Pro
     });
     onStop('the Temporal services (frontend, worker, matching, history)', () => temporal.stop());
 
+    // The UI's browser calls the first API's codec endpoint: the APIs must allow its origin.
+    const uiPort = options.ui ? await portOrFree(8080) : undefined;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      ...(uiPort ? { CODEC_CORS_ORIGINS: `http://127.0.0.1:${uiPort},http://localhost:${uiPort}` } : {}),
       TEMPORAL_ADDRESS: temporal.address,
       TEMPORAL_NAMESPACE: temporal.namespace,
       DATABASE_URL: databaseUrl,
@@ -165,7 +173,36 @@ export async function startLeadflowCluster(options: LeadflowClusterOptions): Pro
     for (const worker of workers) await worker.start();
     await apisReady;
 
-    return { binaries, temporal, apis, workers, databaseUrl, db, smtpUrl, pool, ...(postgres ? { postgres } : {}), stop: stopAll };
+    let ui: LeadflowCluster['ui'];
+    if (uiPort) {
+      try {
+        const built = await ensureUiServer({ log: (line) => log(`  ${line}`) });
+        if (built.built) log(`built the Temporal UI in ${built.buildSeconds} s`);
+        // The variables of docker-compose.yml's temporal-ui (the image renders the same config/docker.yaml).
+        const admin = /(?:^|,)admin:([^,]+)/.exec(env.LEADS_API_KEYS ?? '')?.[1] ?? 'dev-admin';
+        const uiEnv = {
+          ...process.env,
+          TEMPORAL_ADDRESS: temporal.address,
+          TEMPORAL_UI_PORT: String(uiPort),
+          TEMPORAL_DEFAULT_NAMESPACE: temporal.namespace,
+          TEMPORAL_CODEC_ENDPOINT: `${apis[0]!.url}/codec/${encodeURIComponent(admin)}`,
+          TEMPORAL_CORS_ORIGINS: `http://127.0.0.1:${uiPort},http://localhost:${uiPort}`,
+        };
+        const server = spawnServerProcess(built.server, ['--root', built.configRoot, '--config', 'config', '--env', 'docker', 'start'], (line) => partLog('temporal-ui', line), uiEnv);
+        onStop('the Temporal UI', () => server.stop());
+        const deadline = Date.now() + 30_000;
+        while (!(await isPortOpen(uiPort))) {
+          if (server.exit() || Date.now() > deadline) throw new Error(`ui-server did not listen on :${uiPort}: ${server.outputTail(5)}`);
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        ui = { url: `http://127.0.0.1:${uiPort}`, pid: server.pid };
+      } catch (error) {
+        ui = { unavailable: (error as Error).message.split('\n')[0]! };
+        log(`Temporal UI unavailable: ${ui.unavailable}`);
+      }
+    }
+
+    return { binaries, temporal, apis, workers, databaseUrl, db, smtpUrl, pool, ...(ui ? { ui } : {}), ...(postgres ? { postgres } : {}), stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -132,42 +132,73 @@ export async function ensureClusterBinaries(options: BuildOptions = {}): Promise
     return finish(stamp.seconds ?? 0, false);
   }
 
+  fs.mkdirSync(layout.binDir, { recursive: true });
+  const started = Date.now();
+  for (const pkg of ['go.temporal.io/server/cmd/server', 'go.temporal.io/server/cmd/tools/sql']) {
+    await goInstall(`${pkg}@v${pin.server}`, layout.binDir, { root, pin, env, log });
+  }
+  const seconds = Math.round((Date.now() - started) / 1000);
+  fs.writeFileSync(layout.stamp, `${JSON.stringify({ server: pin.server, goToolchain: pin.goToolchain, seconds, builtAt: new Date().toISOString() }, null, 2)}\n`);
+  return finish(seconds, true);
+}
+
+/** `go install <target>` into `binDir`, with the pinned toolchain and the caches under `.tools/go`. */
+async function goInstall(target: string, binDir: string, { root, pin, env, log }: { root: string; pin: TemporalPin; env: NodeJS.ProcessEnv; log: (line: string) => void }): Promise<void> {
+  const layout = toolsLayout(root, pin, env);
   const candidates = goCandidates(env);
   const go = candidates.find(isExecutable);
   if (!go) {
     throw new ClusterBuildError(
       [
-        `The Go toolchain is needed once to build the Temporal server ${pin.server} (go install from the module proxy). Tried, in order:`,
+        `The Go toolchain is needed once to build ${target} (go install from the module proxy). Tried, in order:`,
         ...candidates.map((place) => `  - ${place}`),
         'To fix it, one of:',
-        '  - install Go 1.21 or newer (https://go.dev/dl/); it fetches the pinned toolchain ' + pin.goToolchain + ' itself',
+        `  - install Go 1.21 or newer (https://go.dev/dl/); it fetches the pinned toolchain ${pin.goToolchain} itself`,
         '  - set GO_BINARY to the go command',
-        `  - put prebuilt binaries at ${server} and ${sqlTool}`,
+        `  - put prebuilt binaries into ${binDir}`,
       ].join('\n'),
     );
   }
-  fs.mkdirSync(layout.binDir, { recursive: true });
   const goEnv: NodeJS.ProcessEnv = {
     ...env,
     GOTOOLCHAIN: pin.goToolchain,
     GOPATH: layout.goPath,
     GOMODCACHE: layout.modCache,
     GOCACHE: layout.buildCache,
-    GOBIN: layout.binDir,
+    GOBIN: binDir,
     GOFLAGS: '-buildvcs=false',
   };
-  const started = Date.now();
-  for (const pkg of ['go.temporal.io/server/cmd/server', 'go.temporal.io/server/cmd/tools/sql']) {
-    log(`go install ${pkg}@v${pin.server} (GOTOOLCHAIN=${pin.goToolchain}, into ${path.relative(root, layout.binDir)})`);
-    const result = await run(go, ['install', `${pkg}@v${pin.server}`], goEnv, log);
-    if (result.code !== 0) {
-      throw new ClusterBuildError(
-        `go install ${pkg}@v${pin.server} with ${go} (GOTOOLCHAIN=${pin.goToolchain}, GOPROXY=${env.GOPROXY ?? 'default'}) failed (${result.code === null ? 'could not run' : `exit ${result.code}`}). ` +
-          `Its last output:\n${result.output.trim().split('\n').slice(-15).join('\n')}`,
-      );
-    }
+  log(`go install ${target} (GOTOOLCHAIN=${pin.goToolchain}, into ${path.relative(root, binDir)})`);
+  const result = await run(go, ['install', target], goEnv, log);
+  if (result.code !== 0) {
+    throw new ClusterBuildError(
+      `go install ${target} with ${go} (GOTOOLCHAIN=${pin.goToolchain}, GOPROXY=${env.GOPROXY ?? 'default'}) failed (${result.code === null ? 'could not run' : `exit ${result.code}`}). ` +
+        `Its last output:\n${result.output.trim().split('\n').slice(-15).join('\n')}`,
+    );
   }
-  const seconds = Math.round((Date.now() - started) / 1000);
-  fs.writeFileSync(layout.stamp, `${JSON.stringify({ server: pin.server, goToolchain: pin.goToolchain, seconds, builtAt: new Date().toISOString() }, null, 2)}\n`);
-  return finish(seconds, true);
+}
+
+export interface UiServerBinary {
+  /** The ui-server binary (github.com/temporalio/ui-server/v2/cmd/server; the UI assets are embedded). */
+  server: string;
+  /** The module folder: its config/docker.yaml reads the same variables as the temporalio/ui image. */
+  configRoot: string;
+  built: boolean;
+  buildSeconds: number;
+}
+
+/** The Temporal UI at the pinned version, built like the server (about 2.5 minutes the first time). */
+export async function ensureUiServer(options: BuildOptions = {}): Promise<UiServerBinary> {
+  const root = options.root ?? PROJECT_ROOT;
+  const pin = options.pin ?? readTemporalPin(root);
+  const env = options.env ?? process.env;
+  const layout = toolsLayout(root, pin, env);
+  const binDir = path.join(layout.tools, `temporal-ui-${pin.ui}`, 'bin');
+  const server = path.join(binDir, 'server');
+  const configRoot = path.join(layout.modCache, 'github.com', 'temporalio', 'ui-server', `v2@v${pin.ui}`);
+  if (isExecutable(server) && fs.existsSync(path.join(configRoot, 'config', 'docker.yaml'))) return { server, configRoot, built: false, buildSeconds: 0 };
+  fs.mkdirSync(binDir, { recursive: true });
+  const started = Date.now();
+  await goInstall(`github.com/temporalio/ui-server/v2/cmd/server@v${pin.ui}`, binDir, { root, pin, env, log: options.log ?? (() => undefined) });
+  return { server, configRoot, built: true, buildSeconds: Math.round((Date.now() - started) / 1000) };
 }
