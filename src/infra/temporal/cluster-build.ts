@@ -48,6 +48,8 @@ export interface BuildOptions {
   pin?: TemporalPin;
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
+  /** Where to look for the go command (default goCandidates(env)); tests pass folders without one. */
+  goCandidates?: string[];
 }
 
 /** The Go toolchain could not be had, or the build failed: the message says what was tried. */
@@ -135,7 +137,7 @@ export async function ensureClusterBinaries(options: BuildOptions = {}): Promise
   fs.mkdirSync(layout.binDir, { recursive: true });
   const started = Date.now();
   for (const pkg of ['go.temporal.io/server/cmd/server', 'go.temporal.io/server/cmd/tools/sql']) {
-    await goInstall(`${pkg}@v${pin.server}`, layout.binDir, { root, pin, env, log });
+    await goInstall(`${pkg}@v${pin.server}`, layout.binDir, { root, pin, env, log, ...(options.goCandidates ? { candidates: options.goCandidates } : {}) });
   }
   const seconds = Math.round((Date.now() - started) / 1000);
   fs.writeFileSync(layout.stamp, `${JSON.stringify({ server: pin.server, goToolchain: pin.goToolchain, seconds, builtAt: new Date().toISOString() }, null, 2)}\n`);
@@ -143,9 +145,12 @@ export async function ensureClusterBinaries(options: BuildOptions = {}): Promise
 }
 
 /** `go install <target>` into `binDir`, with the pinned toolchain and the caches under `.tools/go`. */
-async function goInstall(target: string, binDir: string, { root, pin, env, log }: { root: string; pin: TemporalPin; env: NodeJS.ProcessEnv; log: (line: string) => void }): Promise<void> {
+async function goInstall(
+  target: string,
+  binDir: string,
+  { root, pin, env, log, candidates = goCandidates(env) }: { root: string; pin: TemporalPin; env: NodeJS.ProcessEnv; log: (line: string) => void; candidates?: string[] },
+): Promise<void> {
   const layout = toolsLayout(root, pin, env);
-  const candidates = goCandidates(env);
   const go = candidates.find(isExecutable);
   if (!go) {
     throw new ClusterBuildError(
@@ -199,6 +204,12 @@ export async function ensureUiServer(options: BuildOptions = {}): Promise<UiServ
   if (isExecutable(server) && fs.existsSync(path.join(configRoot, 'config', 'docker.yaml'))) return { server, configRoot, built: false, buildSeconds: 0 };
   fs.mkdirSync(binDir, { recursive: true });
   const started = Date.now();
-  await goInstall(`github.com/temporalio/ui-server/v2/cmd/server@v${pin.ui}`, binDir, { root, pin, env, log: options.log ?? (() => undefined) });
+  await goInstall(`github.com/temporalio/ui-server/v2/cmd/server@v${pin.ui}`, binDir, {
+    root,
+    pin,
+    env,
+    log: options.log ?? (() => undefined),
+    ...(options.goCandidates ? { candidates: options.goCandidates } : {}),
+  });
   return { server, configRoot, built: true, buildSeconds: Math.round((Date.now() - started) / 1000) };
 }
