@@ -60,6 +60,8 @@ export interface LeadflowCluster {
 
 // Temporal's own role in the embedded Postgres, as docker-compose.yml's temporal-postgres has it.
 const TEMPORAL_ROLE = { user: 'temporal', password: 'temporal' };
+// DDL takes no parameters: the statement is a constant (the role above, spelt out).
+const CREATE_TEMPORAL_ROLE = "CREATE ROLE temporal LOGIN CREATEDB PASSWORD 'temporal'";
 
 async function portOrFree(preferred: number | undefined): Promise<number> {
   if (preferred !== undefined && !(await isPortOpen(preferred))) return preferred;
@@ -99,7 +101,7 @@ export async function startLeadflowCluster(options: LeadflowClusterOptions): Pro
       postgres = await startEmbeddedPostgres({ dataDir: path.join(options.dataDir, 'pg'), port, onLog: (line) => partLog('postgres', line) });
       onStop('PostgreSQL', () => postgres!.stop());
       databaseUrl = postgres.url;
-      await ensureRole(databaseUrl, TEMPORAL_ROLE);
+      await ensureTemporalRole(databaseUrl);
       db = { host: '127.0.0.1', port, ...TEMPORAL_ROLE };
     }
     log('Temporal schema: databases temporal and temporal_visibility (deploy/temporal/setup-schema.sh)');
@@ -209,13 +211,13 @@ export async function startLeadflowCluster(options: LeadflowClusterOptions): Pro
   }
 }
 
-/** Creates a login role that may create databases, unless it exists. */
-async function ensureRole(databaseUrl: string, role: { user: string; password: string }): Promise<void> {
+/** Creates Temporal's login role (it may create databases), unless it exists. */
+async function ensureTemporalRole(databaseUrl: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role.user]);
-    if (exists.rowCount === 0) await client.query(`CREATE ROLE ${pg.escapeIdentifier(role.user)} LOGIN CREATEDB PASSWORD ${pg.escapeLiteral(role.password)}`);
+    const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [TEMPORAL_ROLE.user]);
+    if (exists.rowCount === 0) await client.query(CREATE_TEMPORAL_ROLE);
   } finally {
     await client.end();
   }
