@@ -20,7 +20,8 @@ const ioModules = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.temporal/', '.data/', 'coverage/', 'console/dist*/', 'test-artifacts/'] },
+  // .tools/: the Go module and build caches of npm run cluster.
+  { ignores: ['node_modules/', 'dist/', '.temporal/', '.data/', 'coverage/', 'console/dist*/', 'test-artifacts/', '.tools/'] },
   ...tseslint.configs.recommended,
   {
     rules: {

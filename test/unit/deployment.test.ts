@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
 import { loadConfig, SETTINGS } from '../../src/config.js';
+import { readTemporalPin } from '../../src/infra/temporal/cluster-build.js';
+import { pickClusterPorts, TEMPORAL_SERVICES, temporalServiceEnv } from '../../src/infra/temporal/cluster.js';
 import { leadSearchAttributes } from '../../workflows/search-attributes.js';
 
 // No Docker engine here: docker-compose.yml and the Dockerfile are checked statically.
@@ -26,7 +28,8 @@ interface Service {
   environment?: Record<string, string | number>;
 }
 const composeText = read('docker-compose.yml');
-const compose = parse(composeText) as { services: Record<string, Service> };
+// Compose applies YAML merge keys (`<<: *temporal-env`): so does the parser here.
+const compose = parse(composeText, { merge: true }) as { services: Record<string, Service> };
 const dockerfile = read('Dockerfile');
 
 /**
@@ -89,31 +92,72 @@ describe('docker-compose.yml', () => {
     expect(validate({ ...compose, services: { ...compose.services, api: { ...compose.services.api, healthcheck: { test: ['CMD', 'true'], interval: 'soon' } } } })).toBe(false);
   });
 
-  it('runs the production-shaped stack: Temporal on Postgres with its schema setup, UI, app Postgres, Mailpit, API and two workers', () => {
+  it('runs the production topology: the four Temporal services on Postgres with its schema setup, UI, app Postgres, Mailpit, two APIs and three workers', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      ['api', 'mailpit', 'postgres', 'temporal', 'temporal-postgres', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker'].sort(),
+      [
+        'api',
+        'mailpit',
+        'postgres',
+        'temporal-frontend',
+        'temporal-history',
+        'temporal-matching',
+        'temporal-worker',
+        'temporal-postgres',
+        'temporal-schema',
+        'temporal-setup',
+        'temporal-ui',
+        'worker',
+      ].sort(),
     );
-    const { temporal, worker } = compose.services;
-    expect(temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'temporal-postgres' });
-    expect(temporal!.depends_on).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
-    expect(worker!.deploy?.replicas).toBe(2);
+    const { api, worker } = compose.services;
+    for (const name of TEMPORAL_SERVICES) {
+      expect(compose.services[`temporal-${name}`]!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'temporal-postgres', TEMPORAL_SERVICES: name });
+    }
+    // History writes the cluster metadata first; the others start after it.
+    expect(compose.services['temporal-history']!.depends_on).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+    expect(compose.services['temporal-frontend']!.depends_on).toEqual({ 'temporal-history': { condition: 'service_healthy' } });
+    expect(api!.deploy?.replicas).toBe(2);
+    expect(worker!.deploy?.replicas).toBe(3);
     // Replicas cannot share a container name or a host port.
     expect(worker!.container_name).toBeUndefined();
     expect(worker!.ports).toBeUndefined();
+    expect(api!.ports).toEqual(['3000-3001:3000']);
   });
 
-  it('pins every image to a version, builds only the app, and keeps the Temporal server and its tools on one version', () => {
+  it('gives each Temporal service the variables npm run cluster gives its process (ports left at the template defaults)', async () => {
+    const ports = await pickClusterPorts();
+    for (const name of TEMPORAL_SERVICES) {
+      const cluster = temporalServiceEnv(name, { host: '127.0.0.1', port: 5432, user: 'temporal', password: 'temporal' }, ports);
+      const composed = containerEnv(compose.services[`temporal-${name}`]!, {});
+      const notPorts = (keys: string[]) => keys.filter((key) => !key.endsWith('_PORT') || key === 'DB_PORT').sort();
+      expect(notPorts(Object.keys(composed)), name).toEqual(notPorts(Object.keys(cluster)));
+      for (const key of ['DB', 'POSTGRES_USER', 'POSTGRES_PWD', 'TEMPORAL_SERVICES', 'TEMPORAL_ALLOW_NO_AUTH', 'LOG_LEVEL', 'DB_PORT']) {
+        expect(composed[key], `${name}: ${key}`).toBe(cluster[key]);
+      }
+      // Every port the cluster sets is one the compose file leaves alone: in containers the defaults do not collide.
+      for (const key of Object.keys(cluster).filter((k) => k.endsWith('_PORT') && k !== 'DB_PORT')) expect(composed[key], key).toBeUndefined();
+    }
+  });
+
+  it('runs the Temporal server, its tools and the UI at the one pinned version (deploy/temporal/versions.json)', () => {
+    const pin = readTemporalPin();
+    const servers = Object.entries(compose.services).filter(([name]) => name.startsWith('temporal-') && !['temporal-postgres', 'temporal-ui'].includes(name));
+    expect(servers.map(([name]) => name).sort()).toEqual(['temporal-frontend', 'temporal-history', 'temporal-matching', 'temporal-schema', 'temporal-setup', 'temporal-worker']);
+    for (const [name, service] of servers) expect(service.image, name).toMatch(new RegExp(`^temporalio/(server|admin-tools):${pin.server.replaceAll('.', '\\.')}$`));
+    expect(compose.services['temporal-ui']!.image).toBe(`temporalio/ui:${pin.ui}`);
+    // The pin is the only place the version is written: the cluster build reads it.
+    expect(read('src/infra/temporal/cluster-build.ts')).not.toContain(pin.server);
+  });
+
+  it('pins every image to a version and builds only the app', () => {
     for (const [name, service] of Object.entries(compose.services)) {
       expect(service.image, name).toMatch(/:v?\d+(\.\d+)+[\w.-]*$/);
       if (service.build) expect(APP_SERVICES, name).toContain(name);
     }
-    const version = (image: string | undefined) => /:(\d+\.\d+\.\d+)/.exec(image ?? '')?.[1];
-    expect(version(compose.services['temporal-schema']!.image)).toBe(version(compose.services.temporal!.image));
-    expect(version(compose.services['temporal-setup']!.image)).toBe(version(compose.services.temporal!.image));
   });
 
   it('health-checks every long-running service it can, and starts each only after what it needs', () => {
-    for (const name of ['temporal-postgres', 'temporal', 'postgres', 'mailpit', 'api']) expect(compose.services[name]!.healthcheck?.test, name).toBeDefined();
+    for (const name of ['temporal-postgres', 'temporal-history', 'temporal-frontend', 'postgres', 'mailpit', 'api']) expect(compose.services[name]!.healthcheck?.test, name).toBeDefined();
     for (const [name, service] of Object.entries(compose.services)) {
       for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
         const target = compose.services[dependency];
@@ -137,7 +181,7 @@ describe('docker-compose.yml', () => {
       for (const variable of Object.keys(service.environment ?? {})) expect(Object.keys(SETTINGS), `${name}: ${variable}`).toContain(variable);
       const config = loadConfig(containerEnv(service, SHELL));
       expect(config).toMatchObject({ production: true, host: '0.0.0.0', port: 3000, smtpUrl: 'smtp://mailpit:1025', webhook: { secrets: [] } });
-      expect(config.temporal).toMatchObject({ address: 'temporal:7233', namespace: 'default' });
+      expect(config.temporal).toMatchObject({ address: 'temporal-frontend:7233', namespace: 'default' });
       expect(config.temporal.tls).toBeUndefined();
       expect(new URL(config.databaseUrl!).host).toBe('postgres:5432');
       expect(config.apiKeys.map((k) => k.role)).toEqual(['ingest', 'sales', 'admin']);

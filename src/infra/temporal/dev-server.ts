@@ -48,6 +48,8 @@ export interface ServerProcess {
   readonly exited: Promise<void>;
   /** The last lines it printed, for error messages. */
   outputTail(lines?: number): string;
+  /** SIGKILL at once (fault injection); resolves when the process is gone. */
+  kill(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -58,8 +60,8 @@ const STOP_GRACE_MS = 10_000;
  * reaches only our process and the stack stops the server in its own order (after the worker).
  * A process exit that skips `stop()` still sends it SIGTERM.
  */
-export function spawnServerProcess(file: string, args: string[], onLog?: (line: string) => void): ServerProcess {
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+export function spawnServerProcess(file: string, args: string[], onLog?: (line: string) => void, env?: NodeJS.ProcessEnv): ServerProcess {
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...(env ? { env } : {}) });
   const tail: string[] = [];
   const keep = (line: string) => {
     tail.push(line);
@@ -91,6 +93,11 @@ export function spawnServerProcess(file: string, args: string[], onLog?: (line: 
     exit: () => exitInfo,
     exited,
     outputTail: (lines = 20) => tail.slice(-lines).join('\n'),
+    async kill() {
+      if (exitInfo) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
       if (exitInfo) return;
       child.kill('SIGTERM');
