@@ -14,6 +14,7 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { LeadActivities, DecisionRecord, SlaBreachRecord, TransitionRecord } from '../activities/types.js';
 import { addDuration } from '../src/domain/duration.js';
 import { ErrorCodes } from '../src/domain/errors.js';
+import { hasOwnName, ownEntry } from '../src/domain/own-key.js';
 import { REJECT_REASONS, TERMINAL_STAGES, type DeliveryView, type LeadStage, type LeadView, type ReviewView, type TimelineEntry } from '../src/domain/lead.js';
 import { leadTimeZone, liveScoreItems, nextSendTime, sendsInCapWindow } from '../src/sequences/delivery.js';
 import { durationMs, eventList, labelIndex, sequenceLabel, type Sequence, type SequenceStep } from '../src/sequences/model.js';
@@ -255,8 +256,10 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
     state.seenEventIds.push(event.eventId);
     if (state.seenEventIds.length > SEEN_EVENT_IDS_KEPT) state.seenEventIds.splice(0, state.seenEventIds.length - SEEN_EVENT_IDS_KEPT);
     if (isTerminal()) return;
+    // Own keys only: an inherited name (`constructor`, `__proto__`) is no event type and scores nothing.
+    if (!hasOwnName(program.scoring, event.type)) return;
     (state.lastSeen ??= {})[event.type] = Date.now();
-    const points = program.scoring[event.type] ?? 0;
+    const points = ownEntry(program.scoring, event.type) ?? 0;
     if (points === 0) return;
     if (decay) applyDecay();
     state.score += points;
@@ -444,7 +447,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
   /** How long a wait step waits for this lead: recycle waits depend on why sales said no. */
   function waitDuration(step: Extract<SequenceStep, { kind: 'wait' }>): string {
     const reason = state.lastRejectReason;
-    return (reason && step.byRejectReason?.[reason]) || step.duration;
+    return (reason && ownEntry(step.byRejectReason, reason)) || step.duration;
   }
 
   async function rollOverIfLong(): Promise<void> {
@@ -552,7 +555,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
 
     if (step.kind === 'exit') {
       const when = step.when;
-      const holds = !when || (when.scoreAtLeast !== undefined && liveScore() >= when.scoreAtLeast) || eventList(when.eventSeen).some((type) => state.lastSeen?.[type] !== undefined);
+      const holds = !when || (when.scoreAtLeast !== undefined && liveScore() >= when.scoreAtLeast) || eventList(when.eventSeen).some((type) => ownEntry(state.lastSeen, type) !== undefined);
       if (holds) {
         note('sequence', `${sequenceLabel(sequence)} exits at step ${position.step}${when ? ` (${when.scoreAtLeast !== undefined ? `score ${liveScore()} ≥ ${when.scoreAtLeast}` : 'event seen'})` : ''}`);
         state.sequence = { ...position, step: sequence.steps.length, sendAt: undefined };
@@ -590,7 +593,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
       position.waitStartedAt ??= Math.min(Date.now(), state.lastEmailAt ?? Date.now());
       position.waitUntil ??= Date.now() + durationMs(step.timeout);
       const since = position.waitStartedAt;
-      const came = () => types.some((type) => (state.lastSeen?.[type] ?? -1) >= since);
+      const came = () => types.some((type) => (ownEntry(state.lastSeen, type) ?? -1) >= since);
       const remaining = position.waitUntil - Date.now();
       if (!came() && remaining > 0) {
         await condition(() => dirty || came() || state.stage !== 'nurturing' || state.sequence !== position || state.pendingMigration !== undefined, untilDecay(remaining)!, {

@@ -11,7 +11,7 @@ import { payloadFromJson, payloadToJson, type AesGcmPayloadCodec } from '../infr
 import { readMailbox } from '../infra/smtp-sink.js';
 import { funnelReport } from '../leads/funnel.js';
 import { leadWorkflowId, REJECT_REASONS } from '../domain/lead.js';
-import { LeadService } from '../leads/service.js';
+import { LeadService, TEMPORAL_DEADLINE_MS } from '../leads/service.js';
 import type { Program } from '../sequences/model.js';
 import { Authenticator } from './auth.js';
 import { CONSOLE_CSP, CONSOLE_PATH, consoleFiles } from './console.js';
@@ -265,7 +265,8 @@ async function buildTypedApp(deps: AppDeps) {
         },
       );
     await check('postgres', deps.pool.query('SELECT 1'));
-    await check('temporal', deps.client.connection.workflowService.getSystemInfo({}));
+    // Bounded: a paused Temporal makes the probe hang, and a health check must answer.
+    await check('temporal', deps.client.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () => deps.client.connection.workflowService.getSystemInfo({})));
     return checks;
   };
   // /healthz for liveness probes, /readyz for load balancers: both 503 when a dependency is down.

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { INHERITED_NAMES, ownEntry } from '../../src/domain/own-key.js';
 import { defaultProgram, programSnapshot } from '../../src/sequences/catalog.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
 import { bundleWorkflows } from '../../worker/worker.js';
@@ -13,7 +14,7 @@ import { recordingActivities } from '../helpers/fake-activities.js';
 
 /**
  * Scoring as the workflow does it, checked against a model for generated event streams: any
- * mix of event types (unknown ones included), repeated eventIds (a replayed delivery), any
+ * mix of event types (unknown ones and inherited names such as `constructor` included), repeated eventIds (a replayed delivery), any
  * order. The score is the sum of the points of each distinct eventId's first delivery, and the
  * lead is in sales review exactly when that sum reached the threshold.
  */
@@ -35,7 +36,8 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-const TYPES = [...Object.keys(defaultProgram.scoring), 'unknown.type'];
+// Unknown types include every name a plain object inherits (`constructor`, `__proto__`, ...).
+const TYPES = [...Object.keys(defaultProgram.scoring), 'unknown.type', ...INHERITED_NAMES];
 const event = fc.record({ eventId: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'), type: fc.constantFrom(...TYPES) });
 
 /** What the score and stage must be after `events`, in order. */
@@ -46,7 +48,7 @@ function model(events: Array<{ eventId: string; type: string }>) {
   for (const e of events) {
     if (seen.has(e.eventId)) continue;
     seen.add(e.eventId);
-    score += defaultProgram.scoring[e.type] ?? 0;
+    score += ownEntry(defaultProgram.scoring, e.type) ?? 0;
     if (score >= defaultProgram.threshold) escalated = true;
   }
   return { score, stage: escalated ? 'sales_review' : 'nurturing', reviewCount: escalated ? 1 : 0 };
