@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   condition,
@@ -39,16 +40,23 @@ const { recordLeadState, assignOwner } = proxyActivities<LeadActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-// SMTP may be down for a while: back off patiently; a bad or suppressed address is permanent.
+// SMTP may be down for a while: back off patiently; a bad or suppressed address and a missing
+// template are permanent. The timeouts fit the mailer's own (connect 10 s, greeting 10 s, socket
+// 30 s): a send heartbeats every 2 s, so one cut off by a crash is retried 10 s after its last
+// heartbeat instead of waiting out a long start-to-close timeout (docs/reliability.md).
 const { sendNurtureEmail, notifySales, remindSales } = proxyActivities<LeadActivities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
   retry: {
-    initialInterval: '5 seconds',
+    initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '30 minutes',
-    nonRetryableErrorTypes: [ErrorCodes.invalidRecipient, ErrorCodes.suppressedRecipient],
+    nonRetryableErrorTypes: [ErrorCodes.invalidRecipient, ErrorCodes.suppressedRecipient, ErrorCodes.unknownTemplate],
   },
 });
+
+/** Whether an activity failed with an ApplicationFailure of `type` (its cause). */
+const isFailureOfType = (error: unknown, type: string): boolean => error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.type === type;
 
 /** How many eventIds the workflow remembers itself; Postgres holds the full set. */
 const SEEN_EVENT_IDS_KEPT = 2000;
@@ -530,15 +538,26 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
       state.lastEmailAt = Date.now();
       if (!state.unsubscribed) {
         const loop = position.loop ? `:l${position.loop}` : '';
-        const result = await sendNurtureEmail.executeWithOptions({ summary: `email "${step.template}" (${sequenceLabel(sequence)} step ${position.step})` }, [
-          {
-            lead,
-            template: step.template,
-            sendKey: `${lead.id}:${sequenceLabel(sequence)}:e${position.enrolment}:s${position.step}${loop}`,
-            sequence: sequenceLabel(sequence),
-            step: position.step,
-          },
-        ]);
+        const result = await sendNurtureEmail
+          .executeWithOptions({ summary: `email "${step.template}" (${sequenceLabel(sequence)} step ${position.step})` }, [
+            {
+              lead,
+              template: step.template,
+              sendKey: `${lead.id}:${sequenceLabel(sequence)}:e${position.enrolment}:s${position.step}${loop}`,
+              sequence: sequenceLabel(sequence),
+              step: position.step,
+            },
+          ])
+          .catch((error: unknown) => {
+            // A template that does not exist cannot be retried into existence: the lead skips the step.
+            if (isFailureOfType(error, ErrorCodes.unknownTemplate)) return undefined;
+            throw error;
+          });
+        if (!result) {
+          note('email', `${step.template} skipped: the template does not exist (${sequenceLabel(sequence)} step ${position.step})`);
+          if (state.sequence === position) advanceStep();
+          continue;
+        }
         note('email', result.suppressed ? `${step.template} not sent: address suppressed` : `sent ${step.template} (${sequenceLabel(sequence)} step ${position.step})`);
         if (delivery) {
           const sent = Date.now();

@@ -1,8 +1,8 @@
+import { installTestRuntime } from '../helpers/runtime.js';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../../src/config.js';
 import { freePort } from '../../src/infra/net.js';
 import { signWebhook } from '../../src/server/webhook.js';
@@ -25,7 +25,7 @@ const SECRETS = ['whsec-previous-0123456789', 'whsec-current-0123456789'];
 const RATE_LIMIT = 100;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installTestRuntime();
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'leadflow-ingest-'));
   const [port, temporalPort, uiPort, pgPort, smtpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const config = loadConfig({

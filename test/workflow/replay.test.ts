@@ -1,6 +1,7 @@
+import { installTestRuntime } from '../helpers/runtime.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflows } from '../../worker/worker.js';
 import { loadRecordedHistories, toHistory } from '../helpers/histories.js';
 
@@ -13,7 +14,7 @@ let workflowBundle: WorkflowBundleWithSourceMap;
 const recorded = loadRecordedHistories();
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installTestRuntime();
   workflowBundle = await bundleWorkflows();
 });
 

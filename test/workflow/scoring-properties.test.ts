@@ -1,8 +1,9 @@
+import { installTestRuntime } from '../helpers/runtime.js';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { INHERITED_NAMES, ownEntry } from '../../src/domain/own-key.js';
 import { defaultProgram, programSnapshot } from '../../src/sequences/catalog.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
@@ -24,7 +25,7 @@ let running: Promise<void>;
 const taskQueue = `scoring-${randomUUID()}`;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installTestRuntime();
   env = await createTimeSkippingTestEnv();
   worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await bundleWorkflows(), activities: recordingActivities().activities });
   running = worker.run();
