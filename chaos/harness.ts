@@ -1,3 +1,4 @@
+import { findFailedWorkflowTasks } from '../src/infra/temporal/invariants.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -64,6 +65,8 @@ export interface ChaosReport {
   stuck: string[];
   /** Workflow runs that ended other than by continue-as-new. */
   failedWorkflows: number;
+  /** Lead workflow runs with failed workflow tasks (workflow code that threw): must be 0. */
+  failedWorkflowTasks: number;
   seconds: number;
 }
 
@@ -330,6 +333,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for await (const execution of client.workflow.list({ query: `WorkflowType = "leadWorkflow"` })) {
       if (!['RUNNING', 'CONTINUED_AS_NEW'].includes(execution.status.name)) failedWorkflows += 1;
     }
+    const failedTasks = await withRetry(() => findFailedWorkflowTasks(client), 3);
+    if (failedTasks.length) options.log(`failed workflow tasks: ${failedTasks.slice(0, 5).map((f) => `${f.workflowId} (${f.failures}: ${f.firstMessage})`).join(', ')}`);
     const delivered = [...expectedKeys].filter((key) => smtp.received.has(key)).length;
     const duplicated = [...smtp.received.values()].reduce((n, count) => n + Math.max(0, count - 1), 0);
     const unexpected = [...smtp.received.keys()].filter((key) => !expectedKeys.has(key));
@@ -340,6 +345,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       emails: { expected: expectedKeys.size, delivered, duplicated, missing: expectedKeys.size - delivered },
       stuck,
       failedWorkflows,
+      failedWorkflowTasks: failedTasks.length,
       seconds: Math.round((Date.now() - started) / 1000),
     };
   } catch (error) {

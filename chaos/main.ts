@@ -73,9 +73,10 @@ if (values.json) {
       `       missing   ${report.emails.missing}`,
       `leads stuck      ${report.stuck.length}${report.stuck.length ? ` (${report.stuck.slice(0, 5).join(', ')}…)` : ''}`,
       `workflows failed ${report.failedWorkflows}`,
+      `failed workflow tasks ${report.failedWorkflowTasks}`,
       `took             ${report.seconds} s`,
     ].join('\n'),
   );
 }
-const clean = report.emails.missing === 0 && report.emails.duplicated === 0 && report.stuck.length === 0 && report.failedWorkflows === 0;
+const clean = report.emails.missing === 0 && report.emails.duplicated === 0 && report.stuck.length === 0 && report.failedWorkflows === 0 && report.failedWorkflowTasks === 0;
 process.exit(clean ? 0 : 1);

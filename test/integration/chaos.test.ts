@@ -12,8 +12,7 @@ describe('fault injection (quick run)', () => {
       faultSeconds: 25,
       faultEverySeconds: 3,
       escalateShare: 0.3,
-      // A worker killed mid-send leaves that email to Temporal's retry after the activity's
-      // 2-minute start-to-close timeout: the run usually takes 45-90 s, 150-200 s when a kill hits a send.
+      // A worker killed mid-send leaves that email to Temporal's retry once its heartbeat stops (10 s).
       settleSeconds: 180,
       seed: 20261125,
       log: (line) => lines.push(line),
@@ -25,5 +24,7 @@ describe('fault injection (quick run)', () => {
     expect(report.emails, lines.join('\n')).toEqual({ expected: report.emails.expected, delivered: report.emails.expected, duplicated: 0, missing: 0 });
     expect(report.stuck, summary).toEqual([]);
     expect(report.failedWorkflows, summary).toBe(0);
+    // The invariant after every chaos run: no lead's workflow code threw.
+    expect(report.failedWorkflowTasks, lines.filter((l) => l.startsWith('failed workflow tasks')).join('\n')).toBe(0);
   });
 });
