@@ -173,11 +173,11 @@ const RECEIVED_EMAILS = `
  * How long one call to Temporal may take before the API answers without it: the API answers
  * within 3 s while Temporal is down or paused (events: stored, delivered later; the rest: 503).
  */
-export const TEMPORAL_DEADLINE_MS = 1500;
+export const TEMPORAL_DEADLINE_MS = 2000;
 /** A decision waits for the workflow to run its update (a workflow task on a worker): a little longer. */
 const DECISION_DEADLINE_MS = 2500;
 /** After a call timed out, events skip the direct signal for this long (the relay delivers them). */
-const TEMPORAL_BACKOFF_MS = 5000;
+const TEMPORAL_BACKOFF_MS = 3000;
 /** What a 503 asks the caller to wait. */
 const RETRY_AFTER_SECONDS = 5;
 
