@@ -11,6 +11,8 @@ export const ErrorCodes = {
   invalidDecision: 'invalid_decision',
   suppressedRecipient: 'suppressed_recipient',
   invalidRecipient: 'invalid_recipient',
+  temporalUnavailable: 'temporal_unavailable',
+  unknownTemplate: 'unknown_template',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

@@ -1,4 +1,5 @@
 import type { LeadProfile } from '../domain/lead.js';
+import { ownEntry } from '../domain/own-key.js';
 import { durationMs, eventList, labelIndex, sequenceLabel, type Program, type Sequence, type SequenceStep } from './model.js';
 import type { EmailTemplate, RenderedEmail } from './templates.js';
 
@@ -48,7 +49,7 @@ export function previewSequence(
   options: { sequences: Record<string, Sequence>; templates: Record<string, EmailTemplate>; lead: LeadProfile; program?: Program; maxSteps?: number },
 ): Preview {
   const render = (template: string): PreviewEntry['email'] => {
-    const t = options.templates[template];
+    const t = ownEntry(options.templates, template);
     if (!t) return { template, subject: `(unknown template "${template}")`, text: '', html: '' };
     return { template, ...t.render({ lead: options.lead }) };
   };
@@ -92,7 +93,7 @@ export function previewSequence(
         i = step.when ? i + 1 : -1;
         break;
       case 'goto': {
-        const next = step.sequence !== undefined ? options.sequences[step.sequence] : undefined;
+        const next = step.sequence !== undefined ? ownEntry(options.sequences, step.sequence) : undefined;
         if (step.sequence !== undefined) {
           if (!next) i = -1;
           else {
