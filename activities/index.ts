@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { LeadProfile } from '../src/domain/lead.js';
 import { inTransaction, type Pool } from '../src/infra/db.js';
 import { isPermanentSmtpError, type Mailer } from '../src/infra/mailer.js';
 import { suppressAddress, suppressionOf } from '../src/infra/suppressions.js';
 import type { Metrics } from '../src/infra/metrics.js';
 import { trackEmail, type TrackingOptions } from '../src/infra/tracking.js';
-import { hasTemplate, renderTemplate } from '../src/sequences/catalog.js';
 import { ErrorCodes } from '../src/domain/errors.js';
+import { renderTemplate } from '../src/sequences/catalog.js';
+import { UnknownTemplateError } from '../src/sequences/templates.js';
 import type { PinnedEmail } from '../src/sequences/model.js';
 import type { LeadActivities, RecordLeadStateInput, SendResult } from './types.js';
 
@@ -34,7 +34,7 @@ export interface ActivityDeps {
     /** Tracked links, open pixel and unsubscribe link in marketing email; absent: sent as rendered. */
     tracking?: TrackingOptions;
   };
-  metrics?: Pick<Metrics, 'emailsSent' | 'emailsSuppressed' | 'escalations'> & Partial<Pick<Metrics, 'slaBreaches'>>;
+  metrics?: Pick<Metrics, 'emailsSent' | 'emailsSuppressed' | 'escalations'> & Partial<Pick<Metrics, 'slaBreaches' | 'emailsTemplateMissing'>>;
 }
 
 interface OutgoingEmail {
@@ -64,6 +64,29 @@ const logContext = (leadId: string): Record<string, unknown> => {
   }
 };
 
+/** How often a send tells Temporal it is alive: well inside the 10 s heartbeat timeout of the SMTP activities. */
+const HEARTBEAT_EVERY_MS = 2000;
+
+/**
+ * Runs `work` heartbeating every 2 s, so a send cut off by a crash is noticed when its heartbeat
+ * stops (10 s), not when its whole timeout runs out. Outside an activity (unit tests) it just runs.
+ */
+async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
+  let context: Context;
+  try {
+    context = Context.current();
+  } catch {
+    return work();
+  }
+  context.heartbeat();
+  const timer = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 const attempt = (): number => {
   try {
     return Context.current().info.attempt;
@@ -78,12 +101,26 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
    * Sends at most once per send key. The outbox row is locked for the whole send, so two
    * attempts of one activity never race; a row already `sent` makes a retry a no-op.
    */
-  async function sendOnce(email: OutgoingEmail): Promise<SendResult> {
-    if (!email.pinned && !hasTemplate(email.template)) {
-      // Retrying cannot make it appear: the lead hears of it and skips the step.
-      throw ApplicationFailure.nonRetryable(`unknown email template "${email.template}"`, ErrorCodes.templateMissing);
+  function sendOnce(email: OutgoingEmail): Promise<SendResult> {
+    return heartbeating(() => sendOnceNow(email));
+  }
+
+  /** Renders the email's template; a template that does not exist is a permanent failure (no retry can bring it back). */
+  function render(email: OutgoingEmail): ReturnType<typeof renderTemplate> {
+    // Content pinned in the lead's snapshot goes as it was published, whatever the files say now.
+    if (email.pinned) return email.pinned;
+    try {
+      return renderTemplate(email.template, { lead: email.lead, data: email.data });
+    } catch (error) {
+      if (!(error instanceof UnknownTemplateError)) throw error;
+      metrics?.emailsTemplateMissing?.inc({ template: email.template.slice(0, 100) });
+      logger?.warn({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template }, 'email not sent: its template does not exist (npm run sequences -- check); the step is skipped');
+      throw ApplicationFailure.nonRetryable(error.message, ErrorCodes.unknownTemplate, { template: email.template });
     }
-    const rendered = email.pinned ?? renderTemplate(email.template, { lead: email.lead, data: email.data });
+  }
+
+  async function sendOnceNow(email: OutgoingEmail): Promise<SendResult> {
+    const rendered = render(email);
     // Marketing email carries tracked links, an open pixel and a one-click unsubscribe.
     const content =
       rendered.kind === 'marketing' && config.tracking

@@ -1,3 +1,4 @@
+import { findFailedWorkflowTasks } from '../src/infra/temporal/invariants.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import fs from 'node:fs';
@@ -81,6 +82,8 @@ export interface ChaosReport {
   failedWorkflows: number;
   /** SMTP connections the relay destroyed mid-transaction (smtp-drop): proof the fault happened. */
   droppedConnections: number;
+  /** Lead workflow runs with failed workflow tasks (workflow code that threw): must be 0. */
+  failedWorkflowTasks: number;
   seconds: number;
 }
 
@@ -113,6 +116,7 @@ export function chaosFailures(report: ChaosReport): string[] {
   if (emails.unexpectedKeys.length > 0) failures.push(`${emails.unexpectedKeys.length} emails under send keys nobody expected: ${some(emails.unexpectedKeys)}`);
   if (report.stuck.length > 0) failures.push(`${report.stuck.length} leads not in their expected state: ${some(report.stuck)}`);
   if (report.failedWorkflows > 0) failures.push(`${report.failedWorkflows} workflow runs ended other than by continue-as-new`);
+  if (report.failedWorkflowTasks > 0) failures.push(`${report.failedWorkflowTasks} lead workflow runs with failed workflow tasks (workflow code threw)`);
   const never = FAULT_KINDS.filter((k) => !(report.faults[k] > 0));
   if (never.length > 0) failures.push(`faults that never happened: ${never.join(', ')}`);
   if (report.faults['smtp-drop'] > 0 && report.droppedConnections === 0) failures.push('smtp-drop was injected but no SMTP connection was dropped');
@@ -417,6 +421,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for await (const execution of client.workflow.list({ query: `WorkflowType = "leadWorkflow"` })) {
       if (!['RUNNING', 'CONTINUED_AS_NEW'].includes(execution.status.name)) failedWorkflows += 1;
     }
+    const failedTasks = await withRetry(() => findFailedWorkflowTasks(client), 3);
+    if (failedTasks.length) options.log(`failed workflow tasks: ${failedTasks.slice(0, 5).map((f) => `${f.workflowId} (${f.failures}: ${f.firstMessage})`).join(', ')}`);
     const emails = countDeliveries(expectedKeys, smtp.received);
     return {
       leads: ids.length,
@@ -425,6 +431,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       stuck,
       failedWorkflows,
       droppedConnections: smtp.dropped,
+      failedWorkflowTasks: failedTasks.length,
       seconds: Math.round((Date.now() - started) / 1000),
     };
   } catch (error) {

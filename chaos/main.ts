@@ -77,6 +77,7 @@ if (values.json) {
       `smtp dropped     ${report.droppedConnections} connections`,
       `leads stuck      ${report.stuck.length}${report.stuck.length ? ` (${report.stuck.slice(0, 5).join(', ')}…)` : ''}`,
       `workflows failed ${report.failedWorkflows}`,
+      `failed workflow tasks ${report.failedWorkflowTasks}`,
       `took             ${report.seconds} s`,
     ].join('\n'),
   );

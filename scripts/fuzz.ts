@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig, ROLES, type Role } from '../src/config.js';
 import { freePort } from '../src/infra/net.js';
+import { INHERITED_NAMES } from '../src/domain/own-key.js';
+import { findFailedWorkflowTasks } from '../src/infra/temporal/invariants.js';
 import { startStack } from '../src/stack.js';
 // @ts-expect-error: a plain .mjs script without types
 import { installSchemathesis } from './install-schemathesis.mjs';
@@ -50,6 +52,10 @@ export interface FuzzReport {
   results: RoleResult[];
   cases: number;
   failures: number;
+  /** Inherited names (constructor, __proto__, ...) a route did not refuse with a 4xx: must be empty. */
+  inheritedNameFailures: string[];
+  /** Lead workflow runs with failed workflow tasks after the run (the invariant): must be 0. */
+  failedWorkflowTasks: number;
   seconds: number;
 }
 
@@ -73,6 +79,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   log('starting the stack (dev server, PostgreSQL, SMTP sink, worker, API)');
   const stack = await startStack(config, { ui: false });
   const results: RoleResult[] = [];
+  let inheritedNameFailures: string[] = [];
+  let failedWorkflowTasks = Number.NaN;
   try {
     for (const role of options.roles ?? [...ROLES]) {
       log(`schemathesis as ${role} (max ${options.maxExamples} examples per operation, seed ${options.seed})`);
@@ -80,6 +88,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       log(`  ${role}: ${result.cases} cases, ${result.failures} failures`);
       results.push(result);
     }
+    // Schemathesis draws names from the documented enums; the names every object inherits come
+    // from us, through every route that takes a name. Then the invariant: no lead's workflow threw.
+    log(`inherited names (${INHERITED_NAMES.length}) through every route that takes a name`);
+    inheritedNameFailures = await probeInheritedNames(stack.apiUrl);
+    const failedTasks = await findFailedWorkflowTasks(stack.client);
+    failedWorkflowTasks = failedTasks.length;
+    log(`  ${inheritedNameFailures.length} not refused; ${failedWorkflowTasks} lead workflow(s) with failed workflow tasks${failedTasks.length ? `: ${failedTasks.slice(0, 5).map((f) => `${f.workflowId} (${f.firstMessage})`).join(', ')}` : ''}`);
   } finally {
     await stack.stop();
     await fs.rm(dataDir, { recursive: true, force: true });
@@ -88,8 +103,32 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     results,
     cases: results.reduce((n, r) => n + r.cases, 0),
     failures: results.reduce((n, r) => n + r.failures, 0),
+    inheritedNameFailures,
+    failedWorkflowTasks,
     seconds: Math.round((Date.now() - started) / 1000),
   };
+}
+
+/** Sends every inherited name where a route takes a name; returns the answers that were not a refusal naming the field. */
+async function probeInheritedNames(apiUrl: string): Promise<string[]> {
+  const call = async (role: Role, method: string, url: string, body: unknown) => {
+    const response = await fetch(`${apiUrl}${url}`, { method, headers: { authorization: `Bearer ${KEYS[role]}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: response.status, text: await response.text() };
+  };
+  await call('ingest', 'POST', '/v1/leads', { id: 'fuzz-names', email: 'fuzz-names@example.com' });
+  const failures: string[] = [];
+  const expectRefusal = (what: string, answer: { status: number; text: string }, field: string) => {
+    if (answer.status < 400 || answer.status >= 500 || !answer.text.includes(field)) failures.push(`${what}: ${answer.status} ${answer.text.slice(0, 200)}`);
+  };
+  for (const name of INHERITED_NAMES) {
+    expectRefusal(`event type ${name}`, await call('ingest', 'POST', '/v1/leads/fuzz-names/events', { eventId: `fuzz-${name}`, type: name }), 'body.type');
+    expectRefusal(`sequence ${name}`, await call('ingest', 'POST', '/v1/leads', { id: 'fuzz-names-2', email: 'fuzz2@example.com', sequence: name }), 'body.sequence');
+    expectRefusal(`reject reason ${name}`, await call('sales', 'POST', '/v1/leads/fuzz-names/reject', { by: 'fuzz', reason: name }), 'body.reason');
+    expectRefusal(`migrate ${name}`, await call('marketing', 'POST', `/v1/sequences/${encodeURIComponent(name)}/migrate`, {}), 'params.id');
+    const batch = await call('ingest', 'POST', '/v1/events', { events: [{ leadId: 'fuzz-names', eventId: `fuzz-b-${name}`, type: name }] });
+    if (batch.status !== 202 || !batch.text.includes('events.0.type')) failures.push(`batch event type ${name}: ${batch.status} ${batch.text.slice(0, 200)}`);
+  }
+  return failures;
 }
 
 function runSchemathesis(st: Schemathesis, schemaUrl: string, role: Role, options: FuzzOptions): Promise<RoleResult> {
@@ -152,5 +191,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   });
   for (const r of report.results) if (r.failures !== 0) console.log(`\n===== ${r.role} =====\n${r.output}`);
   console.log(`\nschemathesis: ${report.cases} cases, ${report.failures} failures (${report.results.map((r) => `${r.role} ${r.cases}/${r.failures}`).join(', ')}) in ${report.seconds} s`);
-  process.exit(report.failures === 0 ? 0 : 1);
+  console.log(`inherited names not refused: ${report.inheritedNameFailures.length}${report.inheritedNameFailures.length ? `\n  ${report.inheritedNameFailures.join('\n  ')}` : ''}; lead workflows with failed workflow tasks: ${report.failedWorkflowTasks}`);
+  process.exit(report.failures === 0 && report.inheritedNameFailures.length === 0 && report.failedWorkflowTasks === 0 ? 0 : 1);
 }

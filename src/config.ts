@@ -146,7 +146,17 @@ export const SETTINGS = {
     secret: true,
   },
   WEBHOOK_TOLERANCE_SECONDS: { schema: integer(1, 3600).default(300), description: "how far a webhook signature's timestamp may be from now", expects: 'an integer from 1 to 3600' },
-  RATE_LIMIT_MAX: { schema: integer(0, 1_000_000).default(1200), description: 'requests per window per API key (per address without one); 0 turns the limit off', expects: 'an integer from 0 to 1000000' },
+  RATE_LIMIT_MAX: {
+    schema: integer(0, 1_000_000).default(1200),
+    description: 'requests per window per API key (per address without one) on every route but event ingestion; 0 turns the limit off',
+    expects: 'an integer from 0 to 1000000',
+  },
+  RATE_LIMIT_INGEST_MAX: {
+    schema: integer(0, 10_000_000).default(15_000),
+    description:
+      'requests per window per key (per address without one) on event ingestion: single events, batches, the signed webhook, tracking links; the default takes a sustained 250 events/s from one key; 0 turns the limit off',
+    expects: 'an integer from 0 to 10000000',
+  },
   RATE_LIMIT_WINDOW_SECONDS: { schema: integer(1, 86_400).default(60), description: 'rate-limit window', expects: 'an integer from 1 to 86400' },
   METRICS_PORT: {
     schema: port.default(9464),
@@ -229,8 +239,8 @@ export interface Config {
   trackingSecret: string;
   /** Signed-webhook ingestion; no secrets means the webhook route is off. */
   webhook: { secrets: string[]; toleranceSeconds: number };
-  /** Requests per window per API key (per client address without one); max 0 turns the limit off. */
-  rateLimit: { max: number; windowSeconds: number };
+  /** Requests per window per API key (per client address without one); ingestion has its own, larger budget; 0 turns a limit off. */
+  rateLimit: { max: number; ingestMax: number; windowSeconds: number };
   metricsPort: number;
   workerShutdownGraceSeconds: number;
   /** The worker's sticky-cache size; undefined: the SDK's default. */
@@ -382,7 +392,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     devApiKeys: !e.LEADS_API_KEYS,
     webhook: { secrets: parseWebhookSecrets(e.WEBHOOK_SECRETS), toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS },
     trackingSecret: e.TRACKING_SECRET ?? DEV_TRACKING_SECRET,
-    rateLimit: { max: e.RATE_LIMIT_MAX, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
+    rateLimit: { max: e.RATE_LIMIT_MAX, ingestMax: e.RATE_LIMIT_INGEST_MAX, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
     metricsPort: e.METRICS_PORT,
     workerShutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
     ...(e.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { workerMaxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS } : {}),

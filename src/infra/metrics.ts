@@ -12,6 +12,8 @@ export interface Metrics {
   emailsSuppressed: Counter<'kind'>;
   escalations: Counter;
   slaBreaches: Counter<'level'>;
+  /** Email steps skipped because their template does not exist (a sequence the check would refuse). */
+  emailsTemplateMissing: Counter<'template'>;
   /** Where the Temporal SDK's own Prometheus exporter serves the worker runtime's metrics, if on. */
   coreMetricsUrl?: string;
 }
@@ -54,6 +56,12 @@ export function createMetrics(options: { coreMetricsUrl?: string } = {}): Metric
       name: 'leadflow_sla_breaches_total',
       help: 'Sales review SLA expiries acted on (level 1: reminder to sales, level 2: escalation to the manager)',
       labelNames: ['level'],
+      registers: [registry],
+    }),
+    emailsTemplateMissing: new Counter({
+      name: 'leadflow_emails_template_missing_total',
+      help: 'Email steps skipped because the template they name does not exist (npm run sequences -- check refuses such sequences)',
+      labelNames: ['template'],
       registers: [registry],
     }),
   };

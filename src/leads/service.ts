@@ -1,4 +1,6 @@
 import {
+  isGrpcDeadlineError,
+  isGrpcServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -7,6 +9,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { DomainError, ErrorCodes } from '../domain/errors.js';
+import { hasOwnName, ownEntry } from '../domain/own-key.js';
 import {
   leadWorkflowId,
   type AcceptDecision,
@@ -167,6 +170,36 @@ const RECEIVED_EMAILS = `
     FROM email_outbox o
    WHERE o.lead_id = l.id AND o.kind = 'marketing'`;
 
+/**
+ * How long one call to Temporal may take before the API answers without it: the API answers
+ * within 3 s while Temporal is down or paused (events: stored, delivered later; the rest: 503).
+ */
+export const TEMPORAL_DEADLINE_MS = 2000;
+/**
+ * Calls that take longer on a busy Temporal get a little more: a decision waits for the workflow
+ * to run its update (a workflow task on a worker), a lead's start was p99 2.1 s under the bench's load.
+ */
+const SLOW_CALL_DEADLINE_MS = 2500;
+/** After a call timed out, events skip the direct signal for this long (the relay delivers them). */
+const TEMPORAL_BACKOFF_MS = 3000;
+/** What a 503 asks the caller to wait. */
+const RETRY_AFTER_SECONDS = 5;
+
+/** Temporal did not answer in time, or cannot be reached. */
+const isTemporalUnavailable = (error: unknown): boolean => {
+  if (isGrpcDeadlineError(error)) return true;
+  const grpc = isGrpcServiceError(error) ? error : isGrpcServiceError((error as { cause?: unknown })?.cause) ? ((error as { cause: unknown }).cause as { code?: number }) : undefined;
+  // 4 DEADLINE_EXCEEDED, 14 UNAVAILABLE
+  return grpc !== undefined && (grpc.code === 4 || grpc.code === 14);
+};
+
+/** An event as stored, still to be signalled to its lead's workflow. */
+export interface UndeliveredEvent {
+  leadId: string;
+  seq: string;
+  event: EngagementEvent;
+}
+
 /** Is this the failure a closed lead's workflow gives (completed: no run to signal or update)? */
 const isClosedWorkflow = (error: unknown): boolean =>
   error instanceof WorkflowNotFoundError ||
@@ -197,7 +230,7 @@ export class LeadService {
    */
   async create(input: NewLead): Promise<{ id: string; stage: LeadStage; workflowId: string; created: boolean }> {
     const sequenceId = input.sequence ?? DEFAULT_SEQUENCE_ID;
-    if (!sequences[sequenceId]) {
+    if (!hasOwnName(sequences, sequenceId)) {
       throw new DomainError(ErrorCodes.unknownSequence, `sequence "${sequenceId}" does not exist`, [
         { path: 'body.sequence', message: `one of ${LeadService.sequenceIds().join(', ')}` },
       ]);
@@ -208,31 +241,94 @@ export class LeadService {
       [input.id, input.email, input.firstName ?? null, input.lastName ?? null, input.company ?? null, input.timezone ?? null, input.attributes ?? {}, sequenceId],
     );
     const row = await this.row(input.id);
-    await this.ensureWorkflow(row);
+    // The row stays when Temporal does not answer: the caller's retry (a 200) starts the workflow.
+    await this.withTemporal(`lead ${row.id} is stored but its workflow could not be started`, () => this.ensureWorkflow(row), SLOW_CALL_DEADLINE_MS);
     return { id: row.id, stage: row.stage, workflowId: leadWorkflowId(row.id), created: inserted.rowCount === 1 };
   }
 
-  /** Records an engagement event and signals the lead's workflow (which ignores repeats). */
+  /**
+   * Records an engagement event: durable in Postgres before the answer, then signalled to the
+   * lead's workflow with a short deadline. What Temporal does not confirm in time, the relay in
+   * the worker delivers later (deliverUndelivered), in order per lead. A repeated eventId is
+   * never signalled again: Postgres saw it first, so dedupe is exact however old the original.
+   */
   async recordEvent(leadId: string, event: Omit<EngagementEvent, 'occurredAt'> & { occurredAt?: string }): Promise<{ eventId: string; duplicate: boolean }> {
-    if (!(event.type in defaultProgram.scoring)) {
+    if (!hasOwnName(defaultProgram.scoring, event.type)) {
       throw new DomainError(ErrorCodes.unknownEventType, `event type "${event.type}" is unknown`, [
         { path: 'body.type', message: `one of ${LeadService.eventTypes().join(', ')}` },
       ]);
     }
     const row = await this.row(leadId);
     const occurredAt = event.occurredAt ?? new Date().toISOString();
-    const inserted = await this.deps.pool.query(
+    const inserted = await this.deps.pool.query<{ seq: string; waiting: boolean }>(
       `INSERT INTO lead_events (lead_id, event_id, type, occurred_at, properties)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (lead_id, event_id) DO NOTHING`,
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (lead_id, event_id) DO NOTHING
+       RETURNING seq, EXISTS (SELECT 1 FROM lead_events WHERE lead_id = $1 AND delivered_at IS NULL) AS waiting`,
       [leadId, event.eventId, event.type, occurredAt, event.properties ?? {}],
     );
-    // Signal even a duplicate: the first delivery may have crashed between the insert and the
-    // signal. The workflow's own dedupe makes the repeat harmless.
+    if (inserted.rowCount === 0) return { eventId: event.eventId, duplicate: true };
+    // Older events of this lead still waiting for the relay go first: this one waits behind them.
+    if (inserted.rows[0]!.waiting || Date.now() < this.temporalBackoffUntil) return { eventId: event.eventId, duplicate: false };
     const signal: EngagementEvent = { eventId: event.eventId, type: event.type, occurredAt, ...(event.properties ? { properties: event.properties } : {}) };
+    try {
+      await this.deps.client.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () => this.signalEvent(row, signal));
+      await this.markDelivered(leadId, [inserted.rows[0]!.seq]);
+    } catch (error) {
+      if (!isTemporalUnavailable(error)) throw error;
+      // Stored; the relay delivers it when Temporal answers again.
+      this.temporalBackoffUntil = Date.now() + TEMPORAL_BACKOFF_MS;
+    }
+    return { eventId: event.eventId, duplicate: false };
+  }
+
+  /**
+   * The relay's round: signals stored events Temporal has not confirmed (older than `minAgeMs`,
+   * so a request still delivering its own event is left alone), oldest first per lead. A lead's
+   * remaining events wait when one of its signals fails, so order holds. Returns how many were
+   * delivered and how many are left for the next round.
+   */
+  async deliverUndelivered(options: { limit?: number; minAgeMs?: number; deadlineMs?: number } = {}): Promise<{ delivered: number; failed: number }> {
+    const { rows } = await this.deps.pool.query<{ lead_id: string; seq: string; event_id: string; type: string; occurred_at: Date; properties: Record<string, unknown> }>(
+      `SELECT lead_id, seq, event_id, type, occurred_at, properties FROM lead_events
+        WHERE delivered_at IS NULL AND received_at < now() - make_interval(secs => $2::double precision / 1000)
+        ORDER BY seq LIMIT $1`,
+      [options.limit ?? 500, options.minAgeMs ?? 3000],
+    );
+    const byLead = new Map<string, UndeliveredEvent[]>();
+    for (const r of rows) {
+      const event: EngagementEvent = { eventId: r.event_id, type: r.type, occurredAt: r.occurred_at.toISOString(), ...(Object.keys(r.properties).length ? { properties: r.properties } : {}) };
+      byLead.set(r.lead_id, [...(byLead.get(r.lead_id) ?? []), { leadId: r.lead_id, seq: r.seq, event }]);
+    }
+    let delivered = 0;
+    let failed = 0;
+    const lanes = [...byLead.values()];
+    const runLane = async () => {
+      for (let lane = lanes.shift(); lane; lane = lanes.shift()) {
+        const row = await this.row(lane[0]!.leadId);
+        for (const item of lane) {
+          try {
+            await this.deps.client.connection.withDeadline(Date.now() + (options.deadlineMs ?? 5000), () => this.signalEvent(row, item.event));
+          } catch {
+            failed += lane.length - lane.indexOf(item);
+            break; // the rest of this lead's events wait for the next round, in order
+          }
+          await this.markDelivered(item.leadId, [item.seq]);
+          delivered += 1;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, lanes.length) }, runLane));
+    return { delivered, failed };
+  }
+
+  private temporalBackoffUntil = 0;
+
+  /** Signals one event to its lead's workflow (starting it if needed); a closed lead keeps the event on record but scores nothing. */
+  private async signalEvent(row: LeadRow, signal: EngagementEvent): Promise<void> {
     const input = this.workflowInput(row);
     try {
       await this.deps.client.workflow.signalWithStart<typeof leadWorkflow, [EngagementEvent]>('leadWorkflow', {
-        workflowId: leadWorkflowId(leadId),
+        workflowId: leadWorkflowId(row.id),
         taskQueue: LEADS_TASK_QUEUE,
         args: [input],
         typedSearchAttributes: startAttributes(input.program.enrolSequence),
@@ -242,10 +338,27 @@ export class LeadService {
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
     } catch (error) {
-      // A closed lead (accepted, disqualified) keeps the event on record but scores nothing.
       if (!isClosedWorkflow(error)) throw error;
     }
-    return { eventId: event.eventId, duplicate: inserted.rowCount === 0 };
+  }
+
+  private async markDelivered(leadId: string, seqs: string[]): Promise<void> {
+    await this.deps.pool.query('UPDATE lead_events SET delivered_at = now() WHERE lead_id = $1 AND seq = ANY($2::bigint[])', [leadId, seqs]);
+  }
+
+  /**
+   * Runs a call to Temporal that the caller must wait for (a decision, a start) with a short
+   * deadline: when Temporal does not answer, a 503 `temporal_unavailable` with Retry-After.
+   */
+  private async withTemporal<T>(what: string, run: () => Promise<T>, deadlineMs = TEMPORAL_DEADLINE_MS): Promise<T> {
+    try {
+      return await this.deps.client.connection.withDeadline(Date.now() + deadlineMs, run);
+    } catch (error) {
+      if (!isTemporalUnavailable(error)) throw error;
+      throw new DomainError(ErrorCodes.temporalUnavailable, `Temporal did not answer within ${deadlineMs / 1000} s: ${what}; try again in ${RETRY_AFTER_SECONDS} s`, {
+        retryAfterSeconds: RETRY_AFTER_SECONDS,
+      });
+    }
   }
 
   /** The lead's profile, live state (from its workflow) and history (from Postgres). */
@@ -331,7 +444,7 @@ export class LeadService {
    * that version already, or closed, are left alone. Optionally only the given leads.
    */
   async migrateSequence(sequenceId: string, options: { leadIds?: string[] } = {}): Promise<{ sequence: string; version: number; signalled: string[] }> {
-    const current = sequences[sequenceId];
+    const current = ownEntry(sequences, sequenceId);
     if (!current) {
       throw new DomainError(ErrorCodes.unknownSequence, `sequence "${sequenceId}" does not exist`, [{ path: 'params.id', message: `one of ${LeadService.sequenceIds().join(', ')}` }]);
     }
@@ -345,7 +458,7 @@ export class LeadService {
     const signalled: string[] = [];
     for (const { id } of rows) {
       try {
-        await this.handle(id).signal(migrateSequenceSignal, { sequence: current });
+        await this.withTemporal(`leads before ${id} were asked to migrate, the others not yet (repeating the call is safe)`, () => this.handle(id).signal(migrateSequenceSignal, { sequence: current }));
         signalled.push(id);
       } catch (error) {
         if (!isClosedWorkflow(error)) throw error;
@@ -360,7 +473,7 @@ export class LeadService {
     await suppressAddress(this.deps.pool, row.email, 'unsubscribed', row.id);
     await this.deps.pool.query('UPDATE leads SET unsubscribed = true, updated_at = now() WHERE id = $1', [row.id]);
     try {
-      await this.handle(row.id).signal(unsubscribeSignal);
+      await this.withTemporal(`the address is suppressed (no marketing email goes to it), but the lead's workflow was not told; repeat the call`, () => this.handle(row.id).signal(unsubscribeSignal));
     } catch (error) {
       if (!isClosedWorkflow(error)) throw error;
     }
@@ -370,7 +483,10 @@ export class LeadService {
   private async decide(leadId: string, run: (handle: WorkflowHandle<typeof leadWorkflow>) => Promise<DecisionResult>): Promise<DecisionResult> {
     const row = await this.row(leadId);
     try {
-      return await run(this.handle(row.id));
+      // A sign of life first: a decision is sent only to a Temporal that answers, so one answered
+      // 503 here was never sent and did not take effect.
+      await this.withTemporal('the decision was not sent and did not take effect', () => this.handle(row.id).describe());
+      return await this.withTemporal('the decision was sent but not confirmed; read the lead before deciding again', () => run(this.handle(row.id)), SLOW_CALL_DEADLINE_MS);
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
         if (error.cause.type === ErrorCodes.notInReview) throw await this.notInReview(row, error.cause.message);
@@ -454,10 +570,10 @@ export class LeadService {
     return row;
   }
 
-  /** The workflow's own answer; the read model if the workflow cannot answer within 5 s. */
+  /** The workflow's own answer; the read model if the workflow cannot answer within TEMPORAL_DEADLINE_MS. */
   private async liveView(row: LeadRow): Promise<LeadStateView> {
     try {
-      const live = await this.deps.client.connection.withDeadline(Date.now() + 5000, () => this.handle(row.id).query(leadStateQuery));
+      const live = await this.deps.client.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () => this.handle(row.id).query(leadStateQuery));
       // Workflows started before the hand-off fields existed answer without them.
       return {
         ...live,

@@ -1,3 +1,4 @@
+import { hasOwnName, ownEntry } from '../domain/own-key.js';
 import { library } from './library/index.js';
 import { ProgramSchema, SequenceSchema, type Program, type ProgramSnapshot, type Sequence } from './model.js';
 import { DEFAULT_SCORING } from './scoring.js';
@@ -23,7 +24,7 @@ function loadLibrary(): Record<string, Sequence> {
       const issue = result.error.issues[0]!;
       throw new Error(`src/sequences/library/${file}: ${issue.path.join('.')}: ${issue.message} (run npm run sequences -- check)`);
     }
-    if (loaded[result.data.id]) throw new Error(`src/sequences/library/${file}: sequence id "${result.data.id}" is defined twice`);
+    if (hasOwnName(loaded, result.data.id)) throw new Error(`src/sequences/library/${file}: sequence id "${result.data.id}" is defined twice`);
     loaded[result.data.id] = result.data;
   }
   return loaded;
@@ -32,7 +33,7 @@ function loadLibrary(): Record<string, Sequence> {
 export const sequences: Record<string, Sequence> = loadLibrary();
 
 function required(id: string): Sequence {
-  const sequence = sequences[id];
+  const sequence = ownEntry(sequences, id);
   if (!sequence) throw new Error(`the library has no "${id}" sequence (src/sequences/library/${id}.ts)`);
   return sequence;
 }
@@ -69,7 +70,7 @@ function reachableSequences(start: Sequence[]): Sequence[] {
     if (found.has(sequence.id)) continue;
     found.set(sequence.id, sequence);
     for (const step of sequence.steps) {
-      if (step.kind === 'goto' && step.sequence !== undefined && sequences[step.sequence]) queue.push(sequences[step.sequence]!);
+      if (step.kind === 'goto' && step.sequence !== undefined && hasOwnName(sequences, step.sequence)) queue.push(sequences[step.sequence]!);
     }
   }
   return [...found.values()];
@@ -77,7 +78,7 @@ function reachableSequences(start: Sequence[]): Sequence[] {
 
 /** Freezes the program, the chosen enrolment sequence and every sequence it can jump to, for one lead's workflow input. */
 export function programSnapshot(sequenceId: string = DEFAULT_SEQUENCE_ID, program: Program = defaultProgram): ProgramSnapshot {
-  const enrolSequence = sequences[sequenceId];
+  const enrolSequence = ownEntry(sequences, sequenceId);
   if (!enrolSequence) throw new Error(`unknown sequence "${sequenceId}"`);
   const snapshot: ProgramSnapshot = { ...program, enrolSequence };
   // Only sequences with gotos need the extra map; keeps snapshots of plain sequences as they were.

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { LeadProfile } from '../domain/lead.js';
+import { ownEntry } from '../domain/own-key.js';
 import { eventList, labelIndex, SequenceSchema, type Sequence, type SequenceStep } from './model.js';
 import type { EmailTemplate } from './templates.js';
 
@@ -156,7 +157,7 @@ export function checkLibrary(files: readonly LibraryFile[], templates: Record<st
         at(i, 'unknown-sequence', `goto names sequence "${step.sequence}", which does not exist (known: ${[...byId.keys()].join(', ')})`);
       }
       if (step.kind === 'email') {
-        const template = templates[step.template];
+        const template = ownEntry(templates, step.template);
         if (!template) at(i, 'unknown-template', `email template "${step.template}" does not exist`);
         else if (template.kind === 'marketing') {
           if (!templateChecked.has(template.id)) templateChecked.set(template.id, templateFieldProblems(template));

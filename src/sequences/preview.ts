@@ -1,4 +1,5 @@
 import type { LeadProfile } from '../domain/lead.js';
+import { ownEntry } from '../domain/own-key.js';
 import { newLeadState, reduce, wakeAt, type LeadContext, type LeadInput } from '../domain/lead/index.js';
 import type { Program, ProgramSnapshot, Sequence, SequenceStep } from './model.js';
 import { eventList, sequenceLabel } from './steps.js';
@@ -59,7 +60,7 @@ export function previewSequence(
   options: { sequences: Record<string, Sequence>; templates: Record<string, EmailTemplate>; lead: LeadProfile; program?: Program; maxSteps?: number; startAt?: number },
 ): Preview {
   const render = (template: string): PreviewEntry['email'] => {
-    const t = Object.hasOwn(options.templates, template) ? options.templates[template] : undefined;
+    const t = ownEntry(options.templates, template);
     if (!t) return { template, subject: `(unknown template "${template}")`, text: '', html: '' };
     return { template, ...t.render({ lead: options.lead }) };
   };

@@ -1,4 +1,5 @@
 import type { LeadProfile } from '../domain/lead.js';
+import { ownEntry } from '../domain/own-key.js';
 
 /** A rendered email. */
 export interface RenderedEmail {
@@ -66,7 +67,8 @@ export const companyOr = (lead: LeadProfile, fallback: string): string => lead.c
 export const templates: Record<string, EmailTemplate> = {};
 /** Adds a template to the registry; sequence files' templates come in through the catalog. */
 export function registerTemplate(template: EmailTemplate): void {
-  if (templates[template.id] && templates[template.id] !== template) throw new Error(`email template "${template.id}" is defined twice`);
+  const existing = ownEntry(templates, template.id);
+  if (existing && existing !== template) throw new Error(`email template "${template.id}" is defined twice`);
   templates[template.id] = template;
 }
 const register = registerTemplate;
@@ -178,10 +180,18 @@ register({
   },
 });
 
-/** Renders a template by id; throws naming the id when it does not exist. */
+/** A sequence step names a template the library does not have: no retry can help (docs/decisions.md). */
+export class UnknownTemplateError extends Error {
+  constructor(readonly templateId: string) {
+    super(`unknown email template "${templateId}"`);
+    this.name = 'UnknownTemplateError';
+  }
+}
+
+/** Renders a template by id; throws UnknownTemplateError naming the id when it does not exist. */
 export function renderTemplate(templateId: string, context: TemplateContext): RenderedEmail & { kind: EmailTemplate['kind'] } {
-  const template = hasTemplate(templateId) ? templates[templateId] : undefined;
-  if (!template) throw new Error(`unknown email template "${templateId}"`);
+  const template = ownEntry(templates, templateId);
+  if (!template) throw new UnknownTemplateError(templateId);
   return { ...template.render(context), kind: template.kind };
 }
 

@@ -11,7 +11,7 @@ import { payloadFromJson, payloadToJson, type AesGcmPayloadCodec } from '../infr
 import { readMailbox } from '../infra/smtp-sink.js';
 import { funnelReport } from '../leads/funnel.js';
 import { leadWorkflowId, REJECT_REASONS } from '../domain/lead.js';
-import { LeadService } from '../leads/service.js';
+import { LeadService, TEMPORAL_DEADLINE_MS } from '../leads/service.js';
 import type { Program } from '../sequences/model.js';
 import { Authenticator } from './auth.js';
 import { CONSOLE_CSP, CONSOLE_PATH, consoleFiles } from './console.js';
@@ -57,8 +57,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Secrets for `POST /v1/webhooks/events`; without any, that route does not exist. */
   webhook?: { secrets: string[]; toleranceSeconds: number };
-  /** Requests per window per API key (per client address without one); absent or max 0: no limit. */
-  rateLimit?: { max: number; windowSeconds: number };
+  /** Requests per window per API key (per client address without one); absent or 0: no limit. Event ingestion counts against `ingestMax` instead. */
+  rateLimit?: { max: number; ingestMax?: number; windowSeconds: number };
   /** Serve the web console built into this folder under /console/ (src/server/console.ts). */
   console?: { dir: string };
   /** The Temporal Web UI the console links each lead's workflow to. */
@@ -192,15 +192,16 @@ async function buildTypedApp(deps: AppDeps) {
 
   // Rate limit per API key (its roles and digest, never the key), or per address without a valid
   // key; it runs before authorization so that guessing keys is throttled too.
+  const rateKey = (request: FastifyRequest): string => {
+    const caller = auth.identify(request.headers.authorization);
+    if (caller) return `key:${caller.keyId}`;
+    return `${request.routeOptions.config.access?.kind === 'signature' ? 'webhook' : 'address'}:${request.ip}`;
+  };
   await app.register(rateLimit, {
     global: false,
     max: deps.rateLimit?.max ?? 0,
     timeWindow: (deps.rateLimit?.windowSeconds ?? 60) * 1000,
-    keyGenerator: (request) => {
-      const caller = auth.identify(request.headers.authorization);
-      if (caller) return `key:${caller.keyId}`;
-      return `${request.routeOptions.config.access?.kind === 'signature' ? 'webhook' : 'address'}:${request.ip}`;
-    },
+    keyGenerator: rateKey,
     errorResponseBuilder: (_request, context) =>
       new HttpError(429, 'rate_limited', `too many requests: at most ${context.max} per ${deps.rateLimit?.windowSeconds ?? 60} s for this key; retry in ${context.after}`, {
         limit: context.max,
@@ -208,12 +209,15 @@ async function buildTypedApp(deps: AppDeps) {
       }),
   });
   const limited = deps.rateLimit?.max ? [app.rateLimit()] : [];
+  // Event ingestion (single, batch, webhook, tracking) is sized for a tracking backend's stream
+  // from one key: its own, larger budget, counted apart from the other routes.
+  const ingestLimited = deps.rateLimit?.ingestMax ? [app.rateLimit({ max: deps.rateLimit.ingestMax, keyGenerator: (request) => `ingest:${rateKey(request)}` })] : [];
 
   const open = { config: { access: { kind: 'public' } as RouteAccess } };
-  const roles = (allowed: readonly Role[]) => ({
+  const roles = (allowed: readonly Role[], budget: 'default' | 'ingest' = 'default') => ({
     config: { access: { kind: 'key', roles: allowed } as RouteAccess },
     onRequest: [
-      ...limited,
+      ...(budget === 'ingest' ? ingestLimited : limited),
       async (request: FastifyRequest) => {
         auth.authorize(request.headers.authorization, allowed);
       },
@@ -265,7 +269,8 @@ async function buildTypedApp(deps: AppDeps) {
         },
       );
     await check('postgres', deps.pool.query('SELECT 1'));
-    await check('temporal', deps.client.connection.workflowService.getSystemInfo({}));
+    // Bounded: a paused Temporal makes the probe hang, and a health check must answer.
+    await check('temporal', deps.client.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () => deps.client.connection.workflowService.getSystemInfo({})));
     return checks;
   };
   // /healthz for liveness probes, /readyz for load balancers: both 503 when a dependency is down.
@@ -299,7 +304,7 @@ async function buildTypedApp(deps: AppDeps) {
   app.post(
     '/v1/leads/:id/events',
     {
-      ...roles(['ingest']),
+      ...roles(['ingest'], 'ingest'),
       schema: {
         summary: 'Report an engagement event (dedupe on eventId)',
         tags: ['leads'],
@@ -320,7 +325,7 @@ async function buildTypedApp(deps: AppDeps) {
   app.post(
     '/v1/events',
     {
-      ...roles(['ingest']),
+      ...roles(['ingest'], 'ingest'),
       bodyLimit: BATCH_BODY_LIMIT,
       schema: {
         summary: 'Report up to 500 engagement events at once; each is accepted or refused with its own reason',
@@ -348,7 +353,7 @@ async function buildTypedApp(deps: AppDeps) {
         {
           config: { access: { kind: 'signature' } as RouteAccess },
           bodyLimit: BATCH_BODY_LIMIT,
-          onRequest: limited,
+          onRequest: ingestLimited,
           // Signature first, then JSON, then the schema: an unsigned body is never looked at.
           preValidation: async (request) => {
             const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
@@ -525,7 +530,7 @@ async function buildTypedApp(deps: AppDeps) {
   );
 
   if (deps.console) await registerConsole(app as unknown as FastifyInstance, deps.console.dir, open);
-  await registerTrackingRoutes(app, { leads, secret: deps.trackingSecret ?? DEV_TRACKING_SECRET });
+  await registerTrackingRoutes(app, { leads, secret: deps.trackingSecret ?? DEV_TRACKING_SECRET, limited: ingestLimited });
   await registerSequenceRoutes(app, { leads, roles });
   if (deps.codec) registerCodecServer(deps.codec, { limited, auth, errorResponses });
 

@@ -25,7 +25,8 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCodes.invalidDecision]: 400,
   [ErrorCodes.suppressedRecipient]: 409,
   [ErrorCodes.invalidRecipient]: 400,
-  [ErrorCodes.templateMissing]: 500,
+  [ErrorCodes.temporalUnavailable]: 503,
+  [ErrorCodes.unknownTemplate]: 500,
 };
 
 export interface ErrorResponse {
@@ -66,6 +67,14 @@ export function toErrorResponse(error: unknown, request: FastifyRequest): { stat
   return { status: 500, body: { error: 'internal', message: 'something went wrong on our side; the request can be retried' } };
 }
 
+/** Seconds a 503 asks the caller to wait when the error names none. */
+const RETRY_AFTER_DEFAULT_SECONDS = 5;
+
 export function sendError(reply: FastifyReply, status: number, body: ErrorResponse): FastifyReply {
+  // Every "try again later" answer says when (429 from the rate limiter sets its own).
+  if ((status === 503 || status === 429) && !reply.hasHeader('retry-after')) {
+    const seconds = (body.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    reply.header('retry-after', String(typeof seconds === 'number' ? seconds : RETRY_AFTER_DEFAULT_SECONDS));
+  }
   return reply.status(status).type('application/json').send(body);
 }

@@ -67,7 +67,7 @@ export async function recordEventBatch(
       options.onAccepted?.(event);
       return { index, status: 'accepted', ...ids };
     } catch (error) {
-      if (error instanceof DomainError) return { index, status: 'refused', ...ids, error: error.code, message: error.message };
+      if (error instanceof DomainError) return { index, status: 'refused', ...ids, error: error.code, message: error.message, ...itemDetails(error, index) };
       options.log.error({ err: error, leadId, eventId: event.eventId }, 'recording a batch event failed');
       return { index, status: 'refused', ...ids, error: 'internal', message: 'the event could not be recorded now; send it again' };
     }
@@ -83,6 +83,13 @@ export async function recordEventBatch(
 
   const accepted = results.filter((r) => r.status === 'accepted').length;
   return { accepted, refused: results.length - accepted, results };
+}
+
+/** A domain error's field paths (`body.type`) as paths into the batch (`events.3.type`). */
+function itemDetails(error: DomainError, index: number): { details?: BatchItemResult['details'] } {
+  if (!Array.isArray(error.details)) return {};
+  const details = (error.details as Array<{ path: string; message: string }>).map((d) => ({ path: d.path.replace(/^body\./, `events.${index}.`), message: d.message }));
+  return { details };
 }
 
 /** The ids of an item that failed validation, where they are usable strings, to help the sender match results. */

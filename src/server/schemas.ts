@@ -294,6 +294,7 @@ export const ErrorResponses = {
   413: ErrorBody,
   415: ErrorBody,
   429: ErrorBody,
+  503: ErrorBody.describe('temporal_unavailable: Temporal did not answer within seconds; the sentence says what did and did not happen, Retry-After when to try again'),
 };
 
 export const Session = z.object({

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { LeadIdSchema } from '../domain/lead-id.js';
@@ -42,7 +42,7 @@ const page = (title: string, body: string) =>
   `<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title>` +
   `<body style="font-family:sans-serif;max-width:32em;margin:4em auto"><h1>${title}</h1>${body}</body></html>`;
 
-export async function registerTrackingRoutes(root: FastifyInstance, deps: { leads: LeadService; secret: string }): Promise<void> {
+export async function registerTrackingRoutes(root: FastifyInstance, deps: { leads: LeadService; secret: string; limited?: onRequestHookHandler[] }): Promise<void> {
   const claimsOf = (id: string, token: string, action: TrackingAction): TrackingClaims => {
     const claims = verifyTrackingToken(deps.secret, token, id, action);
     if (!claims) throw new HttpError(403, 'invalid_token', `this ${action} link is not one we sent to lead ${id}`);
@@ -54,6 +54,8 @@ export async function registerTrackingRoutes(root: FastifyInstance, deps: { lead
   await root.register(async (scope) => {
     const app = scope.withTypeProvider<ZodTypeProvider>();
     // RFC 8058 one-click: mail clients POST `List-Unsubscribe=One-Click` as a form.
+    // Opens and clicks are event ingestion: the ingestion budget, per client address.
+    for (const hook of deps.limited ?? []) app.addHook('onRequest', hook);
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
     app.get('/v1/t/:id/open', { ...access, schema: documented('Open pixel of a marketing email: records email.opened once per email', { 200: Gif }) }, async (request, reply) => {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LeadProfile } from '../domain/lead.js';
+import { ownEntry } from '../domain/own-key.js';
 import { indexIsCurrent, INDEX_FILE, LIBRARY_DIR, loadLibraryFolder, writeIndex } from '../infra/sequence-library.js';
 import { checkLibrary, formatProblem, type Problem } from '../sequences/check.js';
 import { SequenceSchema, type Sequence } from '../sequences/model.js';
@@ -102,7 +103,7 @@ async function preview(dir: string, args: Args, out: (line: string) => void): Pr
     const parsed = SequenceSchema.safeParse(f.definition);
     if (parsed.success) sequences[parsed.data.id] = parsed.data;
   }
-  const sequence = sequences[id];
+  const sequence = ownEntry(sequences, id);
   if (!sequence) {
     out(`no valid sequence "${id}" (known: ${Object.keys(sequences).join(', ')}); npm run sequences -- check tells why`);
     return 1;

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INHERITED_NAMES } from '../../src/domain/own-key.js';
+import { findFailedWorkflowTasks } from '../../src/infra/temporal/invariants.js';
 import { signWebhook } from '../../src/server/webhook.js';
 import { eventually } from '../helpers/eventually.js';
 import { startTestStack, type Answer, type TestStack } from '../helpers/http-stack.js';
@@ -171,5 +173,44 @@ describe('hostile webhooks', () => {
     // Replayed later, re-encoded with the same digest twice: still a replay.
     expectRefusal(await webhook(raw, `${signature},v1=${signature.split('v1=')[1]}`), 401);
     await eventually(async () => expect((await t.call('GET', '/v1/leads/target')).body.score).toBe(51));
+  });
+});
+
+describe('inherited names (constructor, __proto__, toString, ...) on every route that takes a name', () => {
+  // The names a route looks up in a table: each must be an unknown name (400 naming the field),
+  // never a crash, a 500 or a wedged lead.
+  const NAMES = INHERITED_NAMES;
+
+  it('refuses each as an event type (single, batch, webhook), a sequence (lead creation, migrate) and a reject reason; the lead still scores and no workflow task failed', { timeout: 180_000 }, async () => {
+    expect((await t.call('POST', '/v1/leads', { role: 'ingest', body: { id: 'named', email: 'named@example.com' } })).status).toBe(201);
+    const before = await counts();
+    for (const name of NAMES) {
+      expectRefusal(await t.call('POST', '/v1/leads/named/events', { role: 'ingest', body: { eventId: `n-${name}`, type: name } }), 400, 'body.type');
+      expectRefusal(await t.call('POST', '/v1/leads', { role: 'ingest', body: { id: `seq-${name.replace(/[^A-Za-z0-9]/g, 'x')}`, email: 'seq@example.com', sequence: name } }), 400, 'body.sequence');
+      expectRefusal(await t.call('POST', '/v1/leads/target/reject', { role: 'sales', body: { by: 'sam', reason: name } }), 400, 'body.reason');
+      const migrate = await t.call('POST', `/v1/sequences/${encodeURIComponent(name)}/migrate`, { role: 'marketing', body: {} });
+      expectRefusal(migrate, 400, 'params.id');
+    }
+    // Batch and webhook: each item refused on its own, naming its field.
+    const events = NAMES.map((name, i) => ({ leadId: 'named', eventId: `b-${i}`, type: name }));
+    const batch = await t.call('POST', '/v1/events', { role: 'ingest', body: { events } });
+    expect(batch.status).toBe(202);
+    expect(batch.body.accepted).toBe(0);
+    for (const [i, result] of (batch.body.results as Array<{ error: string; details: Array<{ path: string }> }>).entries()) {
+      expect([result.error, result.details.map((d) => d.path)], NAMES[i]).toEqual(['unknown_event_type', [`events.${i}.type`]]);
+    }
+    const raw = JSON.stringify({ events: NAMES.map((name, i) => ({ leadId: 'named', eventId: `w-${i}`, type: name })) });
+    const signed = await t.call('POST', '/v1/webhooks/events', { role: null, rawBody: raw, headers: { 'leadflow-signature': signWebhook(SECRET, raw) } });
+    expect([signed.status, signed.body.accepted]).toEqual([202, 0]);
+    expect(new Set(signed.body.results.map((r: { details: Array<{ path: string }> }) => r.details[0]!.path.replace(/\d+/, 'N')))).toEqual(new Set(['events.N.type']));
+    // Nothing was stored (the webhook's signature is, as a replay guard): no lead row for a refused
+    // sequence (a later event for that id is a 404, not a 500), no event, no decision.
+    const after = await counts();
+    expect([after.leads, after.lead_events, after.sales_decisions]).toEqual([before.leads, before.lead_events, before.sales_decisions]);
+    expectRefusal(await t.call('POST', '/v1/leads/seq-constructor/events', { role: 'ingest', body: { eventId: 'late', type: 'page.viewed' } }), 404);
+    // The lead still scores, and neither it nor any other lead has a failed workflow task.
+    expect((await t.call('POST', '/v1/leads/named/events', { role: 'ingest', body: { eventId: 'after', type: 'pricing.viewed' } })).status).toBe(202);
+    await eventually(async () => expect((await t.call('GET', '/v1/leads/named')).body.score).toBe(10), { timeoutMs: 30_000 });
+    expect(await findFailedWorkflowTasks(t.stack.client)).toEqual([]);
   });
 });

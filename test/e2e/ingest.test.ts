@@ -1,8 +1,8 @@
+import { installTestRuntime } from '../helpers/runtime.js';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../../src/config.js';
 import { freePort } from '../../src/infra/net.js';
 import { signWebhook } from '../../src/server/webhook.js';
@@ -23,9 +23,11 @@ const KEYS = { ingest: 'ingest-key-0001', marketing: 'marketing-key-0001', sales
 const BURST_KEY = 'burst-ingest-key-0001';
 const SECRETS = ['whsec-previous-0123456789', 'whsec-current-0123456789'];
 const RATE_LIMIT = 100;
+/** The ingestion routes' own budget per key (RATE_LIMIT_INGEST_MAX). */
+const INGEST_LIMIT = 150;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installTestRuntime();
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'leadflow-ingest-'));
   const [port, temporalPort, uiPort, pgPort, smtpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const config = loadConfig({
@@ -38,6 +40,7 @@ beforeAll(async () => {
     LEADS_API_KEYS: [...Object.entries(KEYS).map(([role, key]) => `${role}:${key}`), `ingest:${BURST_KEY}`].join(','),
     WEBHOOK_SECRETS: SECRETS.join(','),
     RATE_LIMIT_MAX: String(RATE_LIMIT),
+    RATE_LIMIT_INGEST_MAX: String(INGEST_LIMIT),
     // Long enough that no bucket empties while this file runs.
     RATE_LIMIT_WINDOW_SECONDS: '3600',
   });
@@ -293,8 +296,17 @@ describe('rate limit', () => {
     expect(limited.body.message).toContain(`at most ${RATE_LIMIT} per 3600 s`);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(limited.body.details.retryAfterSeconds).toBe(Number(limited.headers.get('retry-after')));
-    // Mutating routes are limited too, before anything is done.
-    expect((await call('POST', '/v1/events', { key: BURST_KEY, body: { events: [{ leadId: 'b-ann', eventId: 'late', type: 'page.viewed' }] } })).status).toBe(429);
+    // Event ingestion has its own budget: the key still reports events, up to INGEST_LIMIT requests.
+    const ingested = [];
+    for (let i = 0; i < INGEST_LIMIT; i += 25) {
+      ingested.push(...(await Promise.all(Array.from({ length: 25 }, (_, j) => call('POST', '/v1/events', { key: BURST_KEY, body: { events: [{ leadId: 'b-ann', eventId: `burst-${i + j}`, type: 'page.viewed' }] } })))));
+    }
+    expect(ingested.map((a) => a.status)).toEqual(Array(INGEST_LIMIT).fill(202));
+    const ingestLimited = await call('POST', '/v1/leads/b-ann/events', { key: BURST_KEY, body: { eventId: 'late', type: 'page.viewed' } });
+    expect([ingestLimited.status, ingestLimited.body.error, ingestLimited.body.details.limit]).toEqual([429, 'rate_limited', INGEST_LIMIT]);
+    expect(Number(ingestLimited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Limited before anything is done: the refused event was not stored.
+    expect((await stack.pool.query(`SELECT count(*)::int AS n FROM lead_events WHERE event_id = 'late'`)).rows[0].n).toBe(0);
 
     // Another key of the same role has its own budget.
     expect((await call('GET', '/v1/leads?limit=1', { role: 'ingest' })).status).toBe(200);

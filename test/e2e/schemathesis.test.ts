@@ -13,5 +13,8 @@ describe('schemathesis against /openapi.json (bounded)', () => {
     const failed = report.results.filter((r) => r.failures !== 0 || r.exitCode !== 0);
     expect(failed.map((r) => `${r.role}: ${r.failures} failures (exit ${r.exitCode})\n${r.output.slice(-6000)}`)).toEqual([]);
     for (const r of report.results) expect(r.cases, r.role).toBeGreaterThan(100);
+    // Inherited names through every route that takes one, then the invariant over every lead the run made.
+    expect(report.inheritedNameFailures).toEqual([]);
+    expect(report.failedWorkflowTasks).toBe(0);
   });
 });

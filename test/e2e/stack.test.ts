@@ -1,8 +1,8 @@
+import { installTestRuntime } from '../helpers/runtime.js';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../../src/config.js';
 import { freePort } from '../../src/infra/net.js';
 import { startStack, type RunningStack } from '../../src/stack.js';
@@ -20,7 +20,7 @@ let api: string;
 const KEYS = { ingest: 'ingest-key-123', marketing: 'marketing-key-123', sales: 'sales-key-123', admin: 'admin-key-123' };
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installTestRuntime();
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'leadflow-e2e-'));
   const [port, temporalPort, uiPort, pgPort, smtpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const config = loadConfig({

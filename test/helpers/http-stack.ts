@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { installTestRuntime } from './runtime.js';
 import { loadConfig } from '../../src/config.js';
 import { freePort } from '../../src/infra/net.js';
 import { EmbeddedPostgresError } from '../../src/infra/embedded-postgres.js';
@@ -42,7 +42,7 @@ export interface TestStack {
 export async function startTestStack(env: Record<string, string> = {}, options: StackOptions = {}): Promise<TestStack> {
   // As the entry points do: the SDK's runtime metrics on a private port, folded into /metrics.
   const coreMetricsPort = await freePort();
-  Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${coreMetricsPort}` } } } });
+  installTestRuntime({ telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${coreMetricsPort}` } } } });
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'leadflow-e2e-'));
   const stack = await startOnFreePorts(async () => {
     const [port, temporalPort, uiPort, pgPort, smtpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);

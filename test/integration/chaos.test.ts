@@ -12,8 +12,7 @@ describe('fault injection (quick run)', () => {
       faultSeconds: 25,
       faultEverySeconds: 3,
       escalateShare: 0.3,
-      // A worker killed mid-send leaves that email to Temporal's retry after the activity's
-      // 2-minute start-to-close timeout: the run usually takes 45-90 s, 150-200 s when a kill hits a send.
+      // A worker killed mid-send leaves that email to Temporal's retry once its heartbeat stops (10 s).
       settleSeconds: 180,
       seed: 20261125,
       log: (line) => lines.push(line),

@@ -1,10 +1,11 @@
+import { installTestRuntime } from '../helpers/runtime.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { freePort } from '../../src/infra/net.js';
 import { startDevServer, type DevServer } from '../../src/infra/temporal/dev-server.js';
 import { programSnapshot } from '../../src/sequences/catalog.js';
@@ -24,7 +25,7 @@ let connection: Connection;
 let nativeConnection: NativeConnection;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installTestRuntime();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadflow-can-'));
   server = await startDevServer({ port: await freePort(), uiPort: 0, ui: false, dbFile: path.join(dir, 'temporal.db') });
   connection = await Connection.connect({ address: server.address });

@@ -66,6 +66,6 @@ describe('read model revisions (Postgres)', () => {
       .sendNurtureEmail({ lead: { id: 'rev-3', email: 'rev-3@example.com' }, template: 'constructor', sendKey: 'rev-3:x@v1:e1:s0', sequence: 'x@v1', step: 0 })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApplicationFailure);
-    expect(error).toMatchObject({ type: 'template_missing', nonRetryable: true });
+    expect(error).toMatchObject({ type: 'unknown_template', nonRetryable: true });
   });
 });

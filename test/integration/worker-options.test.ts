@@ -1,7 +1,8 @@
+import { installTestRuntime } from '../helpers/runtime.js';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Pool } from '../../src/infra/db.js';
 import type { Mailer } from '../../src/infra/mailer.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
@@ -13,7 +14,7 @@ let env: TestWorkflowEnvironment;
 let workflowBundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installTestRuntime();
   [env, workflowBundle] = await Promise.all([createTimeSkippingTestEnv(), bundleWorkflows()]);
 });
 

@@ -11,6 +11,7 @@ const report = (received: Array<[string, number]>, extra: Partial<ChaosReport> =
   emails: countDeliveries(expected, new Map(received)),
   stuck: [],
   failedWorkflows: 0,
+  failedWorkflowTasks: 0,
   droppedConnections: 1,
   seconds: 1,
   ...extra,
@@ -46,6 +47,7 @@ describe('chaos report', () => {
     const bad = report(once.slice(1), {
       stuck: ['a'],
       failedWorkflows: 2,
+      failedWorkflowTasks: 1,
       faults: { ...allFaults, 'restart-temporal': 0 },
       droppedConnections: 0,
     });
@@ -54,6 +56,7 @@ describe('chaos report', () => {
       '1 of 3 expected emails never arrived',
       '1 leads not in their expected state: a',
       '2 workflow runs ended other than by continue-as-new',
+      '1 lead workflow runs with failed workflow tasks (workflow code threw)',
       'faults that never happened: restart-temporal',
       'smtp-drop was injected but no SMTP connection was dropped',
     ]);

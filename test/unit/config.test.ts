@@ -41,7 +41,10 @@ describe('config', () => {
     expect(config.temporal).toEqual({ address: undefined, namespace: 'default', port: 7233, uiPort: 8233, uiUrl: 'http://127.0.0.1:8233' });
     expect(config.apiKeys).toEqual(DEV_API_KEYS);
     expect(config.apiKeys.map((k) => k.key)).toEqual(['dev-ingest', 'dev-marketing', 'dev-sales', 'dev-admin']);
-    expect(config.rateLimit).toEqual({ max: 1200, windowSeconds: 60 });
+    expect(config.rateLimit).toEqual({ max: 1200, ingestMax: 15_000, windowSeconds: 60 });
+    // Ingestion takes a sustained 200+ events/s from one key out of the box; other routes keep a tighter budget.
+    expect(config.rateLimit.ingestMax / config.rateLimit.windowSeconds).toBeGreaterThanOrEqual(200);
+    expect(config.rateLimit.max).toBeLessThan(config.rateLimit.ingestMax);
     // Compose files pass unset variables as empty strings.
     expect(loadConfig({ DATABASE_URL: '', TEMPORAL_ADDRESS: ' ', WEBHOOK_SECRETS: '' })).toMatchObject({ databaseUrl: undefined, temporal: { address: undefined } });
   });
@@ -65,7 +68,8 @@ describe('config', () => {
   it('reads webhook secrets and rate limits', () => {
     const config = loadConfig({ WEBHOOK_SECRETS: 'whsec-a-0123456789, whsec-b-0123456789', RATE_LIMIT_MAX: '10', RATE_LIMIT_WINDOW_SECONDS: '30' });
     expect(config.webhook).toEqual({ secrets: ['whsec-a-0123456789', 'whsec-b-0123456789'], toleranceSeconds: 300 });
-    expect(config.rateLimit).toEqual({ max: 10, windowSeconds: 30 });
+    expect(config.rateLimit).toEqual({ max: 10, ingestMax: 15_000, windowSeconds: 30 });
+    expect(loadConfig({ RATE_LIMIT_INGEST_MAX: '0' }).rateLimit.ingestMax).toBe(0);
     expect(loadConfig({}).webhook.secrets).toEqual([]);
   });
 

@@ -2,9 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { addDuration, isDuration, parseDuration } from '../../src/domain/duration.js';
 import { LeadIdSchema } from '../../src/domain/lead-id.js';
+import { REJECT_REASONS } from '../../src/domain/lead.js';
 import { defaultProgram, programSnapshot, sequences } from '../../src/sequences/catalog.js';
 import { ProgramSchema, SequenceSchema, durationMs } from '../../src/sequences/model.js';
-import { renderTemplate, templates } from '../../src/sequences/templates.js';
+import { renderTemplate, templates, UnknownTemplateError } from '../../src/sequences/templates.js';
+import { INHERITED_NAMES, hasOwnName, ownEntry } from '../../src/domain/own-key.js';
+import { ROLES } from '../../src/config.js';
+import { RejectBody } from '../../src/server/schemas.js';
 
 // Property-based tests of the pure domain and the sequence model: fast-check generates inputs
 // (unicode, control characters, odd numbers) and shrinks any counterexample to its smallest form.
@@ -162,6 +166,28 @@ describe('templates and ids (property-based)', () => {
       fc.property(fc.stringMatching(/^[A-Za-z0-9._:-]{1,128}$/), (id) => {
         expect(LeadIdSchema.safeParse(id).success).toBe(true);
       }),
+    );
+  });
+});
+
+describe('names a caller supplies (property-based)', () => {
+  // Any text, weighted towards the names every object inherits (constructor, __proto__, ...).
+  const name = fc.oneof(fc.constantFrom(...INHERITED_NAMES), fc.constantFrom(...Object.keys(defaultProgram.scoring), ...Object.keys(sequences), ...Object.keys(templates)), anyText);
+
+  it('are known exactly when they are an own key of their table: event types, sequences, templates, reject reasons, roles', () => {
+    fc.assert(
+      fc.property(name, (n) => {
+        const expected = (list: readonly string[]) => list.includes(n);
+        expect(hasOwnName(defaultProgram.scoring, n)).toBe(expected(Object.keys(defaultProgram.scoring)));
+        expect(ownEntry(defaultProgram.scoring, n) === undefined).toBe(!expected(Object.keys(defaultProgram.scoring)));
+        expect(hasOwnName(sequences, n)).toBe(expected(Object.keys(sequences)));
+        expect(RejectBody.shape.reason.safeParse(n).success).toBe(expected(REJECT_REASONS));
+        expect(ROLES.includes(n as (typeof ROLES)[number])).toBe(expected(ROLES));
+        if (expected(Object.keys(templates))) expect(renderTemplate(n, { lead: { id: 'p', email: 'p@example.com' }, data: {} }).subject.length).toBeGreaterThan(0);
+        else expect(() => renderTemplate(n, { lead: { id: 'p', email: 'p@example.com' } })).toThrow(UnknownTemplateError);
+        if (!expected(Object.keys(sequences))) expect(() => programSnapshot(n)).toThrow(/unknown sequence/);
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { indexIsCurrent, LIBRARY_DIR, libraryFileNames, renderIndex } from '../../src/infra/sequence-library.js';
 import { library } from '../../src/sequences/library/index.js';
+import { INHERITED_NAMES } from '../../src/domain/own-key.js';
 import { checkLibrary, formatProblem, type LibraryFile, type ProblemKind } from '../../src/sequences/check.js';
 import { DEFAULT_SCORING } from '../../src/sequences/scoring.js';
 import { marketingEmail, templates as builtIn, type EmailTemplate } from '../../src/sequences/templates.js';
@@ -34,6 +35,13 @@ describe('sequences check', () => {
     const p = only([file('promo.ts', seq('promo', [{ kind: 'email', template: 'welcome' }, { kind: 'wait', duration: '1 day' }, { kind: 'email', template: 'welcom' }]))], 'unknown-template');
     expect(p).toMatchObject({ file: 'promo.ts', sequence: 'promo', step: 2 });
     expect(p.line).toBe('promo.ts: sequence "promo", step 2: email template "welcom" does not exist [unknown-template]');
+  });
+
+  it('unknown template: a name every object inherits (constructor, toString, __proto__, ...) is unknown too', () => {
+    for (const name of INHERITED_NAMES) {
+      const p = only([file('promo.ts', seq('promo', [{ kind: 'email', template: name }]))], 'unknown-template');
+      expect(p.line, name).toBe(`promo.ts: sequence "promo", step 0: email template "${name}" does not exist [unknown-template]`);
+    }
   });
 
   it('unreachable step: a step after an unconditional exit or goto that nothing branches to', () => {
@@ -94,6 +102,15 @@ describe('npm run sequences', () => {
     const rel = path.relative(process.cwd(), tmp);
     expect(out).toContain(`${rel}/promo.ts: sequence "promo", step 2: email template "nope" does not exist [unknown-template]`);
     expect(out).toContain(`${rel}/promo.ts: sequence "promo", step 2: email can never run: no step leads to it (label it and branch or goto to it, or remove it) [unreachable-step]`);
+    expect(out.at(-1)).toBe('sequences check failed: 2 problem(s)');
+  });
+
+  it('check fails when a step names a template that does not exist, inherited names included', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'inherited-'));
+    fs.writeFileSync(path.join(dir, 'promo.ts'), `export default { id: 'promo', version: 1, description: 'x', steps: [{ kind: 'email', template: 'constructor' }, { kind: 'wait', duration: '1 day' }, { kind: 'email', template: 'toString' }] };\n`);
+    const out: string[] = [];
+    expect(await runSequencesCli(['check', '--library', dir], (l) => out.push(l))).toBe(1);
+    expect(out.filter((l) => l.endsWith('[unknown-template]'))).toHaveLength(2);
     expect(out.at(-1)).toBe('sequences check failed: 2 problem(s)');
   });
 

@@ -1,9 +1,10 @@
+import { installTestRuntime } from '../helpers/runtime.js';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { addDuration } from '../../src/domain/duration.js';
 import type { EngagementEvent } from '../../src/domain/lead.js';
 import { defaultProgram, programSnapshot } from '../../src/sequences/catalog.js';
@@ -33,7 +34,7 @@ let env: TestWorkflowEnvironment;
 let workflowBundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installTestRuntime();
   workflowBundle = await bundleWorkflows();
 });
 

@@ -1,6 +1,7 @@
+import { installTestRuntime } from '../helpers/runtime.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflows } from '../../worker/worker.js';
 import { bundleWithoutPatchGuard, loadRecordedHistories, replayAll, toHistory } from '../helpers/histories.js';
 
@@ -19,7 +20,7 @@ const scheduled = (r: (typeof recorded)[number]): string[] =>
   );
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installTestRuntime();
   workflowBundle = await bundleWorkflows();
 });
 

@@ -1,8 +1,10 @@
+import { installTestRuntime } from '../helpers/runtime.js';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { INHERITED_NAMES, ownEntry } from '../../src/domain/own-key.js';
 import { defaultProgram, programSnapshot } from '../../src/sequences/catalog.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
 import { bundleWorkflows } from '../../worker/worker.js';
@@ -13,7 +15,7 @@ import { recordingActivities } from '../helpers/fake-activities.js';
 
 /**
  * Scoring as the workflow does it, checked against a model for generated event streams: any
- * mix of event types (unknown ones included), repeated eventIds (a replayed delivery), any
+ * mix of event types (unknown ones and inherited names such as `constructor` included), repeated eventIds (a replayed delivery), any
  * order. The score is the sum of the points of each distinct eventId's first delivery, and the
  * lead is in sales review exactly when that sum reached the threshold.
  */
@@ -23,7 +25,7 @@ let running: Promise<void>;
 const taskQueue = `scoring-${randomUUID()}`;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installTestRuntime();
   env = await createTimeSkippingTestEnv();
   worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await bundleWorkflows(), activities: recordingActivities().activities });
   running = worker.run();
@@ -35,7 +37,8 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-const TYPES = [...Object.keys(defaultProgram.scoring), 'unknown.type'];
+// Unknown types include every name a plain object inherits (`constructor`, `__proto__`, ...).
+const TYPES = [...Object.keys(defaultProgram.scoring), 'unknown.type', ...INHERITED_NAMES];
 const event = fc.record({ eventId: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'), type: fc.constantFrom(...TYPES) });
 
 /** What the score and stage must be after `events`, in order. */
@@ -46,7 +49,7 @@ function model(events: Array<{ eventId: string; type: string }>) {
   for (const e of events) {
     if (seen.has(e.eventId)) continue;
     seen.add(e.eventId);
-    score += defaultProgram.scoring[e.type] ?? 0;
+    score += ownEntry(defaultProgram.scoring, e.type) ?? 0;
     if (score >= defaultProgram.threshold) escalated = true;
   }
   return { score, stage: escalated ? 'sales_review' : 'nurturing', reviewCount: escalated ? 1 : 0 };

@@ -1,8 +1,9 @@
+import { installTestRuntime } from '../helpers/runtime.js';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { LeadProfile } from '../../src/domain/lead.js';
 import { defaultProgram, programSnapshot, sequences } from '../../src/sequences/catalog.js';
 import { SequenceSchema, type Program, type ProgramSnapshot, type Sequence, type SequenceDefinition } from '../../src/sequences/model.js';
@@ -22,7 +23,7 @@ let env: TestWorkflowEnvironment;
 let workflowBundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installTestRuntime();
   workflowBundle = await bundleWorkflows();
 });
 beforeEach(async () => {

@@ -35,6 +35,8 @@ export interface DevServer {
   /** Web UI, when started with `ui` on. */
   uiUrl: string | undefined;
   namespace: string;
+  /** The server's process id (outage tests pause it with SIGSTOP). */
+  pid: number | undefined;
   /** SIGTERM, then SIGKILL after 10 s; resolves when the process is gone. */
   stop(): Promise<void>;
 }
@@ -211,6 +213,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     address,
     uiUrl: options.ui === false ? undefined : `http://${host}:${options.uiPort}`,
     namespace,
+    pid: server.pid,
     stop: () => server.stop(),
   };
 }
