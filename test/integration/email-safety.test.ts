@@ -112,10 +112,16 @@ describe('email safety', () => {
           args: [{ lead: { id, email: address, firstName: 'Ada' }, program: programSnapshot('onboarding') }],
         });
         await eventually(async () => expect(await readMailbox(pg.pool, { to: address })).toHaveLength(1), { timeoutMs: 60_000 });
-        // The history shows the retry: the send's activity started its second attempt.
-        const events = (await handle.fetchHistory()).events ?? [];
-        const sendScheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendNurtureEmail')!;
-        const started = events.find((e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(sendScheduled.eventId));
+        // The history shows the retry: the send's activity started its second attempt. A retried
+        // activity's started event is written when the attempt closes, just after the relay took
+        // the message, so wait for it.
+        const started = await eventually(async () => {
+          const events = (await handle.fetchHistory()).events ?? [];
+          const sendScheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendNurtureEmail');
+          const event = events.find((e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(sendScheduled?.eventId));
+          expect(event).toBeDefined();
+          return event;
+        }, { timeoutMs: 30_000 });
         await handle.terminate('test over');
         expect(started?.activityTaskStartedEventAttributes?.attempt).toBe(2);
       });
