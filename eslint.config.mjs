@@ -45,6 +45,22 @@ export default tseslint.config(
     },
   },
   {
+    // The lead machine is pure data in, data out: no Temporal, no zod (schemas stay at the edges), no I/O.
+    files: ['src/domain/lead/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [...ioModules, 'zod', '@temporalio/workflow', '@temporalio/common'].map((name) => ({ name, message: 'the lead machine (src/domain/lead/) imports no Temporal, no zod and no I/O' })),
+          patterns: [
+            { group: ['**/infra/**', '**/server/**', '**/leads/**', '**/config*', '**/workflows/**', '**/activities/**'], message: 'the lead machine depends on the domain and the sequence model only' },
+            { group: ['**/sequences/model*'], message: 'the sequence model carries zod: import its types only', allowTypeImports: true },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['scripts/**/*.mjs', 'eslint.config.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

@@ -9,6 +9,7 @@ import { trackEmail, type TrackingOptions } from '../src/infra/tracking.js';
 import { ErrorCodes } from '../src/domain/errors.js';
 import { renderTemplate } from '../src/sequences/catalog.js';
 import { UnknownTemplateError } from '../src/sequences/templates.js';
+import type { PinnedEmail } from '../src/sequences/model.js';
 import type { LeadActivities, RecordLeadStateInput, SendResult } from './types.js';
 
 export type * from './types.js';
@@ -43,6 +44,8 @@ interface OutgoingEmail {
   cc?: string;
   template: string;
   data?: Record<string, unknown>;
+  /** Content pinned in the lead's snapshot: sent as is, whatever the template files say now. */
+  pinned?: PinnedEmail;
 }
 
 /** The message with every mention of the recipient's address replaced: failure messages end up in Temporal's history. */
@@ -104,6 +107,8 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
 
   /** Renders the email's template; a template that does not exist is a permanent failure (no retry can bring it back). */
   function render(email: OutgoingEmail): ReturnType<typeof renderTemplate> {
+    // Content pinned in the lead's snapshot goes as it was published, whatever the files say now.
+    if (email.pinned) return email.pinned;
     try {
       return renderTemplate(email.template, { lead: email.lead, data: email.data });
     } catch (error) {
@@ -221,22 +226,25 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
   }
 
   return {
-    async recordLeadState({ view, transitions, decisions, slaBreaches = [] }: RecordLeadStateInput): Promise<void> {
+    async recordLeadState({ view, revision, transitions, decisions, slaBreaches = [] }: RecordLeadStateInput): Promise<void> {
       const stageChangedAt = transitions.at(-1)?.at ?? null;
       // Views from workflows that predate the sales-review fields lack them.
       const review = view.review ?? null;
       await inTransaction(pool, async (db) => {
+        // A write carrying a revision lands only over an older one (a late retry changes nothing);
+        // writes of the first engine carry none and land as before.
         await db.query(
           `INSERT INTO leads (id, email, enrol_sequence, stage, score, review_count, unsubscribed,
                               sequence_id, sequence_version, sequence_step, next_action_at, stage_changed_at,
-                              owner, review_started_at, sla_due_at, sla_state, sla_breaches, score_breakdown, last_reject_reason)
-           VALUES ($1, $2, $6, $3, $4, $5, $7, $6, $8, $9, $10, coalesce($11, now()), $12, $13, $14, $15, $16, $17, $18)
+                              owner, review_started_at, sla_due_at, sla_state, sla_breaches, score_breakdown, last_reject_reason, revision)
+           VALUES ($1, $2, $6, $3, $4, $5, $7, $6, $8, $9, $10, coalesce($11, now()), $12, $13, $14, $15, $16, $17, $18, coalesce($19, 0))
            ON CONFLICT (id) DO UPDATE SET
              stage = $3, score = $4, review_count = $5, unsubscribed = $7,
              sequence_id = $6, sequence_version = $8, sequence_step = $9, next_action_at = $10,
              stage_changed_at = coalesce($11, leads.stage_changed_at),
              owner = $12, review_started_at = $13, sla_due_at = $14, sla_state = $15, sla_breaches = $16,
-             score_breakdown = $17, last_reject_reason = $18, updated_at = now()`,
+             score_breakdown = $17, last_reject_reason = $18, revision = coalesce($19, leads.revision), updated_at = now()
+           WHERE $19::bigint IS NULL OR leads.revision < $19::bigint`,
           [
             view.id,
             view.email,
@@ -256,6 +264,7 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
             view.slaBreaches ?? 0,
             JSON.stringify(view.scoreBreakdown ?? []),
             view.lastRejectReason ?? null,
+            revision ?? null,
           ],
         );
         for (const t of transitions) {
@@ -281,8 +290,8 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
       });
     },
 
-    async sendNurtureEmail({ lead, template, sendKey }) {
-      return sendOnce({ sendKey, lead, to: lead.email, template });
+    async sendNurtureEmail({ lead, template, sendKey, content }) {
+      return sendOnce({ sendKey, lead, to: lead.email, template, ...(content ? { pinned: content } : {}) });
     },
 
     async notifySales({ lead, sendKey, score, reviewCount, events, owner }) {

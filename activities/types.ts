@@ -1,34 +1,15 @@
-import type { LeadProfile, LeadStage, LeadView, RejectReason } from '../src/domain/lead.js';
+import type { LeadProfile, LeadView } from '../src/domain/lead.js';
+import type { PinnedEmail } from '../src/sequences/model.js';
 
-/** A stage change worth a row in the lead's history. */
-export interface TransitionRecord {
-  from: LeadStage | null;
-  to: LeadStage;
-  /** Why: enrolled, threshold_reached, accepted, rejected, disqualified. */
-  reason: string;
-  score: number;
-  at: string;
-}
+import type { DecisionRecord, SlaBreachRecord, TransitionRecord } from '../src/domain/lead/state.js';
 
-/** A sales decision with its reason; unique per lead and review number. */
-export interface DecisionRecord {
-  reviewNo: number;
-  decision: 'accepted' | 'rejected' | 'disqualified';
-  reason?: RejectReason | string;
-  by: string;
-  notes?: string;
-  at: string;
-}
-
-/** An SLA expiry of one review: level 1 reminded sales, level 2 told a manager. */
-export interface SlaBreachRecord {
-  reviewNo: number;
-  level: 1 | 2;
-  at: string;
-}
+/** Rows of the lead's history (stage changes, decisions, SLA expiries), as the lead machine keeps them. */
+export type { DecisionRecord, SlaBreachRecord, TransitionRecord };
 
 export interface RecordLeadStateInput {
   view: LeadView;
+  /** Engine v2: the write's revision; Postgres keeps the row of the highest (v1 writes carry none). */
+  revision?: number;
   transitions: TransitionRecord[];
   decisions: DecisionRecord[];
   slaBreaches?: SlaBreachRecord[];
@@ -41,6 +22,8 @@ export interface SendNurtureEmailInput {
   sendKey: string;
   sequence: string;
   step: number;
+  /** The template's content pinned in the lead's snapshot; absent (older snapshots): rendered by id now. */
+  content?: PinnedEmail;
 }
 
 export interface NotifySalesInput {

@@ -180,6 +180,19 @@ function report(r: BenchResult): string {
     ...(Object.keys(r.settings).length ? [`settings from the environment: ${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),
     `machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${formatNumber(r.machine.ramMiB)} MiB RAM, node ${r.machine.node}; load average (1 min) min ${r.load.oneMinute.min} / mean ${r.load.oneMinute.mean} / max ${r.load.oneMinute.max} (shared machine: numbers are noisy)`,
     '',
+    ...(r.cost
+      ? [
+          'Cost per input, from one lead\'s own history (engine v1: as issue 13 measured it)',
+          table(
+            ['input', 'history events v2', 'activities v2', 'history events v1', 'activities v1'],
+            [
+              ['enrolment to the parked lead', r.cost.enrolment.historyEvents, r.cost.enrolment.activities, r.cost.v1.enrolment.historyEvents, r.cost.v1.enrolment.activities],
+              ['engagement event (average)', r.cost.event.historyEvents, r.cost.event.activities, r.cost.v1.event.historyEvents, r.cost.v1.event.activities],
+            ],
+          ),
+          '',
+        ]
+      : []),
     'Throughput (ops/s; acked = client got its answer, processed = worker done)',
     table(
       ['what', 'count', 'acked/s', 'processed/s', 'req p50 ms', 'req p99 ms', 'errors'],

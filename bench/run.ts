@@ -80,6 +80,11 @@ export interface HandoffResult {
   load?: { targetPerSecond: number; achievedPerSecond: number; sent: number; errors: number; ackMs: LatencySummary };
 }
 
+export interface HistoryCost {
+  historyEvents: number;
+  activities: number;
+}
+
 export interface ParkedCheckpoint {
   leads: number;
   runningLeadWorkflows: number;
@@ -131,6 +136,12 @@ export interface BenchResult {
     workerMsPerEnrolment: number;
   };
   targets: Array<{ target: string; value: number; met: boolean }>;
+  /**
+   * What one lead's own history says an input costs: enrolment up to the parked lead, and an
+   * engagement event (averaged over the events phase, coalesced score writes included); `v1` are
+   * the first engine's counts as issue 13 measured them.
+   */
+  cost?: { enrolment: HistoryCost; event: HistoryCost; v1: { enrolment: HistoryCost; event: HistoryCost } };
   /** One per thread of the worker process (main thread, workflow threads). */
   profile?: ProfileSummary[];
 }
@@ -455,6 +466,14 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     };
     await checkpoint(N);
 
+    // The cost model, from one lead's own history (docs/benchmarks.md, cost per input).
+    const historyOf = async (id: string): Promise<HistoryCost> => {
+      const { events } = await client.workflow.getHandle(`lead-${id}`).fetchHistory();
+      return { historyEvents: events?.length ?? 0, activities: (events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length };
+    };
+    const costLead = leadId(0);
+    const enrolmentCost = await historyOf(costLead).catch(() => undefined);
+
     const eventLead = (i: number) => leadId(i % K);
     const scoreOf = async (ids: string[]) => Number((await pool.query<{ n: string }>('SELECT coalesce(sum(score), 0) AS n FROM leads WHERE id = ANY($1)', [ids])).rows[0]!.n);
     const eventLeadIds = Array.from({ length: K }, (_, j) => leadId(j));
@@ -464,6 +483,21 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       (i) => expectStatus('POST', `/v1/leads/${eventLead(i)}/events`, { eventId: `ev-${i}`, type: 'page.viewed' }, [202]),
       () => scoreOf(eventLeadIds), // page.viewed is 1 point: the sum of scores counts processed events
     );
+
+    await sleep(3000); // the coalesced score write of the last events
+    const afterEvents = await historyOf(costLead).catch(() => undefined);
+    const eventsToCostLead = Math.ceil(M / K);
+    const cost =
+      enrolmentCost && afterEvents
+        ? {
+            enrolment: enrolmentCost,
+            event: {
+              historyEvents: Math.round(((afterEvents.historyEvents - enrolmentCost.historyEvents) / eventsToCostLead) * 10) / 10,
+              activities: Math.round(((afterEvents.activities - enrolmentCost.activities) / eventsToCostLead) * 10) / 10,
+            },
+            v1: { enrolment: { historyEvents: 29, activities: 3 }, event: { historyEvents: 13, activities: 1 } },
+          }
+        : undefined;
 
     // --- 3. hand-off latency ---
     const H = options.handoffs;
@@ -614,6 +648,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       },
       baseline: { start: baselineStart, signal: baselineSignal },
       leadflow: { enrol: leadflowEnrol, events: leadflowEvents, enrolToParked },
+      ...(cost ? { cost } : {}),
       ratios,
       handoff: { idle: handoffIdle, load: { ...handoffLoaded, load: loadResult } },
       parked: {

@@ -27,6 +27,7 @@ import type { leadWorkflow } from '../workflows/lead.js';
 import { acceptUpdate, disqualifyUpdate, engagementSignal, leadStateQuery, migrateSequenceSignal, rejectUpdate, unsubscribeSignal } from '../workflows/messages.js';
 import { onboarding } from '../src/sequences/catalog.js';
 import { recordingActivities } from '../test/helpers/fake-activities.js';
+import { startAttributes } from '../workflows/search-attributes.js';
 import { eventually } from '../test/helpers/eventually.js';
 
 export const HISTORIES_DIR = fileURLToPath(new URL('../test/histories/', import.meta.url));
@@ -211,6 +212,15 @@ export const scenarios: Scenario[] = [
   },
 ];
 
+// Recorded from the lead engine v2 (patch lead-engine-v2): the same paths under the new engine.
+const V2_PATHS = ['onboarding-complete', 'escalate-reject-recycle', 'unsubscribe', 'continue-as-new', 'webinar-timeout-goto', 'migrate-and-decay', 'owner-assignment', 'disqualify'];
+scenarios.push(
+  ...V2_PATHS.map((name): Scenario => {
+    const v1 = scenarios.find((s) => s.name === name)!;
+    return { ...v1, name: `v2-${name}`, description: `engine v2: ${v1.description}` };
+  }),
+);
+
 async function record(env: TestWorkflowEnvironment, workflowBundle: WorkflowBundleWithSourceMap, scenario: Scenario): Promise<string[]> {
   const taskQueue = `rec-${randomUUID()}`;
   const recorded = recordingActivities({ owners: scenario.owners });
@@ -229,6 +239,8 @@ async function record(env: TestWorkflowEnvironment, workflowBundle: WorkflowBund
           ...(scenario.historyBudget ? { historyBudget: scenario.historyBudget } : {}),
         },
       ],
+      // As the API starts a lead (the v2 engine then upserts none at enrolment).
+      ...(scenario.name.startsWith('v2-') ? { typedSearchAttributes: startAttributes(programSnapshot(scenario.sequence).enrolSequence) } : {}),
     });
     const ctx: Ctx = { env, handle, recorded, extraRuns: [] };
     await scenario.run(ctx);

@@ -13,6 +13,7 @@ import type {
 } from '../src/domain/lead.js';
 import type { ProgramSnapshot, Sequence } from '../src/sequences/model.js';
 import type { DecisionRecord, SlaBreachRecord, TransitionRecord } from '../activities/types.js';
+import type { LeadMachineState } from '../src/domain/lead/state.js';
 
 /**
  * The lead workflow's messages: the one place the workflow, the API and the tests take
@@ -26,6 +27,9 @@ export const LEADS_TASK_QUEUE = 'leads';
 export const engagementSignal = defineSignal<[EngagementEvent]>('engagement');
 /** The lead asked for no more marketing email; the lead itself is kept. */
 export const unsubscribeSignal = defineSignal<[]>('unsubscribe');
+/** The profile changed (PATCH /v1/leads/{id}): the next email and the send window use the new one. */
+export const updateProfileSignal = defineSignal<[ProfileChange]>('updateProfile');
+export type ProfileChange = Partial<Omit<LeadProfile, 'id'>>;
 
 /**
  * Move the lead to a newer version of the sequence it runs, at its next wait (a safe point):
@@ -129,6 +133,9 @@ export interface LeadState {
 export interface LeadWorkflowInput {
   lead: LeadProfile;
   program: ProgramSnapshot;
+  /** The lead machine's state (engine v2) carried across continue-as-new. */
+  machine?: LeadMachineState;
+  /** The first engine's state (workflows/lead-v1.ts), converted when a v2 run starts from it. */
   state?: LeadState;
   /** History events after which the lead continues as new (default 10,000). */
   historyBudget?: number;

@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 /** Where a lead is in its life (DESIGN.md, Lifecycle). */
 export const LEAD_STAGES = ['nurturing', 'sales_review', 'accepted', 'disqualified'] as const;
 export type LeadStage = (typeof LEAD_STAGES)[number];
@@ -8,13 +6,6 @@ export const TERMINAL_STAGES: readonly LeadStage[] = ['accepted', 'disqualified'
 /** Why sales sent a lead back to marketing. */
 export const REJECT_REASONS = ['not_ready', 'no_budget', 'no_authority', 'wrong_contact', 'no_fit', 'other'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
-
-/** Lead ids: 1–128 characters of `A-Za-z0-9._:-`. */
-export const LeadIdSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9._:-]+$/, 'lead ids use only A-Za-z0-9 . _ : -');
 
 /** Temporal workflow id of a lead: one workflow per lead, ever. */
 export function leadWorkflowId(leadId: string): string {
@@ -84,7 +75,7 @@ export interface ScoreItem {
 /** One line of the lead's story as its workflow tells it (newest last, bounded). */
 export interface TimelineEntry {
   at: string;
-  kind: 'enrolled' | 'event' | 'email' | 'stage' | 'decision' | 'sla' | 'unsubscribed' | 'continued' | 'sequence';
+  kind: 'enrolled' | 'event' | 'email' | 'stage' | 'decision' | 'sla' | 'unsubscribed' | 'continued' | 'sequence' | 'profile';
   text: string;
 }
 

@@ -25,7 +25,7 @@ import {
   type TimelineEntry,
 } from '../domain/lead.js';
 import type { Pool } from '../infra/db.js';
-import { DEFAULT_SEQUENCE_ID, defaultProgram, programSnapshot, sequences } from '../sequences/catalog.js';
+import { DEFAULT_SEQUENCE_ID, defaultProgram, pinTemplates, programSnapshot, sequences } from '../sequences/catalog.js';
 import type { Program } from '../sequences/model.js';
 import { suppressAddress } from '../infra/suppressions.js';
 import {
@@ -42,6 +42,7 @@ import {
   type LeadWorkflowInput,
 } from '../../workflows/messages.js';
 import type { leadWorkflow } from '../../workflows/lead.js';
+import { startAttributes } from '../../workflows/search-attributes.js';
 
 export interface NewLead extends LeadProfile {
   sequence?: string;
@@ -324,11 +325,13 @@ export class LeadService {
 
   /** Signals one event to its lead's workflow (starting it if needed); a closed lead keeps the event on record but scores nothing. */
   private async signalEvent(row: LeadRow, signal: EngagementEvent): Promise<void> {
+    const input = this.workflowInput(row);
     try {
       await this.deps.client.workflow.signalWithStart<typeof leadWorkflow, [EngagementEvent]>('leadWorkflow', {
         workflowId: leadWorkflowId(row.id),
         taskQueue: LEADS_TASK_QUEUE,
-        args: [this.workflowInput(row)],
+        args: [input],
+        typedSearchAttributes: startAttributes(input.program.enrolSequence),
         staticSummary: LeadService.workflowSummary(row),
         signal: engagementSignal,
         signalArgs: [signal],
@@ -533,7 +536,8 @@ export class LeadService {
   }
 
   private workflowInput(row: LeadRow): LeadWorkflowInput {
-    return { lead: profileOf(row), program: programSnapshot(row.enrol_sequence, this.deps.program ?? defaultProgram) };
+    const lead = profileOf(row);
+    return { lead, program: pinTemplates(programSnapshot(row.enrol_sequence, this.deps.program ?? defaultProgram), lead) };
   }
 
   /** What the Temporal UI shows for the lead's workflow: the id and sequence, never the email (PII). */
@@ -542,11 +546,14 @@ export class LeadService {
   }
 
   private async ensureWorkflow(row: LeadRow): Promise<void> {
+    const input = this.workflowInput(row);
     try {
       await this.deps.client.workflow.start<typeof leadWorkflow>('leadWorkflow', {
         workflowId: leadWorkflowId(row.id),
         taskQueue: LEADS_TASK_QUEUE,
-        args: [this.workflowInput(row)],
+        args: [input],
+        // The lead's first workflow task then upserts none (docs/benchmarks.md, cost per input).
+        typedSearchAttributes: startAttributes(input.program.enrolSequence),
         staticSummary: LeadService.workflowSummary(row),
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',

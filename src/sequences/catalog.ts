@@ -2,10 +2,12 @@ import { hasOwnName, ownEntry } from '../domain/own-key.js';
 import { library } from './library/index.js';
 import { ProgramSchema, SequenceSchema, type Program, type ProgramSnapshot, type Sequence } from './model.js';
 import { DEFAULT_SCORING } from './scoring.js';
-import { registerTemplate } from './templates.js';
+import { hasTemplate, registerTemplate, renderTemplate } from './templates.js';
+import type { LeadProfile } from '../domain/lead.js';
+import type { PinnedEmail } from './model.js';
 
 /** Renders a template by id; importing it from here guarantees the library's own templates are registered. */
-export { renderTemplate } from './templates.js';
+export { hasTemplate, renderTemplate };
 
 /**
  * The sequences marketing ships: one file each under src/sequences/library/ (listed by the
@@ -88,4 +90,22 @@ export function programSnapshot(sequenceId: string = DEFAULT_SEQUENCE_ID, progra
 /** The default program with deployment settings applied (SALES_REVIEW_SLA). */
 export function programFor(settings: { reviewSla?: string } = {}): Program {
   return settings.reviewSla ? ProgramSchema.parse({ ...defaultProgram, review: { sla: settings.reviewSla } }) : defaultProgram;
+}
+
+/**
+ * Pins into a lead's snapshot the content of every template its sequences name, rendered for the
+ * lead as the templates are now: the lead's emails no longer depend on the template files (a
+ * template edited or deleted later changes nothing for it; a new enrolment picks up the new content).
+ */
+export function pinTemplates(snapshot: ProgramSnapshot, lead: LeadProfile): ProgramSnapshot {
+  const ids = new Set<string>();
+  for (const sequence of [snapshot.enrolSequence, snapshot.recycleSequence, ...(snapshot.sequences ?? [])]) {
+    for (const step of sequence.steps) if (step.kind === 'email' && hasTemplate(step.template)) ids.add(step.template);
+  }
+  // fromEntries defines own properties: a template named like an Object member stays data.
+  const templates = Object.fromEntries([...ids].map((id): [string, PinnedEmail] => {
+    const { kind, subject, text, html } = renderTemplate(id, { lead });
+    return [id, { kind, subject, text, html }];
+  }));
+  return { ...snapshot, templates };
 }

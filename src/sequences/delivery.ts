@@ -1,5 +1,6 @@
 import { parseDuration } from '../domain/duration.js';
-import { WEEKDAYS, type Delivery, type SendWindow, type Weekday } from './model.js';
+import type { Delivery, SendWindow } from './model.js';
+import { WEEKDAYS, type Weekday } from './steps.js';
 
 /**
  * Delivery rules as pure functions of instants (epoch ms): send windows in the lead's time zone,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isDuration, parseDuration } from '../domain/duration.js';
 import { REJECT_REASONS } from '../domain/lead.js';
+import { WEEKDAYS } from './steps.js';
 
 /**
  * A nurture sequence is data: an ordered list of steps, validated by zod, pinned into each
@@ -87,27 +88,7 @@ export type Sequence = z.infer<typeof SequenceSchema>;
 /** A sequence as written in its file (before zod fills defaults). */
 export type SequenceDefinition = z.input<typeof SequenceSchema>;
 
-/** The event types a `waitFor` or `exit` step names, as a list. */
-export function eventList(events: string | string[] | undefined): string[] {
-  return events === undefined ? [] : typeof events === 'string' ? [events] : events;
-}
-
-/** Index of the step carrying `label`, or -1. */
-export function labelIndex(sequence: Pick<Sequence, 'steps'>, label: string): number {
-  return sequence.steps.findIndex((s) => s.label === label);
-}
-
-/** `onboarding@v1`: how a sequence version is named in keys, search attributes and logs. */
-export function sequenceLabel(sequence: Pick<Sequence, 'id' | 'version'>): string {
-  return `${sequence.id}@v${sequence.version}`;
-}
-
-/** Milliseconds of a wait step; the schema guarantees units and a positive value. */
-export function durationMs(duration: string): number {
-  const value = parseDuration(duration);
-  if (value === undefined) throw new Error(`"${duration}" is not a duration with units`);
-  return value;
-}
+export { durationMs, eventList, labelIndex, sequenceLabel } from './steps.js';
 
 /**
  * The program: scoring rules, the sales-review threshold, and the sequences a lead runs.
@@ -115,8 +96,7 @@ export function durationMs(duration: string): number {
  * never changes an in-flight lead.
  */
 const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a local time "HH:MM", e.g. "08:00"');
-export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-export type Weekday = (typeof WEEKDAYS)[number];
+export { WEEKDAYS, type Weekday } from './steps.js';
 
 /** When marketing email may go out, in the lead's local time. */
 export const SendWindowSchema = z
@@ -169,9 +149,22 @@ export const ProgramSchema = z.object({
 });
 export type Program = z.infer<typeof ProgramSchema>;
 
+/** A template's content as pinned into a lead's snapshot (rendered for the lead at enrolment). */
+export interface PinnedEmail {
+  kind: 'marketing' | 'sales';
+  subject: string;
+  text: string;
+  html: string;
+}
+
 /** What a lead's workflow is started with: its program and enrolment sequence, frozen. */
 export interface ProgramSnapshot extends Program {
   enrolSequence: Sequence;
+  /**
+   * The content of every template its sequences name, as published with them: editing or deleting
+   * a template file later changes no email of this lead (snapshots from before have none).
+   */
+  templates?: Record<string, PinnedEmail>;
   /** Every sequence a `goto` can reach from the enrolment and recycle sequences, frozen too. */
   sequences?: Sequence[];
 }

@@ -1,12 +1,14 @@
 import type { LeadProfile } from '../domain/lead.js';
 import { ownEntry } from '../domain/own-key.js';
-import { durationMs, eventList, labelIndex, sequenceLabel, type Program, type Sequence, type SequenceStep } from './model.js';
+import { newLeadState, reduce, wakeAt, type LeadContext, type LeadInput } from '../domain/lead/index.js';
+import type { Program, ProgramSnapshot, Sequence, SequenceStep } from './model.js';
+import { eventList, sequenceLabel } from './steps.js';
 import type { EmailTemplate, RenderedEmail } from './templates.js';
 
 /**
  * A sequence as a timeline for a sample lead (`npm run sequences -- preview <id>`): the path of a
- * lead who never engages (every waitFor times out), across gotos, with each email rendered; then
- * the steps only engagement reaches. Pure: the CLI prints it or writes HTML files.
+ * lead who never engages (every waitFor times out), across gotos, with each email rendered, as the
+ * lead machine runs it; then the steps only engagement reaches. Pure: the CLI prints it or writes HTML files.
  */
 
 export interface PreviewEntry {
@@ -44,9 +46,18 @@ const describe = (step: SequenceStep): string => {
   }
 };
 
+/** Monday 5 January 2026, 09:00 UTC: where the simulated clock of a preview starts. */
+const PREVIEW_START = Date.UTC(2026, 0, 5, 9);
+
+/**
+ * Runs the lead machine (src/domain/lead/, the code every lead runs) for the sample lead on a
+ * simulated clock: it never engages, every email is answered at once, and each timer the lead
+ * asks for fires on time. So the path shows the send window, the frequency cap and the timeouts
+ * as a lead would live them.
+ */
 export function previewSequence(
   start: Sequence,
-  options: { sequences: Record<string, Sequence>; templates: Record<string, EmailTemplate>; lead: LeadProfile; program?: Program; maxSteps?: number },
+  options: { sequences: Record<string, Sequence>; templates: Record<string, EmailTemplate>; lead: LeadProfile; program?: Program; maxSteps?: number; startAt?: number },
 ): Preview {
   const render = (template: string): PreviewEntry['email'] => {
     const t = ownEntry(options.templates, template);
@@ -65,46 +76,45 @@ export function previewSequence(
     };
   };
 
+  const base: Program = options.program ?? { scoring: {}, threshold: Number.MAX_SAFE_INTEGER, recycleSequence: start, review: { sla: '2 days' } };
+  const program: ProgramSnapshot = { ...base, enrolSequence: start, sequences: Object.values(options.sequences).filter((s) => s.id !== start.id) };
+  const startAt = options.startAt ?? PREVIEW_START;
+  let now = startAt;
+  const ctx = (): LeadContext => ({ now, program });
+  let state = newLeadState(options.lead, ctx());
   const path: PreviewEntry[] = [];
   const visited = new Set<string>();
-  let sequence = start;
-  let i = 0;
-  let at = 0;
   const maxSteps = options.maxSteps ?? 50;
-  while (i >= 0 && i < sequence.steps.length && path.length < maxSteps) {
-    const key = `${sequence.id}#${i}`;
-    if (visited.has(key)) {
-      path.push({ sequence: sequenceLabel(sequence), step: i, atMs: at, text: `loops back to step ${i}: the path repeats from here` });
-      break;
-    }
-    visited.add(key);
-    const step = sequence.steps[i]!;
-    path.push(entry(sequence, i, at));
-    switch (step.kind) {
-      case 'wait':
-        at += durationMs(step.duration);
-        i += 1;
-        break;
-      case 'waitFor':
-        at += durationMs(step.timeout);
-        i = step.else === undefined ? i + 1 : labelIndex(sequence, step.else);
-        break;
-      case 'exit':
-        i = step.when ? i + 1 : -1;
-        break;
-      case 'goto': {
-        const next = step.sequence !== undefined ? ownEntry(options.sequences, step.sequence) : undefined;
-        if (step.sequence !== undefined) {
-          if (!next) i = -1;
-          else {
-            sequence = next;
-            i = 0;
-          }
-        } else i = labelIndex(sequence, step.to!);
+  const sequenceOf = (id: string, version: number) => [start, ...Object.values(options.sequences)].find((s) => s.id === id && s.version === version) ?? start;
+  let input: LeadInput | undefined = { kind: 'enrolment' };
+  let at = '';
+  while (input && path.length < maxSteps) {
+    const { state: next, effects } = reduce(state, input, ctx());
+    state = next;
+    input = undefined;
+    const here = `${state.sequence.id}@v${state.sequence.version}#${state.sequence.step}#${state.sequence.enrolment}#${state.sequence.loop ?? 0}`;
+    const sequence = sequenceOf(state.sequence.id, state.sequence.version);
+    const step = sequence.steps[state.sequence.step];
+    if (here !== at && step) {
+      at = here;
+      const key = `${sequence.id}#${state.sequence.step}`;
+      if (visited.has(key)) {
+        path.push({ sequence: sequenceLabel(sequence), step: state.sequence.step, atMs: now - startAt, text: `loops back to step ${state.sequence.step}: the path repeats from here` });
         break;
       }
-      default:
-        i += 1;
+      visited.add(key);
+      if (step.kind !== 'email') path.push(entry(sequence, state.sequence.step, now - startAt));
+    }
+    const email = effects.find((e) => e.kind === 'sendMarketingEmail');
+    if (email) {
+      path.push(entry(sequence, email.step, now - startAt));
+      input = { kind: 'effectResult', result: { kind: 'emailAnswered', sendKey: email.sendKey, outcome: 'sent' } };
+      continue;
+    }
+    const wake = wakeAt(state, ctx()).lead;
+    if (wake !== undefined) {
+      now = Math.max(now, wake);
+      input = { kind: 'timerDue' };
     }
   }
 

@@ -194,3 +194,8 @@ export function renderTemplate(templateId: string, context: TemplateContext): Re
   if (!template) throw new UnknownTemplateError(templateId);
   return { ...template.render(context), kind: template.kind };
 }
+
+/** Whether a template with this id exists (an own key: `constructor` is no template). */
+export function hasTemplate(templateId: string): boolean {
+  return Object.hasOwn(templates, templateId);
+}

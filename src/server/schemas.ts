@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ROLES } from '../config.js';
-import { LEAD_STAGES, LeadIdSchema, REJECT_REASONS, SLA_STATES } from '../domain/lead.js';
+import { LeadIdSchema } from '../domain/lead-id.js';
+import { LEAD_STAGES, REJECT_REASONS, SLA_STATES } from '../domain/lead.js';
 import { defaultProgram, sequences } from '../sequences/catalog.js';
 
 /**
@@ -143,7 +144,7 @@ const Review = z.object({
 
 const TimelineEntry = z.object({
   at: z.string(),
-  kind: z.enum(['enrolled', 'event', 'email', 'stage', 'decision', 'sla', 'unsubscribed', 'continued', 'sequence']),
+  kind: z.enum(['enrolled', 'event', 'email', 'stage', 'decision', 'sla', 'unsubscribed', 'continued', 'sequence', 'profile']),
   text: z.string(),
 });
 

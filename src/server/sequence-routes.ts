@@ -2,7 +2,7 @@ import type { FastifyInstance, RouteShorthandOptions } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Role } from '../config.js';
-import { LeadIdSchema } from '../domain/lead.js';
+import { LeadIdSchema } from '../domain/lead-id.js';
 import type { LeadService } from '../leads/service.js';
 import { sequences } from '../sequences/catalog.js';
 import { ErrorResponses } from './schemas.js';

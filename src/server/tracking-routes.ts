@@ -1,7 +1,7 @@
 import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { LeadIdSchema } from '../domain/lead.js';
+import { LeadIdSchema } from '../domain/lead-id.js';
 import { trackingEventId, verifyTrackingToken, type TrackingAction, type TrackingClaims } from '../infra/tracking.js';
 import type { LeadService } from '../leads/service.js';
 import type { RouteAccess } from './app.js';

@@ -11,6 +11,7 @@ import { startDevServer, type DevServer } from '../../src/infra/temporal/dev-ser
 import { programSnapshot } from '../../src/sequences/catalog.js';
 import { bundleWorkflows } from '../../worker/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
+import { RECENT_ITEMS_KEPT } from '../../src/domain/lead/state.js';
 import { engagementSignal, leadStateQuery } from '../../workflows/messages.js';
 import { eventually } from '../helpers/eventually.js';
 import { recordingActivities } from '../helpers/fake-activities.js';
@@ -42,13 +43,14 @@ afterAll(async () => {
 async function withBurstLead(
   historyBudget: number,
   body: (ctx: { client: Client; handle: WorkflowHandle<typeof leadWorkflow>; recorded: ReturnType<typeof recordingActivities> }) => Promise<void>,
+  threshold = 100_000,
 ): Promise<void> {
   const client = new Client({ connection });
   const taskQueue = `can-${randomUUID()}`;
   const recorded = recordingActivities();
   const worker = await Worker.create({ connection: nativeConnection, taskQueue, workflowBundle: await bundleWorkflows(), activities: recorded.activities });
   const leadId = `can-${randomUUID().slice(0, 8)}`;
-  const program = { ...programSnapshot('onboarding'), threshold: 100_000 };
+  const program = { ...programSnapshot('onboarding'), threshold };
   await worker.runUntil(async () => {
     const handle = await client.workflow.start(leadWorkflow, {
       taskQueue,
@@ -63,7 +65,7 @@ async function withBurstLead(
   });
 }
 
-const pageView = (eventId: string) => ({ eventId, type: 'page.viewed', occurredAt: new Date().toISOString() });
+const pageView = (eventId: string, type = 'page.viewed') => ({ eventId, type, occurredAt: new Date().toISOString() });
 
 describe('continue-as-new under a burst of signals (dev server)', () => {
   it('rolls over several times, with score, breakdown, dedupe and timeline intact after each', async () => {
@@ -109,7 +111,14 @@ describe('continue-as-new under a burst of signals (dev server)', () => {
         await eventually(async () => expect((await handle.query(leadStateQuery)).score).toBe(sent), { timeoutMs: 30_000 });
       }
       const state = await handle.query(leadStateQuery);
-      expect(state.scoreBreakdown.map((s) => s.eventId).sort()).toEqual(Array.from({ length: sent }, (_, i) => `pv-${i}`).sort());
+      // The breakdown is bounded (engine v2): the latest 50 events one by one, each once and among
+      // those sent; the older ones summed per type. Every event counted exactly once overall.
+      const recent = state.scoreBreakdown.filter((s) => !s.eventId.startsWith('earlier:'));
+      expect(recent).toHaveLength(Math.min(sent, RECENT_ITEMS_KEPT));
+      expect(new Set(recent.map((s) => s.eventId)).size).toBe(recent.length);
+      const sentIds = new Set(Array.from({ length: sent }, (_, i) => `pv-${i}`));
+      expect(recent.every((s) => sentIds.has(s.eventId))).toBe(true);
+      expect(state.scoreBreakdown.reduce((sum, s) => sum + s.points, 0)).toBe(sent);
 
       await eventually(async () => {
         const runs: Array<{ status: string; historyLength: number }> = [];
@@ -131,5 +140,54 @@ describe('continue-as-new under a burst of signals (dev server)', () => {
       expect(recorded.emails.filter((e) => e.template === 'welcome')).toHaveLength(1);
       expect(recorded.callCounts().sendNurtureEmail).toBe(1);
     });
+  });
+
+  it('bounds a lead in sales review under 3,000 events: the input of every run and every activity payload stay under fixed sizes', { timeout: 300_000 }, async () => {
+    await withBurstLead(
+      500,
+      async ({ client, handle }) => {
+        await handle.signal(engagementSignal, pageView('cross', 'product.compared'));
+        await handle.signal(engagementSignal, pageView('cross-2', 'product.compared'));
+        await handle.signal(engagementSignal, pageView('cross-3', 'pricing.viewed'));
+        await eventually(async () => expect((await handle.query(leadStateQuery)).stage).toBe('sales_review'));
+        const types = ['page.viewed', 'email.opened', 'email.clicked', 'webinar.viewed', 'pricing.viewed', 'form.submitted', 'product.compared'];
+        for (let i = 0; i < 3000; i += 20) {
+          await Promise.all(Array.from({ length: 20 }, (_, j) => handle.signal(engagementSignal, pageView(`bulk-${i + j}`, types[(i + j) % types.length]!))));
+          // Every 500 events the lead catches up and the stream pauses 3 s; the next burst races its rollover.
+          if ((i + 20) % 500 === 0) {
+            const last = `bulk-${i + 19}`;
+            await eventually(async () => expect((await handle.query(leadStateQuery)).scoreBreakdown.some((s) => s.eventId === last)).toBe(true), { timeoutMs: 60_000 });
+            await new Promise((resolve) => setTimeout(resolve, 3000));
+          }
+        }
+        await eventually(async () => expect((await handle.query(leadStateQuery)).scoreBreakdown.some((s) => s.eventId === 'bulk-2999')).toBe(true), { timeoutMs: 60_000 });
+        let largestInput = 0;
+        let largestActivityPayload = 0;
+        const runs: string[] = [];
+        const lengths: string[] = [];
+        for await (const execution of client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) {
+          runs.push(execution.runId);
+          lengths.push(`${execution.status.name}:${execution.historyLength}`);
+        }
+        console.log(`bounded state runs: ${lengths.join(' ')}; continued notes: ${(await handle.query(leadStateQuery)).timeline.filter((t) => t.kind === 'continued').length}`);
+        for (const runId of runs) {
+          const { events } = await client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+          for (const e of events ?? []) {
+            for (const p of e.workflowExecutionStartedEventAttributes?.input?.payloads ?? []) largestInput = Math.max(largestInput, p.data?.length ?? 0);
+            for (const p of e.activityTaskScheduledEventAttributes?.input?.payloads ?? []) largestActivityPayload = Math.max(largestActivityPayload, p.data?.length ?? 0);
+            for (const d of Object.values(e.markerRecordedEventAttributes?.details ?? {})) for (const p of d.payloads ?? []) largestActivityPayload = Math.max(largestActivityPayload, p.data?.length ?? 0);
+          }
+        }
+        const view = await handle.query(leadStateQuery);
+        console.log(`bounded state (dev server): ${runs.length} runs, largest run input ${largestInput} B, largest activity payload ${largestActivityPayload} B, query ${JSON.stringify(view).length} B`);
+        // About 3,500 history events (signals share workflow tasks) against a budget of 500: several runs, each started from a bounded state.
+        expect(runs.length).toBeGreaterThanOrEqual(3);
+        expect(largestInput).toBeLessThan(160 * 1024);
+        expect(largestActivityPayload).toBeLessThan(64 * 1024);
+        expect(view.scoreBreakdown.length).toBeLessThanOrEqual(RECENT_ITEMS_KEPT + 50);
+        expect(view).toMatchObject({ stage: 'sales_review' });
+      },
+      50,
+    );
   });
 });

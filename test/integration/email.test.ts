@@ -192,4 +192,13 @@ describe('email activities', () => {
     // The owner gets the reminder and a copy of the escalation.
     expect(toOwner.map((m) => m.subject.split(':')[0]).sort()).toEqual(['Escalation', 'Reminder']);
   });
+
+  it('sends the content pinned in the lead snapshot, even for a template whose file is gone', async () => {
+    const activities = createActivities({ pool: pg.pool, mailer, config });
+    const content = { kind: 'marketing' as const, subject: 'Pinned subject', text: 'Pinned text', html: '<p>Pinned text</p>' };
+    const result = await activities.sendNurtureEmail({ lead: lead('pinned'), template: 'deleted-template', sendKey: 'pinned:x@v1:e1:s0', sequence: 'x@v1', step: 0, content });
+    expect(result.sent).toBe(true);
+    const inbox = await readMailbox(pg.pool, { to: 'pinned@example.com' });
+    expect(inbox.map((m) => [m.subject, (m.text ?? '').trim()])).toEqual([['Pinned subject', 'Pinned text']]);
+  });
 });

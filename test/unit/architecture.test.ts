@@ -21,6 +21,13 @@ describe('architecture rule', () => {
     expect(await problems('workflows/bad.ts', "import { createActivities } from '../activities/index.js';\nexport const x = createActivities;\n")).toHaveLength(1);
   });
 
+  it('keeps Temporal, zod and I/O out of the lead machine', async () => {
+    expect(await problems('src/domain/lead/bad.ts', "import { z } from 'zod';\nexport const x = z;\n")).toHaveLength(1);
+    expect(await problems('src/domain/lead/bad.ts', "import { sleep } from '@temporalio/workflow';\nexport const x = sleep;\n")).toHaveLength(1);
+    expect(await problems('src/domain/lead/bad.ts', "import { SequenceSchema } from '../../sequences/model.js';\nexport const x = SequenceSchema;\n")).toHaveLength(1);
+    expect(await problems('src/domain/lead/ok.ts', "import type { Sequence } from '../../sequences/model.js';\nexport type X = Sequence;\n")).toHaveLength(0);
+  });
+
   it('leaves adapters free to do I/O', async () => {
     expect(await problems('activities/ok.ts', "import pg from 'pg';\nexport const x = pg;\n")).toHaveLength(0);
   });

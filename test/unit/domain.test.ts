@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/domain/duration.js';
-import { LeadIdSchema } from '../../src/domain/lead.js';
+import { LeadIdSchema } from '../../src/domain/lead-id.js';
 import { defaultProgram, onboarding, programSnapshot, recycle } from '../../src/sequences/catalog.js';
 import { SequenceSchema } from '../../src/sequences/model.js';
 import { renderTemplate, templates } from '../../src/sequences/templates.js';

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { addDuration, isDuration, parseDuration } from '../../src/domain/duration.js';
-import { LeadIdSchema, REJECT_REASONS } from '../../src/domain/lead.js';
+import { LeadIdSchema } from '../../src/domain/lead-id.js';
+import { REJECT_REASONS } from '../../src/domain/lead.js';
 import { defaultProgram, programSnapshot, sequences } from '../../src/sequences/catalog.js';
 import { ProgramSchema, SequenceSchema, durationMs } from '../../src/sequences/model.js';
 import { renderTemplate, templates, UnknownTemplateError } from '../../src/sequences/templates.js';

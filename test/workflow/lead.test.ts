@@ -283,7 +283,7 @@ describe('lead workflow (time-skipping)', () => {
     expect(await recycleCheckinDays('no_budget')).toBeCloseTo(14, 1);
   });
 
-  it('assigns an owner, reminds sales after the review SLA and tells the manager after the second', async () => {
+  it('assigns an owner, reminds sales after the review SLA, tells the manager after the second and again every SLA period', async () => {
     await withLead(
       async ({ handle, recorded }) => {
         await sendEvents(handle, ['product.compared', 'product.compared', 'pricing.viewed']);
@@ -308,24 +308,31 @@ describe('lead workflow (time-skipping)', () => {
         const secondDue = addDuration(firstDue, '2 business days')!;
         expect(Date.parse(reminded.review!.slaDueAt!)).toBe(secondDue);
 
-        // ...and the manager after the second expiry; then no more.
+        // ...and the manager after the second expiry; then the manager again every SLA period
+        // (the review never parks: docs/decisions.md, lead engine v2).
         await env.sleep(secondDue - (await env.currentTimeMs()) + 60_000);
         await eventually(() => expect(recorded.reminders.map((r) => r.level)).toEqual([1, 2]));
-        await env.sleep('10 days');
-        expect(recorded.reminders).toHaveLength(2);
-        expect(recorded.callCounts()).toMatchObject({ remindSales: 2, notifySales: 1, assignOwner: 1 });
+        const thirdDue = addDuration(secondDue, '2 business days')!;
+        expect(Date.parse((await handle.query(leadStateQuery)).review!.slaDueAt!)).toBe(thirdDue);
+        await env.sleep(thirdDue - (await env.currentTimeMs()) + 60_000);
+        await eventually(() => expect(recorded.reminders.map((r) => [r.level, r.sendKey.split(':').at(-1)])).toEqual([[1, 'sla-1'], [2, 'sla-2'], [2, 'sla-2-r1']]));
+        expect(recorded.reminders[2]!.at).toBeGreaterThanOrEqual(thirdDue);
+        expect(recorded.callCounts()).toMatchObject({ remindSales: 3, notifySales: 1, assignOwner: 1 });
         const escalated = await handle.query(leadStateQuery);
-        expect(escalated).toMatchObject({ stage: 'sales_review', slaBreaches: 1, review: { slaState: 'escalated', slaDueAt: null } });
-        expect(escalated.timeline.filter((t) => t.kind === 'sla')).toHaveLength(2);
+        expect(escalated).toMatchObject({ stage: 'sales_review', slaBreaches: 1, review: { slaState: 'escalated', slaDueAt: new Date(addDuration(thirdDue, '2 business days')!).toISOString() } });
+        expect(escalated.timeline.filter((t) => t.kind === 'sla')).toHaveLength(3);
         const breaches = recorded.records.flatMap((r) => r.slaBreaches ?? []);
         expect(breaches.map((b) => [b.reviewNo, b.level])).toEqual([
           [1, 1],
           [1, 2],
         ]);
 
-        // A decision ends the review and its SLA.
+        // A decision ends the review and its SLA; a rejected lead has no owner any more.
         await handle.executeUpdate(rejectUpdate, { args: [{ by: 'olga@example.com', reason: 'no_fit' }] });
-        expect(await handle.query(leadStateQuery)).toMatchObject({ stage: 'nurturing', review: null, owner: 'olga@example.com', slaBreaches: 1 });
+        expect(await handle.query(leadStateQuery)).toMatchObject({ stage: 'nurturing', review: null, owner: null, slaBreaches: 1 });
+        const remindersAtReject = recorded.reminders.length;
+        await env.sleep('10 days');
+        expect(recorded.reminders).toHaveLength(remindersAtReject);
       },
       { owners: ['olga@example.com'] },
     );

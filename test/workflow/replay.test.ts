@@ -51,6 +51,15 @@ describe('replay of recorded histories', () => {
     expect(updates).toEqual(['disqualify']);
   });
 
+  it('has histories recorded under the lead engine v2 (its patch marker) beside those of the first engine', () => {
+    // Payload data is base64 in the files: decode each marker's to find the patch id.
+    const patches = (r: (typeof recorded)[number]) =>
+      (toHistory(r).events ?? []).flatMap((e) => Object.values(e.markerRecordedEventAttributes?.details ?? {}).flatMap((d) => (d.payloads ?? []).map((p) => Buffer.from(p.data ?? []).toString('utf8'))));
+    const engines = recorded.map((r) => [r.file, patches(r).some((text) => text.includes('lead-engine-v2'))] as const);
+    for (const [file, v2] of engines) expect(v2).toBe(file.startsWith('v2-'));
+    expect(engines.filter(([, v2]) => v2).length).toBeGreaterThanOrEqual(6);
+  });
+
   it('replays every recorded history under the current workflow code', async () => {
     const outcomes = await replayAll(workflowBundle, recorded);
     expect(outcomes.map((o) => o.file)).toEqual(recorded.map((r) => r.file));

@@ -1,0 +1,118 @@
+import type { EngagementEvent, ScoreItem } from '../lead.js';
+import { durationMs } from '../../sequences/steps.js';
+import { RECENT_ITEMS_KEPT, SEEN_EVENT_IDS_KEPT, note, type Engagement, type LeadContext, type LeadMachineState, type ScoreBucket } from './state.js';
+
+/**
+ * Engagement and decay: an event scores once per eventId (within the remembered window), only
+ * an event type the program names (as its own key) scores, and points older than the decay age
+ * stop counting. The score is always the sum of the items still counting.
+ */
+
+const DAY_MS = 86_400_000;
+
+/** Points of `type` in the program, or undefined for a type it does not name (`constructor` included). */
+export function pointsOf(scoring: Record<string, number>, type: string): number | undefined {
+  return Object.hasOwn(scoring, type) ? scoring[type] : undefined;
+}
+
+/** When `type` last arrived, or undefined. */
+export function lastSeenAt(engagement: Engagement, type: string): number | undefined {
+  return Object.hasOwn(engagement.lastSeen, type) ? engagement.lastSeen[type] : undefined;
+}
+
+const decayMs = (ctx: LeadContext): number | undefined => (ctx.program.decay ? durationMs(ctx.program.decay.after) : undefined);
+const counts = (scoredAt: number | undefined, now: number, after: number | undefined): boolean => after === undefined || scoredAt === undefined || now - scoredAt < after;
+
+/** The sum of what still counts. */
+export const scoreOf = (engagement: Pick<Engagement, 'recent' | 'earlier'>): number =>
+  engagement.recent.reduce((sum, item) => sum + item.points, 0) + engagement.earlier.reduce((sum, bucket) => sum + bucket.points, 0);
+
+/** Drops points past the decay age; true when some stopped counting. */
+export function applyDecay(state: LeadMachineState, ctx: LeadContext): boolean {
+  const after = decayMs(ctx);
+  if (after === undefined) return false;
+  const { recent, earlier } = state.engagement;
+  const liveRecent = recent.filter((item) => counts(item.scoredAt, ctx.now, after));
+  const liveEarlier = earlier.filter((bucket) => counts(bucket.scoredAt, ctx.now, after));
+  const lostEvents = recent.length - liveRecent.length + earlier.filter((bucket) => !liveEarlier.includes(bucket)).reduce((n, bucket) => n + bucket.count, 0);
+  if (lostEvents === 0) return false;
+  state.engagement = { ...state.engagement, recent: liveRecent, earlier: liveEarlier };
+  state.engagement.score = scoreOf(state.engagement);
+  note(state, ctx, 'event', `${lostEvents} event(s) older than ${ctx.program.decay!.after} stopped counting → score ${state.engagement.score}`);
+  return true;
+}
+
+/** When the next points stop counting (epoch ms), or undefined. */
+export function nextDecayAt(engagement: Engagement, ctx: LeadContext): number | undefined {
+  const after = decayMs(ctx);
+  if (after === undefined) return undefined;
+  let due: number | undefined;
+  for (const scoredAt of [...engagement.recent.map((i) => i.scoredAt), ...engagement.earlier.map((b) => b.scoredAt)]) {
+    if (scoredAt !== undefined && (due === undefined || scoredAt + after < due)) due = scoredAt + after;
+  }
+  return due;
+}
+
+/** Folds the oldest recent items beyond RECENT_ITEMS_KEPT into per-type (per-day with decay) buckets. */
+function foldOld(engagement: Engagement, withDecay: boolean): Engagement {
+  if (engagement.recent.length <= RECENT_ITEMS_KEPT) return engagement;
+  const overflow = engagement.recent.slice(0, engagement.recent.length - RECENT_ITEMS_KEPT);
+  const earlier = [...engagement.earlier];
+  for (const item of overflow) {
+    const day = withDecay && item.scoredAt !== undefined ? Math.floor(item.scoredAt / DAY_MS) : undefined;
+    const at = earlier.findIndex((b) => b.type === item.type && (b.scoredAt === undefined ? day === undefined : day !== undefined && Math.floor(b.scoredAt / DAY_MS) === day));
+    if (at < 0) {
+      earlier.push({ type: item.type, points: item.points, count: 1, occurredAt: item.occurredAt, ...(item.scoredAt !== undefined && withDecay ? { scoredAt: item.scoredAt } : {}) });
+    } else {
+      const bucket = earlier[at]!;
+      earlier[at] = {
+        ...bucket,
+        points: bucket.points + item.points,
+        count: bucket.count + 1,
+        occurredAt: item.occurredAt < bucket.occurredAt ? item.occurredAt : bucket.occurredAt,
+      } satisfies ScoreBucket;
+    }
+  }
+  return { ...engagement, recent: engagement.recent.slice(overflow.length), earlier };
+}
+
+/**
+ * Takes one engagement event in: remembers its eventId and type, scores it once. Returns the
+ * points it earned (0 for a repeat, an unscored type, or a closed lead) or undefined for a repeat.
+ */
+export function takeEvent(state: LeadMachineState, event: EngagementEvent, ctx: LeadContext, scoring: boolean): number | undefined {
+  const engagement = state.engagement;
+  if (engagement.seen.includes(event.eventId)) return undefined;
+  const seen = [...engagement.seen, event.eventId];
+  state.engagement = { ...engagement, seen: seen.length > SEEN_EVENT_IDS_KEPT ? seen.slice(seen.length - SEEN_EVENT_IDS_KEPT) : seen };
+  if (!scoring) return 0;
+  const points = pointsOf(ctx.program.scoring, event.type);
+  if (points === undefined) return 0;
+  state.engagement.lastSeen = { ...state.engagement.lastSeen, [event.type]: ctx.now };
+  if (points === 0) return 0;
+  applyDecay(state, ctx);
+  const item: ScoreItem = { eventId: event.eventId, type: event.type, points, occurredAt: event.occurredAt, ...(ctx.program.decay ? { scoredAt: ctx.now } : {}) };
+  const next = foldOld({ ...state.engagement, recent: [...state.engagement.recent, item] }, ctx.program.decay !== undefined);
+  state.engagement = { ...next, score: state.engagement.score + points };
+  note(state, ctx, 'event', `${event.type} +${points} → score ${state.engagement.score}`);
+  return points;
+}
+
+/** Sales rejected the lead: the score starts again from 0. */
+export function resetScore(state: LeadMachineState): void {
+  state.engagement = { ...state.engagement, score: 0, recent: [], earlier: [] };
+}
+
+/** The breakdown people see: older points summed per type first, then the recent events. */
+export function scoreBreakdown(engagement: Engagement): ScoreItem[] {
+  const earlier = engagement.earlier.map(
+    (bucket): ScoreItem => ({
+      eventId: `earlier:${bucket.type}:${bucket.count}`,
+      type: bucket.type,
+      points: bucket.points,
+      occurredAt: bucket.occurredAt,
+      ...(bucket.scoredAt !== undefined ? { scoredAt: bucket.scoredAt } : {}),
+    }),
+  );
+  return [...earlier, ...engagement.recent];
+}

@@ -1,0 +1,138 @@
+import type { EngagementEvent, LeadProfile } from '../lead.js';
+import type { Sequence } from '../../sequences/model.js';
+import { sequenceLabel } from '../../sequences/steps.js';
+import type { LeadEffect } from './effects.js';
+import { applyDecay, nextDecayAt, takeEvent } from './engagement.js';
+import { checkDecision, decide, escalateIfDue, ownerAssigned, slaIfDue, type Decision } from './review.js';
+import { emailAnswered, requestMigration, sequenceWakeAt, walk, type EmailOutcome } from './sequence.js';
+import { SCORE_WRITE_DELAY_MS, draftOf, isTerminal, note, type LeadContext, type LeadMachineState } from './state.js';
+import { changedAttributes, leadView, visibleKey } from './views.js';
+
+/**
+ * The lead machine: `reduce(state, input, context)` → `{ state, effects }`. Pure: the workflow,
+ * the preview and the tests run this same function; the workflow carries out the effects.
+ */
+
+/** What a carried-out effect came back with. */
+export type EffectResult = { kind: 'emailAnswered'; sendKey: string; outcome: EmailOutcome } | { kind: 'ownerAssigned'; reviewNo: number; owner: string | null };
+
+export type LeadInput =
+  /** The lead starts (`resumed`: a new run after continue-as-new, with escalations still to notify). */
+  | { kind: 'enrolment'; resumed?: { escalations?: number[] } }
+  | { kind: 'engagement'; event: EngagementEvent }
+  | { kind: 'profileChange'; profile: Partial<Omit<LeadProfile, 'id'>> }
+  | { kind: 'decision'; decision: Decision }
+  | { kind: 'unsubscribe' }
+  | { kind: 'migrationRequest'; sequence: Sequence }
+  /** A timer the lead asked for (`wakeAt`) is due; any due work is done, whichever timer it was. */
+  | { kind: 'timerDue' }
+  | { kind: 'effectResult'; result: EffectResult };
+
+export interface Transition {
+  state: LeadMachineState;
+  effects: LeadEffect[];
+}
+
+function take(state: LeadMachineState, input: LeadInput, ctx: LeadContext, effects: LeadEffect[]): void {
+  const open = !isTerminal(state.stage);
+  switch (input.kind) {
+    case 'enrolment':
+      if (input.resumed) {
+        for (const reviewNo of input.resumed.escalations ?? []) effects.push({ kind: 'assignOwner', reviewNo });
+        return;
+      }
+      state.published.transitions = [...state.published.transitions, { from: null, to: 'nurturing', reason: 'enrolled', score: 0, at: new Date(ctx.now).toISOString() }];
+      note(state, ctx, 'enrolled', `enrolled in ${sequenceLabel(ctx.program.enrolSequence)}`);
+      return;
+    case 'engagement':
+      if (takeEvent(state, input.event, ctx, open)) escalateIfDue(state, ctx, effects);
+      return;
+    case 'profileChange': {
+      if (!open) return;
+      const { profile } = input;
+      const timezoneChanged = profile.timezone !== undefined && profile.timezone !== state.profile.timezone;
+      state.profile = { ...state.profile, ...profile, id: state.profile.id };
+      note(state, ctx, 'profile', `profile updated (${Object.keys(profile).join(', ')})`);
+      // An email waiting for the send window waits for the window of the new time zone.
+      if (timezoneChanged && !state.emailInFlight && state.sequence.sendAt !== undefined) state.sequence = { ...state.sequence, sendAt: undefined };
+      return;
+    }
+    case 'decision':
+      if (checkDecision(state, input.decision) === undefined) decide(state, input.decision, ctx);
+      return;
+    case 'unsubscribe':
+      if (state.unsubscribed || !open) return;
+      state.unsubscribed = true;
+      note(state, ctx, 'unsubscribed', 'unsubscribed: no more marketing email');
+      return;
+    case 'migrationRequest':
+      if (open) requestMigration(state, input.sequence, ctx);
+      else note(state, ctx, 'sequence', `migration to ${sequenceLabel(input.sequence)} ignored: the lead is ${state.stage}`);
+      return;
+    case 'timerDue':
+      return;
+    case 'effectResult':
+      if (input.result.kind === 'emailAnswered') emailAnswered(state, input.result.sendKey, input.result.outcome, ctx);
+      else ownerAssigned(state, input.result.reviewNo, input.result.owner, ctx, effects);
+      return;
+  }
+}
+
+/**
+ * Writes what people see when it changed: the read model at once (with a new revision) and the
+ * search attributes that changed; a change of the score alone waits SCORE_WRITE_DELAY_MS, so a
+ * burst of events costs one write.
+ */
+function publish(state: LeadMachineState, ctx: LeadContext, effects: LeadEffect[]): void {
+  const view = leadView(state, ctx);
+  const visible = visibleKey(view);
+  const published = state.published;
+  const records = published.transitions.length + published.decisions.length + published.slaBreaches.length > 0;
+  const scoreDue = published.scoreDueAt !== undefined && ctx.now >= published.scoreDueAt;
+  if (visible === published.visible && !records) {
+    if (view.score === published.score) state.published = { ...published, scoreDueAt: undefined };
+    else if (published.scoreDueAt === undefined) state.published = { ...published, scoreDueAt: ctx.now + SCORE_WRITE_DELAY_MS };
+    if (view.score === published.score || !scoreDue) return;
+  }
+  const revision = published.revision + 1;
+  const changes = changedAttributes(state, true);
+  // First in the list: what people see is written before anything else is carried out.
+  effects.unshift(
+    { kind: 'recordReadModel', revision, view, transitions: published.transitions, decisions: published.decisions, slaBreaches: published.slaBreaches },
+    ...(Object.keys(changes).length > 0 ? [{ kind: 'setSearchAttributes' as const, changes }] : []),
+  );
+  state.published = { revision, visible, score: view.score, attributes: { ...published.attributes, ...changes }, transitions: [], decisions: [], slaBreaches: [] };
+}
+
+export function reduce(state: LeadMachineState, input: LeadInput, ctx: LeadContext): Transition {
+  const next = draftOf(state);
+  const effects: LeadEffect[] = [];
+  take(next, input, ctx, effects);
+  if (!isTerminal(next.stage)) {
+    applyDecay(next, ctx);
+    slaIfDue(next, ctx, effects);
+    const email = walk(next, ctx);
+    if (email) effects.push(email);
+  }
+  publish(next, ctx, effects);
+  if (ctx.historyIsLong && !isTerminal(next.stage) && !next.emailInFlight) {
+    if (next.timeline.at(-1)?.kind !== 'continued') note(next, ctx, 'continued', 'continuing as new: the history is long');
+    effects.push({ kind: 'continueAsNew' });
+  }
+  return { state: next, effects };
+}
+
+/** Timers the lead needs: `lead` for its sequence, SLA and decay, `readModel` for a lagging score. */
+export interface WakeTimes {
+  lead?: number;
+  readModel?: number;
+}
+
+export function wakeAt(state: LeadMachineState, ctx: LeadContext): WakeTimes {
+  if (isTerminal(state.stage)) return {};
+  const candidates = [sequenceWakeAt(state, ctx), state.stage === 'sales_review' ? state.review?.dueAt : undefined, nextDecayAt(state.engagement, ctx)].filter((t): t is number => t !== undefined);
+  return {
+    ...(candidates.length ? { lead: Math.min(...candidates) } : {}),
+    ...(state.published.scoreDueAt !== undefined ? { readModel: state.published.scoreDueAt } : {}),
+  };
+}
