@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { installTestRuntime } from '../helpers/runtime.js';
 import { createActivities } from '../../activities/index.js';
 import { createMailer, type Mailer } from '../../src/infra/mailer.js';
 import { freePort } from '../../src/infra/net.js';
@@ -81,7 +82,7 @@ describe('email safety', () => {
   it('is retried by Temporal after a transient refusal (4xx): the second attempt delivers, once', { timeout: 120_000 }, async () => {
     // The lead workflow with the real activities on the time-skipping server: the relay refuses
     // the welcome email's first attempt with 451, and Temporal's retry policy (not the test) makes the next.
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    installTestRuntime();
     const env = await createTimeSkippingTestEnv();
     try {
       const id = 'busy-retry';

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { installTestRuntime } from '../helpers/runtime.js';
 import type { LeadActivities } from '../../activities/types.js';
 import { defaultProgram, programSnapshot } from '../../src/sequences/catalog.js';
 import type { Program } from '../../src/sequences/model.js';
@@ -25,7 +26,7 @@ const anyHour: Program = { ...defaultProgram, delivery: { ...defaultProgram.deli
 let env: TestWorkflowEnvironment;
 let workflowBundle: WorkflowBundleWithSourceMap;
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installTestRuntime();
   workflowBundle = await bundleWorkflows();
 });
 beforeEach(async () => {

@@ -5,7 +5,8 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { installTestRuntime } from '../helpers/runtime.js';
 import type { LeadActivities, SendNurtureEmailInput } from '../../activities/types.js';
 import { defaultProgram, pinTemplates, programSnapshot } from '../../src/sequences/catalog.js';
 import { SequenceSchema, type Program, type ProgramSnapshot, type SequenceDefinition } from '../../src/sequences/model.js';
@@ -30,7 +31,7 @@ const sequence = (definition: SequenceDefinition) => SequenceSchema.parse(defini
 let env: TestWorkflowEnvironment;
 let workflowBundle: WorkflowBundleWithSourceMap;
 beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  installTestRuntime();
   workflowBundle = await bundleWorkflows();
 });
 beforeEach(async () => {
