@@ -15,6 +15,7 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { LeadActivities, DecisionRecord, SlaBreachRecord, TransitionRecord } from '../activities/types.js';
 import { addDuration } from '../src/domain/duration.js';
 import { ErrorCodes } from '../src/domain/errors.js';
+import { SMTP_ACTIVITY_OPTIONS } from './activity-options.js';
 import { hasOwnName, ownEntry } from '../src/domain/own-key.js';
 import { REJECT_REASONS, TERMINAL_STAGES, type DeliveryView, type LeadStage, type LeadView, type ReviewView, type TimelineEntry } from '../src/domain/lead.js';
 import { leadTimeZone, liveScoreItems, nextSendTime, sendsInCapWindow } from '../src/sequences/delivery.js';
@@ -41,20 +42,7 @@ const { recordLeadState, assignOwner } = proxyActivities<LeadActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-// SMTP may be down for a while: back off patiently; a bad or suppressed address and a missing
-// template are permanent. The timeouts fit the mailer's own (connect 10 s, greeting 10 s, socket
-// 30 s): a send heartbeats every 2 s, so one cut off by a crash is retried 10 s after its last
-// heartbeat instead of waiting out a long start-to-close timeout (docs/reliability.md).
-const { sendNurtureEmail, notifySales, remindSales } = proxyActivities<LeadActivities>({
-  startToCloseTimeout: '1 minute',
-  heartbeatTimeout: '10 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 minutes',
-    nonRetryableErrorTypes: [ErrorCodes.invalidRecipient, ErrorCodes.suppressedRecipient, ErrorCodes.unknownTemplate],
-  },
-});
+const { sendNurtureEmail, notifySales, remindSales } = proxyActivities<LeadActivities>(SMTP_ACTIVITY_OPTIONS);
 
 /** Whether an activity failed with an ApplicationFailure of `type` (its cause). */
 const isFailureOfType = (error: unknown, type: string): boolean => error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.type === type;

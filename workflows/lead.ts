@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { LeadActivities } from '../activities/types.js';
 import { ErrorCodes } from '../src/domain/errors.js';
+import { SMTP_ACTIVITY_OPTIONS } from './activity-options.js';
 import type { LeadView } from '../src/domain/lead.js';
 import type { LeadEffect, NotifySales, RecordReadModel, RemindSales, SendMarketingEmail } from '../src/domain/lead/effects.js';
 import { fromV1 } from '../src/domain/lead/from-v1.js';
@@ -41,19 +42,7 @@ const { recordLeadState, assignOwner } = proxyLocalActivities<LeadActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-// SMTP may be down for a while: back off patiently; a bad or suppressed address and a missing
-// template are permanent. A send heartbeats every 2 s: one cut off by a crash is retried 10 s
-// after its last heartbeat (docs/reliability.md).
-const { sendNurtureEmail, notifySales, remindSales } = proxyActivities<LeadActivities>({
-  startToCloseTimeout: '1 minute',
-  heartbeatTimeout: '10 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 minutes',
-    nonRetryableErrorTypes: [ErrorCodes.invalidRecipient, ErrorCodes.suppressedRecipient, ErrorCodes.unknownTemplate],
-  },
-});
+const { sendNurtureEmail, notifySales, remindSales } = proxyActivities<LeadActivities>(SMTP_ACTIVITY_OPTIONS);
 
 /**
  * One lead, from enrolment to a sales decision. The rules are the lead machine's
