@@ -221,6 +221,9 @@ scenarios.push(
   }),
 );
 
+// Recorded from engine v2 whose rollover waits for a fresh input (patch lead-engine-v2-fresh-rollover).
+scenarios.push({ ...scenarios.find((s) => s.name === 'continue-as-new')!, name: 'v2-fresh-rollover-continue-as-new', description: 'engine v2, rollover on a fresh input: the lead continues as new between onboarding steps' });
+
 async function record(env: TestWorkflowEnvironment, workflowBundle: WorkflowBundleWithSourceMap, scenario: Scenario): Promise<string[]> {
   const taskQueue = `rec-${randomUUID()}`;
   const recorded = recordingActivities({ owners: scenario.owners });

@@ -9,6 +9,7 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -29,6 +30,11 @@ import { attributePairs, attributesAtStart } from './search-attributes.js';
 
 /** Runs started before it replay the first engine (workflows/lead-v1.ts) until their next continue-as-new. */
 const LEAD_ENGINE_V2 = 'lead-engine-v2';
+/**
+ * Engine v2 whose rollover waits for a fresh input (see the end of leadWorkflow). New runs record
+ * only this marker; runs with the lead-engine-v2 marker alone roll over as soon as they are idle.
+ */
+const LEAD_ENGINE_V2_FRESH_ROLLOVER = 'lead-engine-v2-fresh-rollover';
 /** Continue-as-new well before Temporal's history limits, even if the server suggests nothing. */
 const DEFAULT_HISTORY_BUDGET = 10_000;
 
@@ -51,7 +57,11 @@ const { sendNurtureEmail, notifySales, remindSales } = proxyActivities<LeadActiv
  * sales email) and marketing email. Long-lived: bounds its history with continue-as-new.
  */
 export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> {
-  if (!patched(LEAD_ENGINE_V2)) return leadWorkflowV1(input);
+  // Both asked in the run's first workflow task, the newer first: one marker per new run. (Asked
+  // later, right after a local activity, a patch can answer differently on replay, where the SDK
+  // hands that result over in an earlier workflow task.)
+  const freshRollover = patched(LEAD_ENGINE_V2_FRESH_ROLLOVER);
+  if (!freshRollover && !patched(LEAD_ENGINE_V2)) return leadWorkflowV1(input);
   const { program } = input;
   const historyBudget = input.historyBudget ?? DEFAULT_HISTORY_BUDGET;
   const historyIsLong = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyBudget;
@@ -62,11 +72,14 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
   let bookkeepingBusy = false;
   let salesEmailsInFlight = 0;
   let continueRequested = false;
+  /** True from a local activity's result until the next input from outside (a message, a timer, an email's outcome). */
+  let afterLocalActivity = false;
   const timers = new Map<keyof WakeTimes, { at: number; token: object }>();
   const idle = () => bookkeeping.length === 0 && !bookkeepingBusy && salesEmailsInFlight === 0 && !state.emailInFlight;
 
   /** Feeds one input to the machine and carries out what it decided, all in this workflow task. */
   function apply(leadInput: LeadInput): void {
+    afterLocalActivity = false;
     const next = reduce(state, leadInput, ctx());
     state = next.state;
     for (const effect of next.effects) carryOut(effect);
@@ -93,6 +106,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
         if (effect.kind === 'assignOwner') {
           const { owner } = await assignOwner({ leadId: state.profile.id, reviewNo: effect.reviewNo });
           apply({ kind: 'effectResult', result: { kind: 'ownerAssigned', reviewNo: effect.reviewNo, owner } });
+          afterLocalActivity = true;
           continue;
         }
         let write = effect;
@@ -102,6 +116,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
         }
         const { view, revision, transitions, decisions, slaBreaches } = write;
         await recordLeadState({ view, revision, transitions, decisions, slaBreaches });
+        afterLocalActivity = true;
       }
     } finally {
       bookkeepingBusy = false;
@@ -180,9 +195,20 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
   setHandler(rejectUpdate, (d) => decide({ kind: 'reject', ...d }), { validator: (d) => refuseUnlessAllowed({ kind: 'reject', ...d }) });
   setHandler(disqualifyUpdate, (d) => decide({ kind: 'disqualify', ...d }), { validator: (d) => refuseUnlessAllowed({ kind: 'disqualify', ...d }) });
 
-  await condition(() => isTerminal(state.stage) || (continueRequested && idle()));
-  // Whatever the last inputs decided is carried out before the run ends.
-  await condition(() => idle() && allHandlersFinished());
+  for (;;) {
+    await condition(() => isTerminal(state.stage) || (continueRequested && idle()));
+    // Whatever the last inputs decided is carried out before the run ends.
+    await condition(() => idle() && allHandlersFinished());
+    if (isTerminal(state.stage) || !afterLocalActivity || !freshRollover) break;
+    // Not right after a local activity. The server refuses a rollover while signals arrive; in the
+    // retried task the SDK replays the local activity's result in an activation of its own, before
+    // those signals, so a rollover decided there carried a state without them into the next run
+    // (seen under CPU load: a burst of 20 events lost). An activation with a fresh input holds
+    // every event of its workflow task; the next signal brings one, or a 1 ms timer if none comes.
+    void sleep(1).then(() => (afterLocalActivity = false));
+    await condition(() => !afterLocalActivity);
+    if (idle() && allHandlersFinished()) break;
+  }
   if (!isTerminal(state.stage)) await continueAsNew<typeof leadWorkflow>({ lead: state.profile, program, machine: state, historyBudget });
   return leadView(state, ctx());
 }

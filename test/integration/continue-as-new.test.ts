@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -40,9 +41,15 @@ afterAll(async () => {
 });
 
 /** Runs on a fresh task queue with recording activities; the lead never reaches review. */
+interface BurstContext {
+  client: Client;
+  handle: WorkflowHandle<typeof leadWorkflow>;
+  recorded: ReturnType<typeof recordingActivities>;
+}
+
 async function withBurstLead(
   historyBudget: number,
-  body: (ctx: { client: Client; handle: WorkflowHandle<typeof leadWorkflow>; recorded: ReturnType<typeof recordingActivities> }) => Promise<void>,
+  body: (ctx: BurstContext) => Promise<void>,
   threshold = 100_000,
 ): Promise<void> {
   const client = new Client({ connection });
@@ -66,6 +73,49 @@ async function withBurstLead(
 }
 
 const pageView = (eventId: string, type = 'page.viewed') => ({ eventId, type, occurredAt: new Date().toISOString() });
+
+/** Twelve bursts of twenty signals against a history budget of 60: each burst races a rollover. */
+async function burstsAcrossRollovers({ client, handle, recorded }: BurstContext): Promise<void> {
+  const firstRun = (await handle.describe()).runId;
+  let sent = 0;
+  for (let burst = 0; burst < 12; burst++) {
+    // Twenty signals at once, plus a repeat of an earlier event in the middle of the burst.
+    const ids = Array.from({ length: 20 }, () => `pv-${sent++}`);
+    if (burst > 0) ids.splice(10, 0, `pv-${burst}`);
+    await Promise.all(ids.map((eventId) => handle.signal(engagementSignal, pageView(eventId))));
+    // Let the lead catch up (the next burst then races its rollover).
+    await eventually(async () => expect((await handle.query(leadStateQuery)).score).toBe(sent), { timeoutMs: 30_000 });
+  }
+  const state = await handle.query(leadStateQuery);
+  // The breakdown is bounded (engine v2): the latest 50 events one by one, each once and among
+  // those sent; the older ones summed per type. Every event counted exactly once overall.
+  const recent = state.scoreBreakdown.filter((s) => !s.eventId.startsWith('earlier:'));
+  expect(recent).toHaveLength(Math.min(sent, RECENT_ITEMS_KEPT));
+  expect(new Set(recent.map((s) => s.eventId)).size).toBe(recent.length);
+  const sentIds = new Set(Array.from({ length: sent }, (_, i) => `pv-${i}`));
+  expect(recent.every((s) => sentIds.has(s.eventId))).toBe(true);
+  expect(state.scoreBreakdown.reduce((sum, s) => sum + s.points, 0)).toBe(sent);
+
+  await eventually(async () => {
+    const runs: Array<{ status: string; historyLength: number }> = [];
+    for await (const execution of client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) {
+      runs.push({ status: execution.status.name, historyLength: execution.historyLength });
+    }
+    expect(runs.filter((r) => !['CONTINUED_AS_NEW', 'RUNNING'].includes(r.status))).toEqual([]);
+    // About 450 history events in all, against a budget of 60: several rollovers, and no run
+    // far past the budget (signals still arriving make the server refuse a rollover, so a run
+    // can overshoot by part of a burst).
+    expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...runs.map((r) => r.historyLength))).toBeLessThanOrEqual(150);
+  });
+  expect((await handle.describe()).historyLength).toBeLessThanOrEqual(150);
+  expect((await handle.describe()).runId).not.toBe(firstRun);
+  // The welcome email went once, whatever the number of runs.
+  await eventually(async () => expect((await handle.query(leadStateQuery)).sequence.step).toBe(1));
+  // Every call counts (repeats too): a run that asked again for the welcome email fails here.
+  expect(recorded.emails.filter((e) => e.template === 'welcome')).toHaveLength(1);
+  expect(recorded.callCounts().sendNurtureEmail).toBe(1);
+}
 
 describe('continue-as-new under a burst of signals (dev server)', () => {
   it('rolls over several times, with score, breakdown, dedupe and timeline intact after each', async () => {
@@ -99,47 +149,19 @@ describe('continue-as-new under a burst of signals (dev server)', () => {
   });
 
   it('keeps every event exactly once across many rollovers when signals arrive in bursts', async () => {
-    await withBurstLead(60, async ({ client, handle, recorded }) => {
-      const firstRun = (await handle.describe()).runId;
-      let sent = 0;
-      for (let burst = 0; burst < 12; burst++) {
-        // Twenty signals at once, plus a repeat of an earlier event in the middle of the burst.
-        const ids = Array.from({ length: 20 }, () => `pv-${sent++}`);
-        if (burst > 0) ids.splice(10, 0, `pv-${burst}`);
-        await Promise.all(ids.map((eventId) => handle.signal(engagementSignal, pageView(eventId))));
-        // Let the lead catch up (the next burst then races its rollover).
-        await eventually(async () => expect((await handle.query(leadStateQuery)).score).toBe(sent), { timeoutMs: 30_000 });
-      }
-      const state = await handle.query(leadStateQuery);
-      // The breakdown is bounded (engine v2): the latest 50 events one by one, each once and among
-      // those sent; the older ones summed per type. Every event counted exactly once overall.
-      const recent = state.scoreBreakdown.filter((s) => !s.eventId.startsWith('earlier:'));
-      expect(recent).toHaveLength(Math.min(sent, RECENT_ITEMS_KEPT));
-      expect(new Set(recent.map((s) => s.eventId)).size).toBe(recent.length);
-      const sentIds = new Set(Array.from({ length: sent }, (_, i) => `pv-${i}`));
-      expect(recent.every((s) => sentIds.has(s.eventId))).toBe(true);
-      expect(state.scoreBreakdown.reduce((sum, s) => sum + s.points, 0)).toBe(sent);
+    await withBurstLead(60, burstsAcrossRollovers);
+  });
 
-      await eventually(async () => {
-        const runs: Array<{ status: string; historyLength: number }> = [];
-        for await (const execution of client.workflow.list({ query: `WorkflowId = "${handle.workflowId}"` })) {
-          runs.push({ status: execution.status.name, historyLength: execution.historyLength });
-        }
-        expect(runs.filter((r) => !['CONTINUED_AS_NEW', 'RUNNING'].includes(r.status))).toEqual([]);
-        // About 450 history events in all, against a budget of 60: several rollovers, and no run
-        // far past the budget (signals still arriving make the server refuse a rollover, so a run
-        // can overshoot by part of a burst).
-        expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(3);
-        expect(Math.max(...runs.map((r) => r.historyLength))).toBeLessThanOrEqual(150);
-      });
-      expect((await handle.describe()).historyLength).toBeLessThanOrEqual(150);
-      expect((await handle.describe()).runId).not.toBe(firstRun);
-      // The welcome email went once, whatever the number of runs.
-      await eventually(async () => expect((await handle.query(leadStateQuery)).sequence.step).toBe(1));
-      // Every call counts (repeats too): a run that asked again for the welcome email fails here.
-      expect(recorded.emails.filter((e) => e.template === 'welcome')).toHaveLength(1);
-      expect(recorded.callCounts().sendNurtureEmail).toBe(1);
-    });
+  // Under CPU contention the server refuses rollovers often (signals arrive while the task runs).
+  // Before the rollover waited for a fresh input, the retry after a local activity carried a state
+  // without the last burst into the next run: about 4 in 10 of these runs lost 20 events.
+  it('keeps every event exactly once when the worker is short of CPU', { timeout: 180_000 }, async () => {
+    const hogs = Array.from({ length: 3 }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    try {
+      for (let round = 0; round < 3; round++) await withBurstLead(60, burstsAcrossRollovers);
+    } finally {
+      for (const hog of hogs) hog.kill('SIGKILL');
+    }
   });
 
   it('bounds a lead in sales review under 3,000 events: the input of every run and every activity payload stay under fixed sizes', { timeout: 300_000 }, async () => {
