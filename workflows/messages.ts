@@ -7,13 +7,12 @@ import type {
   LeadStage,
   LeadView,
   RejectDecision,
-  RejectReason,
   ScoreItem,
   TimelineEntry,
 } from '../src/domain/lead.js';
 import type { ProgramSnapshot, Sequence } from '../src/sequences/model.js';
-import type { DecisionRecord, SlaBreachRecord, TransitionRecord } from '../activities/types.js';
 import type { LeadMachineState } from '../src/domain/lead/state.js';
+import type { LeadStateV1, PendingEffectsV1, ReviewStateV1, SequencePositionV1 } from '../src/domain/lead/from-v1.js';
 
 /**
  * The lead workflow's messages: the one place the workflow, the API and the tests take
@@ -63,71 +62,13 @@ export const rejectUpdate = defineUpdate<DecisionResult, [RejectDecision]>('reje
 export const disqualifyUpdate = defineUpdate<DecisionResult, [DisqualifyDecision]>('disqualify');
 
 /** Where the lead stands in its sequence: which one, which step, which enrolment. */
-export interface SequencePosition {
-  id: string;
-  version: number;
-  step: number;
-  /** Enrolment number (1 for the first sequence, +1 per recycle): part of every send key. */
-  enrolment: number;
-  /** Deadline of the wait step in progress (epoch ms), kept so continue-as-new resumes it. */
-  waitUntil?: number;
-  /** When the waitFor step in progress started (epoch ms): events from then on count. */
-  waitStartedAt?: number;
-  /** When the email step in progress may go (send window, frequency cap), epoch ms. */
-  sendAt?: number;
-  /** Times the sequence jumped back (branches, gotos): part of the send key of a repeated email. */
-  loop?: number;
-}
-
+// The first engine's state shapes are the domain's (src/domain/lead/from-v1.ts), which converts them.
+export type SequencePosition = SequencePositionV1;
 /** An event that counted towards the current score (what the sales notification lists). */
 export type ScoredEvent = ScoreItem;
-
-/** The review in progress and where it stands against its SLA. */
-export interface ReviewState {
-  reviewNo: number;
-  /** When the lead entered review (epoch ms). */
-  since: number;
-  owner: string | null;
-  /** When the next SLA step is due (epoch ms); undefined after the manager was told. */
-  dueAt?: number;
-  /** SLA expiries so far in this review: 1 = reminded, 2 = escalated to a manager. */
-  expiries: number;
-}
-
-/** The lead's process state; carried whole across continue-as-new. */
-export interface LeadState {
-  stage: LeadStage;
-  score: number;
-  reviewCount: number;
-  unsubscribed: boolean;
-  enrolledAt: string;
-  sequence: SequencePosition;
-  /** Events that earned the current score; emptied when sales rejects the lead. */
-  scoredEvents: ScoredEvent[];
-  /** Recent eventIds, for dedupe inside the workflow (Postgres keeps the full set). */
-  seenEventIds: string[];
-  lastRejectReason?: RejectReason;
-  /** The review in progress (sales_review only). */
-  review?: ReviewState;
-  /** Owner of the latest review. */
-  owner?: string | null;
-  /** Reviews whose SLA expired at least once. */
-  slaBreaches?: number;
-  /** Recent story of the lead, bounded, carried across continue-as-new. */
-  timeline?: TimelineEntry[];
-  /** When each event type last arrived (epoch ms): waitFor and exit steps read it. */
-  lastSeen?: Record<string, number>;
-  /** When the sequence last reached an email step (epoch ms): a waitFor counts events from then. */
-  lastEmailAt?: number;
-  /** When recent marketing emails went (epoch ms), for the frequency cap. */
-  sentAt?: number[];
-  /** Whether the lead got its first marketing email (the one that may ignore the send window). */
-  firstEmailDone?: boolean;
-  /** Sequence versions the lead was migrated to (pinned like the snapshot's). */
-  pinned?: Sequence[];
-  /** A migration waiting for the next wait. */
-  pendingMigration?: Sequence;
-}
+export type ReviewState = ReviewStateV1;
+/** The lead's process state (first engine); carried whole across continue-as-new. */
+export type LeadState = LeadStateV1;
 
 /** Input of the lead workflow: the profile, the frozen program, and state after continue-as-new. */
 export interface LeadWorkflowInput {
@@ -144,10 +85,4 @@ export interface LeadWorkflowInput {
 }
 
 /** What handlers decided and the main loop has not yet done (records, notifications). */
-export interface PendingEffects {
-  transitions: TransitionRecord[];
-  decisions: DecisionRecord[];
-  /** Review numbers whose sales notification is still to go. */
-  escalations: number[];
-  slaBreaches: SlaBreachRecord[];
-}
+export type PendingEffects = PendingEffectsV1;

@@ -3,6 +3,36 @@ import type { Sequence } from '../../sequences/model.js';
 import { RECENT_ITEMS_KEPT, SEEN_EVENT_IDS_KEPT, type DecisionRecord, type LeadMachineState, type SlaBreachRecord, type TransitionRecord } from './state.js';
 import { scoreOf } from './engagement.js';
 
+/** Where the first engine's lead stood in its sequence. */
+export interface SequencePositionV1 {
+  id: string;
+  version: number;
+  step: number;
+  /** Enrolment number (1 for the first sequence, +1 per recycle): part of every send key. */
+  enrolment: number;
+  /** Deadline of the wait step in progress (epoch ms), kept so continue-as-new resumes it. */
+  waitUntil?: number;
+  /** When the waitFor step in progress started (epoch ms): events from then on count. */
+  waitStartedAt?: number;
+  /** When the email step in progress may go (send window, frequency cap), epoch ms. */
+  sendAt?: number;
+  /** Times the sequence jumped back (branches, gotos): part of the send key of a repeated email. */
+  loop?: number;
+}
+
+
+/** The review in progress and where it stands against its SLA. */
+export interface ReviewStateV1 {
+  reviewNo: number;
+  /** When the lead entered review (epoch ms). */
+  since: number;
+  owner: string | null;
+  /** When the next SLA step is due (epoch ms); undefined after the manager was told. */
+  dueAt?: number;
+  /** SLA expiries so far in this review: 1 = reminded, 2 = escalated to a manager. */
+  expiries: number;
+}
+
 /**
  * The state a lead of the first engine (workflows/lead-v1.ts) carried across continue-as-new,
  * as that engine wrote it. A lead continuing as new from it starts its next run on this engine.
@@ -13,25 +43,39 @@ export interface LeadStateV1 {
   reviewCount: number;
   unsubscribed: boolean;
   enrolledAt: string;
-  sequence: { id: string; version: number; step: number; enrolment: number; waitUntil?: number; waitStartedAt?: number; sendAt?: number; loop?: number };
+  sequence: SequencePositionV1;
+  /** Events that earned the current score; emptied when sales rejects the lead. */
   scoredEvents: ScoreItem[];
+  /** Recent eventIds, for dedupe inside the workflow (Postgres keeps the full set). */
   seenEventIds: string[];
   lastRejectReason?: RejectReason;
-  review?: { reviewNo: number; since: number; owner: string | null; dueAt?: number; expiries: number };
+  /** The review in progress (sales_review only). */
+  review?: ReviewStateV1;
+  /** Owner of the latest review. */
   owner?: string | null;
+  /** Reviews whose SLA expired at least once. */
   slaBreaches?: number;
+  /** Recent story of the lead, bounded, carried across continue-as-new. */
   timeline?: TimelineEntry[];
+  /** When each event type last arrived (epoch ms): waitFor and exit steps read it. */
   lastSeen?: Record<string, number>;
+  /** When the sequence last reached an email step (epoch ms): a waitFor counts events from then. */
   lastEmailAt?: number;
+  /** When recent marketing emails went (epoch ms), for the frequency cap. */
   sentAt?: number[];
+  /** Whether the lead got its first marketing email (the one that may ignore the send window). */
   firstEmailDone?: boolean;
+  /** Sequence versions the lead was migrated to (pinned like the snapshot's). */
   pinned?: Sequence[];
+  /** A migration waiting for the next wait. */
   pendingMigration?: Sequence;
 }
 
+/** What handlers decided and the main loop has not yet done (records, notifications). */
 export interface PendingEffectsV1 {
   transitions: TransitionRecord[];
   decisions: DecisionRecord[];
+  /** Review numbers whose sales notification is still to go. */
   escalations: number[];
   slaBreaches: SlaBreachRecord[];
 }
