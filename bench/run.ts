@@ -77,7 +77,7 @@ export interface HandoffResult {
   reviewMs: LatencySummary;
   /** Until the SMTP sink stored the sales notification (its received_at). */
   smtpMs: LatencySummary;
-  load?: { targetPerSecond: number; achievedPerSecond: number; sent: number; errors: number; ackMs: LatencySummary };
+  load?: { targetPerSecond: number; achievedPerSecond: number; sent: number; errors: number; firstError?: string; ackMs: LatencySummary };
 }
 
 export interface HistoryCost {
@@ -754,6 +754,7 @@ function startLoad(perSecond: number, op: (n: number) => Promise<unknown>) {
   let sent = 0;
   let ok = 0;
   let errors = 0;
+  let firstError: string | undefined;
   const latencies: number[] = [];
   const inFlight = new Set<Promise<unknown>>();
   const timer = setInterval(() => {
@@ -765,8 +766,9 @@ function startLoad(perSecond: number, op: (n: number) => Promise<unknown>) {
           ok += 1;
           latencies.push(performance.now() - started);
         },
-        () => {
+        (error: unknown) => {
           errors += 1;
+          firstError ??= error instanceof Error ? error.message : String(error);
         },
       );
       inFlight.add(request);
@@ -778,7 +780,7 @@ function startLoad(perSecond: number, op: (n: number) => Promise<unknown>) {
       clearInterval(timer);
       const elapsed = Date.now() - t0;
       await Promise.all(inFlight);
-      return { targetPerSecond: perSecond, achievedPerSecond: rate(ok, elapsed), sent, errors, ackMs: summarize(latencies) };
+      return { targetPerSecond: perSecond, achievedPerSecond: rate(ok, elapsed), sent, errors, ...(firstError ? { firstError } : {}), ackMs: summarize(latencies) };
     },
   };
 }

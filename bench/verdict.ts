@@ -23,7 +23,7 @@ export function benchFailures(r: Pick<BenchResult, 'baseline' | 'leadflow' | 'ha
   ] as const) {
     if (h.failures > 0) failures.push(`hand-offs ${name}: ${h.failures} of ${h.count} failed${h.firstFailure ? ` (first: ${h.firstFailure})` : ''}`);
     if (h.skipped > 0) failures.push(`hand-offs ${name}: ${h.skipped} of ${h.count} not attempted after 3 timeouts in a row`);
-    if (h.load && h.load.errors > 0) failures.push(`background load ${name}: ${h.load.errors} of ${h.load.sent} event requests failed`);
+    if (h.load && h.load.errors > 0) failures.push(`background load ${name}: ${h.load.errors} of ${h.load.sent} event requests failed${h.load.firstError ? ` (first: ${h.load.firstError})` : ''}`);
   }
   return failures;
 }

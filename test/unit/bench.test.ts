@@ -173,5 +173,9 @@ describe('bench verdict (the exit code)', () => {
     expect(benchFailures(run({ idle: handoff(3, 7) }))).toEqual(['hand-offs idle: 3 of 10 failed', 'hand-offs idle: 7 of 10 not attempted after 3 timeouts in a row']);
     expect(benchFailures(run({ events: 2 }))).toEqual(['engagement events: 2 requests failed']);
     expect(benchFailures(run({ load: handoff(0, 0, 5) }))).toEqual(['background load under load: 5 of 100 event requests failed']);
+    // The first error is named, so a failed CI run says what the request met.
+    const withError = handoff(0, 0, 1);
+    withError.load!.firstError = 'POST /v1/leads/b-3/events answered 500';
+    expect(benchFailures(run({ load: withError }))).toEqual(['background load under load: 1 of 100 event requests failed (first: POST /v1/leads/b-3/events answered 500)']);
   });
 });
