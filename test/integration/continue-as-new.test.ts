@@ -74,8 +74,12 @@ async function withBurstLead(
 
 const pageView = (eventId: string, type = 'page.viewed') => ({ eventId, type, occurredAt: new Date().toISOString() });
 
-/** Twelve bursts of twenty signals against a history budget of 60: each burst races a rollover. */
-async function burstsAcrossRollovers({ client, handle, recorded }: BurstContext): Promise<void> {
+/**
+ * Twelve bursts of twenty signals against a history budget of 60: each burst races a rollover.
+ * `maxRunHistory` bounds each run: signals that land while a rollover is refused and retried stay
+ * in the run, so it overshoots the budget by part of a burst, more when tasks are slow.
+ */
+async function burstsAcrossRollovers({ client, handle, recorded }: BurstContext, maxRunHistory = 150): Promise<void> {
   const firstRun = (await handle.describe()).runId;
   let sent = 0;
   for (let burst = 0; burst < 12; burst++) {
@@ -106,9 +110,9 @@ async function burstsAcrossRollovers({ client, handle, recorded }: BurstContext)
     // far past the budget (signals still arriving make the server refuse a rollover, so a run
     // can overshoot by part of a burst).
     expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(3);
-    expect(Math.max(...runs.map((r) => r.historyLength))).toBeLessThanOrEqual(150);
+    expect(Math.max(...runs.map((r) => r.historyLength))).toBeLessThanOrEqual(maxRunHistory);
   });
-  expect((await handle.describe()).historyLength).toBeLessThanOrEqual(150);
+  expect((await handle.describe()).historyLength).toBeLessThanOrEqual(maxRunHistory);
   expect((await handle.describe()).runId).not.toBe(firstRun);
   // The welcome email went once, whatever the number of runs.
   await eventually(async () => expect((await handle.query(leadStateQuery)).sequence.step).toBe(1));
@@ -149,7 +153,7 @@ describe('continue-as-new under a burst of signals (dev server)', () => {
   });
 
   it('keeps every event exactly once across many rollovers when signals arrive in bursts', async () => {
-    await withBurstLead(60, burstsAcrossRollovers);
+    await withBurstLead(60, (ctx) => burstsAcrossRollovers(ctx));
   });
 
   // Under CPU contention the server refuses rollovers often (signals arrive while the task runs).
@@ -158,7 +162,8 @@ describe('continue-as-new under a burst of signals (dev server)', () => {
   it('keeps every event exactly once when the worker is short of CPU', { timeout: 180_000 }, async () => {
     const hogs = Array.from({ length: 3 }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
     try {
-      for (let round = 0; round < 3; round++) await withBurstLead(60, burstsAcrossRollovers);
+      // Slow tasks take more of a burst into a run before it rolls over: twice the bound.
+      for (let round = 0; round < 3; round++) await withBurstLead(60, (ctx) => burstsAcrossRollovers(ctx, 300));
     } finally {
       for (const hog of hogs) hog.kill('SIGKILL');
     }

@@ -341,6 +341,19 @@ describe('reduce: the rules', () => {
     expect(lead.send({ kind: 'timerDue' }, { historyIsLong: true }).map((e) => e.kind)).toContain('continueAsNew');
   });
 
+  it('notes its rollover once per run, however many inputs come while it waits to roll over', () => {
+    const lead = new Lead();
+    lead.answer();
+    const continued = () => lead.state.timeline.filter((t) => t.kind === 'continued').length;
+    for (let i = 0; i < 5; i++) lead.send({ kind: 'engagement', event: { eventId: `wait-${i}`, type: 'page.viewed', occurredAt: new Date(lead.now).toISOString() } }, { historyIsLong: true });
+    expect(continued()).toBe(1);
+    // The next run starts from this state: its own rollover gets its own line.
+    lead.send({ kind: 'enrolment', resumed: {} });
+    lead.send({ kind: 'engagement', event: { eventId: 'next-run', type: 'page.viewed', occurredAt: new Date(lead.now).toISOString() } }, { historyIsLong: true });
+    lead.send({ kind: 'engagement', event: { eventId: 'next-run-2', type: 'page.viewed', occurredAt: new Date(lead.now).toISOString() } }, { historyIsLong: true });
+    expect(continued()).toBe(2);
+  });
+
   it('keeps its state bounded: 20,000 events to a lead in review', () => {
     const lead = leadIn('sales_review');
     const types = Object.keys(defaultProgram.scoring);

@@ -38,6 +38,7 @@ function take(state: LeadMachineState, input: LeadInput, ctx: LeadContext, effec
   switch (input.kind) {
     case 'enrolment':
       if (input.resumed) {
+        delete state.rolloverNoted;
         for (const reviewNo of input.resumed.escalations ?? []) effects.push({ kind: 'assignOwner', reviewNo });
         return;
       }
@@ -116,7 +117,9 @@ export function reduce(state: LeadMachineState, input: LeadInput, ctx: LeadConte
   }
   publish(next, ctx, effects);
   if (ctx.historyIsLong && !isTerminal(next.stage) && !next.emailInFlight) {
-    if (next.timeline.at(-1)?.kind !== 'continued') note(next, ctx, 'continued', 'continuing as new: the history is long');
+    // Once per run: inputs keep coming while the run waits to roll over.
+    if (!next.rolloverNoted) note(next, ctx, 'continued', 'continuing as new: the history is long');
+    next.rolloverNoted = true;
     effects.push({ kind: 'continueAsNew' });
   }
   return { state: next, effects };

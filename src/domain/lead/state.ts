@@ -158,6 +158,8 @@ export interface LeadMachineState {
   pendingMigration?: Sequence;
   timeline: TimelineEntry[];
   published: Published;
+  /** This run has its "continuing as new" line in the timeline (the next run starts without it). */
+  rolloverNoted?: boolean;
 }
 
 /** What `reduce` reads besides the state: the clock, the pinned program, the history's length. */
