@@ -20,8 +20,21 @@ export function createPool(databaseUrl: string, max = 10): Pool {
  * takes an advisory lock, so several processes starting at once apply each file once.
  */
 export async function migrate(databaseUrl: string, log: (message: string) => void = () => undefined): Promise<string[]> {
+  // Our own connection, closed before we return: node-pg-migrate does not wait for the one it
+  // opens to close, and a server stopping meanwhile made it emit an unheard 'error' (57P01).
+  const client = new pg.Client({ connectionString: databaseUrl });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await applyMigrations(client, log);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function applyMigrations(dbClient: pg.Client, log: (message: string) => void): Promise<string[]> {
   const applied = await runner({
-    databaseUrl,
+    dbClient,
     dir: MIGRATIONS_DIR,
     direction: 'up',
     migrationsTable: 'pgmigrations',
