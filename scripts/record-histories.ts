@@ -22,7 +22,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { programSnapshot } from '../src/sequences/catalog.js';
 import { createTimeSkippingTestEnv } from '../src/infra/temporal/test-server.js';
-import { bundleWorkflows } from '../worker/worker.js';
+import { bundleWorkflows } from '../src/worker.js';
 import type { leadWorkflow } from '../workflows/lead.js';
 import { acceptUpdate, disqualifyUpdate, engagementSignal, leadStateQuery, migrateSequenceSignal, rejectUpdate, unsubscribeSignal } from '../workflows/messages.js';
 import { onboarding } from '../src/sequences/catalog.js';

@@ -12,7 +12,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { LeadActivities, DecisionRecord, SlaBreachRecord, TransitionRecord } from '../activities/types.js';
+import type { LeadActivities } from '../activities/types.js';
+import type { DecisionRecord, SlaBreachRecord, TransitionRecord } from '../src/domain/lead/state.js';
 import { addDuration } from '../src/domain/duration.js';
 import { ErrorCodes } from '../src/domain/errors.js';
 import { SMTP_ACTIVITY_OPTIONS } from './activity-options.js';
