@@ -7,7 +7,8 @@
 // - the domain uses the pure sequence model (src/sequences/{model,steps,delivery,weekdays}.ts:
 //   no zod at run time in steps/delivery, no I/O); the rest of src/sequences may not be imported
 //   by the domain.
-// - infra reads the search-attribute definitions the workflows declare (workflows/search-attributes.ts);
+// - infra reads the search-attribute definitions and the workflow type the workflows declare
+//   (workflows/{search-attributes,messages}.ts);
 //   leads start and signal workflows by their messages (workflows/{messages,lead,search-attributes}.ts).
 // - config.ts sits beside infra (it builds the payload codec; infra/temporal reads its type).
 const SEQUENCE_MODEL = '^src/sequences/(model|steps|delivery|weekdays)\\.ts$';
@@ -31,7 +32,7 @@ module.exports = {
     only('infra-over-sequences', 'Infra imports only domain, sequences, infra, the config and the search-attribute definitions.', '^src/infra/', [
       '^src/(domain|sequences|infra)/',
       '^src/config\\.ts$',
-      '^workflows/search-attributes\\.ts$',
+      '^workflows/(messages|search-attributes)\\.ts$',
     ]),
     only('leads-over-infra', 'Leads import only domain, sequences, infra, leads, the config and the workflow messages.', '^src/leads/', [
       '^src/(domain|sequences|infra|leads)/',

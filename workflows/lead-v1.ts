@@ -238,7 +238,7 @@ export async function leadWorkflowV1(input: LeadWorkflowInput): Promise<LeadView
   }
 
   function assertDecidedBy(by: string): void {
-    if (!by.trim()) throw ApplicationFailure.nonRetryable('a decision names who made it (by)', 'invalid_decision');
+    if (!by.trim()) throw ApplicationFailure.nonRetryable('a decision names who made it (by)', ErrorCodes.invalidDecision);
   }
 
   function assertOpen(): void {
@@ -334,7 +334,7 @@ export async function leadWorkflowV1(input: LeadWorkflowInput): Promise<LeadView
         assertInReview();
         assertDecidedBy(decision.by);
         if (!REJECT_REASONS.includes(decision.reason)) {
-          throw ApplicationFailure.nonRetryable(`unknown reject reason "${decision.reason}"`, 'invalid_decision');
+          throw ApplicationFailure.nonRetryable(`unknown reject reason "${decision.reason}"`, ErrorCodes.invalidDecision);
         }
       },
     },
