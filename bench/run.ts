@@ -12,6 +12,7 @@ import { startSmtpSink } from '../src/infra/smtp-sink.js';
 import { resolveTemporalCli } from '../src/infra/temporal/binaries.js';
 import { startDevServer } from '../src/infra/temporal/dev-server.js';
 import { startLeadflowCluster } from '../src/cluster/topology.js';
+import { LEAD_WORKFLOW_TYPE } from '../workflows/messages.js';
 import { summarizeProfiles, type ProfileSummary } from './profile.js';
 import { describeMachine, findPid, sampleProc, sampleProcTree, startChild, watchLoad, type MachineDescription, type ProcSample } from './procs.js';
 import type { Progress } from './progress.js';
@@ -446,8 +447,8 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
           : undefined;
       const running = (
         await client.workflow
-          .count(`WorkflowType="leadWorkflow" AND ExecutionStatus="Running" AND WorkflowId STARTS_WITH "lead-${runId}-"`)
-          .catch(() => client.workflow.count(`WorkflowType="leadWorkflow" AND ExecutionStatus="Running"`))
+          .count(`WorkflowType="${LEAD_WORKFLOW_TYPE}" AND ExecutionStatus="Running" AND WorkflowId STARTS_WITH "lead-${runId}-"`)
+          .catch(() => client.workflow.count(`WorkflowType="${LEAD_WORKFLOW_TYPE}" AND ExecutionStatus="Running"`))
           .catch(() => undefined)
       )?.count;
       const point: ParkedCheckpoint = {

@@ -14,7 +14,7 @@ import { DEV_PAYLOAD_KEYS, leadDataConverter } from '../src/infra/payload-codec.
 import { startDevServer, type DevServer } from '../src/infra/temporal/dev-server.js';
 import { defaultProgram } from '../src/sequences/catalog.js';
 import { SequenceSchema, type ProgramSnapshot } from '../src/sequences/model.js';
-import { LEADS_TASK_QUEUE, engagementSignal, leadStateQuery } from '../workflows/messages.js';
+import { LEAD_WORKFLOW_TYPE, LEADS_TASK_QUEUE, engagementSignal, leadStateQuery } from '../workflows/messages.js';
 import type { leadWorkflow } from '../workflows/lead.js';
 
 /**
@@ -295,7 +295,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       );
       await withRetry(() =>
         client.workflow
-          .start<typeof leadWorkflow>('leadWorkflow', {
+          .start<typeof leadWorkflow>(LEAD_WORKFLOW_TYPE, {
             taskQueue: LEADS_TASK_QUEUE,
             workflowId: `lead-${id}`,
             args: [{ lead: { id, email: `${id}@example.com` }, program }],
@@ -423,7 +423,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     await stopSupervisor();
     let failedWorkflows = 0;
-    for await (const execution of client.workflow.list({ query: `WorkflowType = "leadWorkflow"` })) {
+    for await (const execution of client.workflow.list({ query: `WorkflowType = "${LEAD_WORKFLOW_TYPE}"` })) {
       if (!['RUNNING', 'CONTINUED_AS_NEW'].includes(execution.status.name)) failedWorkflows += 1;
     }
     const failedTasks = await withRetry(() => findFailedWorkflowTasks(client), 3);

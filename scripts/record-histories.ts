@@ -22,9 +22,9 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { programSnapshot } from '../src/sequences/catalog.js';
 import { createTimeSkippingTestEnv } from '../src/infra/temporal/test-server.js';
-import { bundleWorkflows } from '../worker/worker.js';
+import { bundleWorkflows } from '../src/worker.js';
 import type { leadWorkflow } from '../workflows/lead.js';
-import { acceptUpdate, disqualifyUpdate, engagementSignal, leadStateQuery, migrateSequenceSignal, rejectUpdate, unsubscribeSignal } from '../workflows/messages.js';
+import { LEAD_WORKFLOW_TYPE, acceptUpdate, disqualifyUpdate, engagementSignal, leadStateQuery, migrateSequenceSignal, rejectUpdate, unsubscribeSignal } from '../workflows/messages.js';
 import { onboarding } from '../src/sequences/catalog.js';
 import { recordingActivities } from '../test/helpers/fake-activities.js';
 import { startAttributes } from '../workflows/search-attributes.js';
@@ -232,7 +232,7 @@ async function record(env: TestWorkflowEnvironment, workflowBundle: WorkflowBund
   const workflowId = `lead-${leadId}`;
   const written: string[] = [];
   await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start<typeof leadWorkflow>('leadWorkflow', {
+    const handle = await env.client.workflow.start<typeof leadWorkflow>(LEAD_WORKFLOW_TYPE, {
       taskQueue,
       workflowId,
       args: [

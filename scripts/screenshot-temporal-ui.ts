@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+import { LEAD_WORKFLOW_TYPE } from '../workflows/messages.js';
 
 const HELP = `node --import tsx scripts/screenshot-temporal-ui.ts --lead <id> [options]
 
@@ -54,7 +55,7 @@ try {
   const workflowUrl = `${values.ui}/namespaces/${ns}/workflows/lead-${encodeURIComponent(values.lead)}`;
   await page.goto(workflowUrl, { waitUntil: 'domcontentloaded' });
   // The history table is drawn after the UI has fetched the events.
-  await page.getByText('leadWorkflow').first().waitFor({ timeout: 30_000 });
+  await page.getByText(LEAD_WORKFLOW_TYPE).first().waitFor({ timeout: 30_000 });
   await page.getByText('ActivityTaskCompleted', { exact: false }).first().waitFor({ timeout: 30_000 }).catch(() => undefined);
   await page.waitForTimeout(1500);
   const history = path.join(values.out, 'temporal-ui-lead-history.png');

@@ -18,7 +18,7 @@ import { LeadService } from './leads/service.js';
 import { programFor } from './sequences/catalog.js';
 import { buildApp, type RouteInfo } from './server/app.js';
 import { consoleDistDir, ensureConsoleBuilt, CONSOLE_PATH } from './server/console.js';
-import { createLeadWorker } from '../worker/worker.js';
+import { createLeadWorker } from './worker.js';
 
 export interface StackOptions {
   /** Which parts to run in this process (default: all). */

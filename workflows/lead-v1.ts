@@ -12,7 +12,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import type { LeadActivities, DecisionRecord, SlaBreachRecord, TransitionRecord } from '../activities/types.js';
+import type { LeadActivities } from '../activities/types.js';
+import type { DecisionRecord, SlaBreachRecord, TransitionRecord } from '../src/domain/lead/state.js';
 import { addDuration } from '../src/domain/duration.js';
 import { ErrorCodes } from '../src/domain/errors.js';
 import { SMTP_ACTIVITY_OPTIONS } from './activity-options.js';
@@ -237,7 +238,7 @@ export async function leadWorkflowV1(input: LeadWorkflowInput): Promise<LeadView
   }
 
   function assertDecidedBy(by: string): void {
-    if (!by.trim()) throw ApplicationFailure.nonRetryable('a decision names who made it (by)', 'invalid_decision');
+    if (!by.trim()) throw ApplicationFailure.nonRetryable('a decision names who made it (by)', ErrorCodes.invalidDecision);
   }
 
   function assertOpen(): void {
@@ -333,7 +334,7 @@ export async function leadWorkflowV1(input: LeadWorkflowInput): Promise<LeadView
         assertInReview();
         assertDecidedBy(decision.by);
         if (!REJECT_REASONS.includes(decision.reason)) {
-          throw ApplicationFailure.nonRetryable(`unknown reject reason "${decision.reason}"`, 'invalid_decision');
+          throw ApplicationFailure.nonRetryable(`unknown reject reason "${decision.reason}"`, ErrorCodes.invalidDecision);
         }
       },
     },

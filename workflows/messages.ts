@@ -22,6 +22,9 @@ import type { LeadStateV1, PendingEffectsV1, ReviewStateV1, SequencePositionV1 }
 /** Task queue every lead worker polls. */
 export const LEADS_TASK_QUEUE = 'leads';
 
+/** The lead workflow's type: the name of its function in workflows/lead.ts (a test keeps them equal). */
+export const LEAD_WORKFLOW_TYPE = 'leadWorkflow';
+
 /** An engagement event (webinar viewed, products compared...). Repeated eventIds change nothing. */
 export const engagementSignal = defineSignal<[EngagementEvent]>('engagement');
 /** The lead asked for no more marketing email; the lead itself is kept. */

@@ -6,15 +6,7 @@ import { MailboxPage } from './MailboxPage.tsx';
 import { QueuePage } from './QueuePage.tsx';
 import { hrefOf, useRoute, type Route } from './route.ts';
 import type { HeadingRef } from './shared.tsx';
-
-/** What a signed-in page gets: the API with the key, the session, who decides, a way to sign out. */
-export interface Signed {
-  api: Api;
-  session: Session;
-  by: string;
-  canDecide: boolean;
-  canSeeFunnel: boolean;
-}
+import type { Signed } from './signed.ts';
 
 export function App() {
   const [credentials, setCredentials] = useState<Credentials | undefined>(() => credentialStore.load());

@@ -2,7 +2,7 @@ import { BarElement, CategoryScale, Chart as ChartJS, Legend, LinearScale, Toolt
 import { useState } from 'react';
 import { Bar } from 'react-chartjs-2';
 import type { Funnel, FunnelFigures } from './api.ts';
-import type { Signed } from './App.tsx';
+import type { Signed } from './signed.ts';
 import { bucketLabel, duration, percent, words } from './format.ts';
 import { LoadProblem, useLoad, type HeadingRef } from './shared.tsx';
 

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { closingDecision, type ClosingDecision, type LeadDetail, type RejectReason } from './api.ts';
-import type { Signed } from './App.tsx';
+import type { Signed } from './signed.ts';
 import { age, duration, leadName, when, words } from './format.ts';
 import { hrefOf, navigate } from './route.ts';
 import { LoadProblem, SlaBadge, StageBadge, TemporalLink, useLoad, type HeadingRef } from './shared.tsx';

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { MailMessage } from './api.ts';
-import type { Signed } from './App.tsx';
+import type { Signed } from './signed.ts';
 import { age, when } from './format.ts';
 import { LoadProblem, useLoad, type HeadingRef } from './shared.tsx';
 

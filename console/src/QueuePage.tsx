@@ -1,5 +1,5 @@
 import { useEffect } from 'react';
-import type { Signed } from './App.tsx';
+import type { Signed } from './signed.ts';
 import { duration, leadName } from './format.ts';
 import { hrefOf } from './route.ts';
 import { LoadProblem, SlaBadge, TemporalLink, useLoad, type HeadingRef } from './shared.tsx';

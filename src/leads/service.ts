@@ -33,6 +33,7 @@ import {
   disqualifyUpdate,
   engagementSignal,
   LEADS_TASK_QUEUE,
+  LEAD_WORKFLOW_TYPE,
   leadStateQuery,
   migrateSequenceSignal,
   rejectUpdate,
@@ -327,7 +328,7 @@ export class LeadService {
   private async signalEvent(row: LeadRow, signal: EngagementEvent): Promise<void> {
     const input = this.workflowInput(row);
     try {
-      await this.deps.client.workflow.signalWithStart<typeof leadWorkflow, [EngagementEvent]>('leadWorkflow', {
+      await this.deps.client.workflow.signalWithStart<typeof leadWorkflow, [EngagementEvent]>(LEAD_WORKFLOW_TYPE, {
         workflowId: leadWorkflowId(row.id),
         taskQueue: LEADS_TASK_QUEUE,
         args: [input],
@@ -491,7 +492,7 @@ export class LeadService {
       if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
         if (error.cause.type === ErrorCodes.notInReview) throw await this.notInReview(row, error.cause.message);
         if (error.cause.type === ErrorCodes.leadClosed) throw new DomainError(ErrorCodes.leadClosed, error.cause.message);
-        if (error.cause.type === 'invalid_decision') throw new DomainError(ErrorCodes.invalidDecision, error.cause.message);
+        if (error.cause.type === ErrorCodes.invalidDecision) throw new DomainError(ErrorCodes.invalidDecision, error.cause.message);
       }
       if (isClosedWorkflow(error)) throw await this.notInReview(row, `lead ${leadId} is ${row.stage}, not in sales review`);
       throw error;
@@ -548,7 +549,7 @@ export class LeadService {
   private async ensureWorkflow(row: LeadRow): Promise<void> {
     const input = this.workflowInput(row);
     try {
-      await this.deps.client.workflow.start<typeof leadWorkflow>('leadWorkflow', {
+      await this.deps.client.workflow.start<typeof leadWorkflow>(LEAD_WORKFLOW_TYPE, {
         workflowId: leadWorkflowId(row.id),
         taskQueue: LEADS_TASK_QUEUE,
         args: [input],

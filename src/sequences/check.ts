@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import type { LeadProfile } from '../domain/lead.js';
 import { ownEntry } from '../domain/own-key.js';
-import { eventList, labelIndex, SequenceSchema, type Sequence, type SequenceStep } from './model.js';
+import { SequenceSchema, type Sequence, type SequenceStep } from './model.js';
+import { eventList, labelIndex } from './steps.js';
 import type { EmailTemplate } from './templates.js';
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isDuration, parseDuration } from '../domain/duration.js';
 import { REJECT_REASONS } from '../domain/lead.js';
-import { WEEKDAYS } from './steps.js';
+import { WEEKDAYS } from './weekdays.js';
 
 /**
  * A nurture sequence is data: an ordered list of steps, validated by zod, pinned into each
@@ -88,15 +88,13 @@ export type Sequence = z.infer<typeof SequenceSchema>;
 /** A sequence as written in its file (before zod fills defaults). */
 export type SequenceDefinition = z.input<typeof SequenceSchema>;
 
-export { durationMs, eventList, labelIndex, sequenceLabel } from './steps.js';
-
 /**
  * The program: scoring rules, the sales-review threshold, and the sequences a lead runs.
  * A lead's workflow receives a snapshot of it at enrolment, so editing the program later
  * never changes an in-flight lead.
  */
 const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a local time "HH:MM", e.g. "08:00"');
-export { WEEKDAYS, type Weekday } from './steps.js';
+export { WEEKDAYS, type Weekday } from './weekdays.js';
 
 /** When marketing email may go out, in the lead's local time. */
 export const SendWindowSchema = z

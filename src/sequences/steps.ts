@@ -6,8 +6,7 @@ import type { Sequence } from './model.js';
  * the lead machine and the workflow bundle import these, the schemas stay at the edges.
  */
 
-export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-export type Weekday = (typeof WEEKDAYS)[number];
+export { WEEKDAYS, type Weekday } from './weekdays.js';
 
 /** The event types a `waitFor` or `exit` step names, as a list. */
 export function eventList(events: string | string[] | undefined): string[] {

@@ -18,14 +18,14 @@ import { CONSOLE_CSP, CONSOLE_PATH, consoleFiles } from './console.js';
 import { recordEventBatch } from './event-batch.js';
 import { HttpError, sendError, toErrorResponse } from './errors.js';
 import * as S from './schemas.js';
+import type { RouteAccess } from './access.js';
 import { registerSequenceRoutes } from './sequence-routes.js';
 import { registerTrackingRoutes } from './tracking-routes.js';
 import { refuseUnstorableText } from './text-safety.js';
 import { claimDelivery, releaseDelivery, SIGNATURE_HEADER, WebhookVerifier, type VerifiedDelivery } from './webhook.js';
 
-/** Who may call a route. Every route declares one; building the app fails for a route that does not. */
-/** Who may call a route: anyone, an API key with a role, a signed webhook, or a signed link token (tracking, unsubscribe). */
-export type RouteAccess = { kind: 'public' } | { kind: 'key'; roles: readonly Role[] } | { kind: 'signature' } | { kind: 'token' };
+/** Who may call a route (./access.ts). Every route declares one; building the app fails for a route that does not. */
+export type { RouteAccess };
 
 export interface RouteInfo {
   method: string;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { LeadIdSchema } from '../domain/lead-id.js';
 import { trackingEventId, verifyTrackingToken, type TrackingAction, type TrackingClaims } from '../infra/tracking.js';
 import type { LeadService } from '../leads/service.js';
-import type { RouteAccess } from './app.js';
+import type { RouteAccess } from './access.js';
 import { HttpError } from './errors.js';
 import { ErrorResponses } from './schemas.js';
 

@@ -1,65 +1,28 @@
-import { installTestRuntime } from '../helpers/runtime.js';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { freePort } from '../../src/infra/net.js';
-import { startStack, type RunningStack } from '../../src/stack.js';
 import { eventually } from '../helpers/eventually.js';
+import { startTestStack, type TestStack } from '../helpers/http-stack.js';
 import { noonZone } from '../helpers/zones.js';
 
 /**
  * The whole system as `npm start` runs it (Temporal dev server, embedded PostgreSQL, SMTP
- * sink, worker, API), driven only through HTTP.
+ * sink, worker, API), driven only through HTTP: the shared test stack (free ports, retried
+ * when a parallel suite takes one first).
  */
-let stack: RunningStack;
-let dataDir: string;
-let api: string;
-
-const KEYS = { ingest: 'ingest-key-123', marketing: 'marketing-key-123', sales: 'sales-key-123', admin: 'admin-key-123' };
+let running: TestStack;
+/** Status and body: what these assertions compare (the shared helper also returns the headers). */
+async function call(...args: Parameters<TestStack['call']>) {
+  const { status, body } = await running.call(...args);
+  return { status, body };
+}
+const mailbox: TestStack['mailbox'] = (to) => running.mailbox(to);
 
 beforeAll(async () => {
-  installTestRuntime();
-  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'leadflow-e2e-'));
-  const [port, temporalPort, uiPort, pgPort, smtpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const config = loadConfig({
-    PORT: String(port),
-    TEMPORAL_PORT: String(temporalPort),
-    TEMPORAL_UI_PORT: String(uiPort),
-    EMBEDDED_PG_PORT: String(pgPort),
-    SMTP_SINK_PORT: String(smtpPort),
-    DATA_DIR: dataDir,
-    LEADS_API_KEYS: Object.entries(KEYS)
-      .map(([role, key]) => `${role}:${key}`)
-      .join(','),
-  });
-  stack = await startStack(config, { ui: false });
-  api = stack.apiUrl;
+  running = await startTestStack();
 });
 
 afterAll(async () => {
-  await stack?.stop();
-  if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+  await running?.stop();
 });
-
-type Role = keyof typeof KEYS;
-
-async function call(method: string, url: string, options: { role?: Role | null; key?: string; body?: unknown; rawBody?: string } = {}) {
-  const headers: Record<string, string> = {};
-  const key = options.key ?? (options.role === null ? undefined : KEYS[options.role ?? 'admin']);
-  if (key) headers.authorization = `Bearer ${key}`;
-  let body: string | undefined;
-  if (options.rawBody !== undefined || options.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = options.rawBody ?? JSON.stringify(options.body);
-  }
-  const response = await fetch(`${api}${url}`, { method, headers, ...(body !== undefined ? { body } : {}) });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
-
-const mailbox = async (to: string) => (await call('GET', `/v1/dev/mailbox?to=${encodeURIComponent(to)}`)).body.messages as Array<{ subject: string; text: string }>;
 
 let eventNo = 0;
 async function postEvents(leadId: string, types: string[]) {
@@ -223,11 +186,11 @@ describe('Leadflow end to end over HTTP', () => {
     const query = `LeadStage="sales_review" AND LeadScore>=60 AND LeadUnsubscribed=false`;
     await eventually(async () => {
       const found: string[] = [];
-      for await (const workflow of stack.client.workflow.list({ query })) found.push(workflow.workflowId);
+      for await (const workflow of running.stack.client.workflow.list({ query })) found.push(workflow.workflowId);
       expect(found).toEqual(['lead-e2e-eve']);
     });
     const reviewed: string[] = [];
-    for await (const workflow of stack.client.workflow.list({ query: 'LeadReviewCount>=2' })) reviewed.push(workflow.workflowId);
+    for await (const workflow of running.stack.client.workflow.list({ query: 'LeadReviewCount>=2' })) reviewed.push(workflow.workflowId);
     expect(reviewed).toContain('lead-e2e-ada');
     expect(reviewed).not.toContain('lead-e2e-eve');
   });
@@ -246,7 +209,7 @@ describe('Leadflow end to end over HTTP', () => {
   });
 
   it('counts requests, events, decisions and emails in Prometheus metrics', async () => {
-    const response = await fetch(`${api}/metrics`);
+    const response = await fetch(`${running.stack.apiUrl}/metrics`);
     expect(response.status).toBe(200);
     const text = await response.text();
     const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(line + ' '))?.slice(line.length + 1));

@@ -10,7 +10,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { freePort } from '../../src/infra/net.js';
 import { startDevServer, type DevServer } from '../../src/infra/temporal/dev-server.js';
 import { programSnapshot } from '../../src/sequences/catalog.js';
-import { bundleWorkflows } from '../../worker/worker.js';
+import { bundleWorkflows } from '../../src/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
 import { RECENT_ITEMS_KEPT } from '../../src/domain/lead/state.js';
 import { engagementSignal, leadStateQuery } from '../../workflows/messages.js';

@@ -12,7 +12,7 @@ import { freePort } from '../../src/infra/net.js';
 import { DEV_PAYLOAD_KEYS, leadDataConverter } from '../../src/infra/payload-codec.js';
 import { startDevServer, type DevServer } from '../../src/infra/temporal/dev-server.js';
 import { programSnapshot } from '../../src/sequences/catalog.js';
-import { LEADS_TASK_QUEUE } from '../../workflows/messages.js';
+import { LEAD_WORKFLOW_TYPE, LEADS_TASK_QUEUE } from '../../workflows/messages.js';
 import { eventually } from '../helpers/eventually.js';
 
 /**
@@ -85,7 +85,7 @@ describe('crash recovery (kill -9 of everything mid-send)', () => {
     const client = new Client({ connection, dataConverter: leadDataConverter(DEV_PAYLOAD_KEYS) });
     const ids = Array.from({ length: LEADS }, (_, i) => `crash-${i}`);
     for (const id of ids) {
-      await client.workflow.start('leadWorkflow', { taskQueue: LEADS_TASK_QUEUE, workflowId: `lead-${id}`, args: [{ lead: { id, email: `${id}@example.com` }, program: programSnapshot('onboarding') }] });
+      await client.workflow.start(LEAD_WORKFLOW_TYPE, { taskQueue: LEADS_TASK_QUEUE, workflowId: `lead-${id}`, args: [{ lead: { id, email: `${id}@example.com` }, program: programSnapshot('onboarding') }] });
     }
     // Every welcome email is in the relay's hands, unanswered: then everything dies at once.
     await eventually(() => expect(smtp.inFlight).toBe(LEADS), { timeoutMs: 60_000, intervalMs: 200 });

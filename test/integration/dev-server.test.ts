@@ -9,6 +9,7 @@ import { resolveTemporalCli } from '../../src/infra/temporal/binaries.js';
 import { spawnServerProcess, startDevServer, type DevServer } from '../../src/infra/temporal/dev-server.js';
 import { ensureLeadSearchAttributes } from '../../src/infra/temporal/search-attributes.js';
 import { leadSearchAttributes, LeadStageKey } from '../../workflows/search-attributes.js';
+import { LEAD_WORKFLOW_TYPE } from '../../workflows/messages.js';
 import { eventually } from '../helpers/eventually.js';
 
 // IndexedValueType numbers as listSearchAttributes reports them.
@@ -65,7 +66,7 @@ describe('Temporal dev server (temporal server start-dev)', () => {
       const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
       expect(customAttributes).toMatchObject({ LeadStage: KEYWORD, LeadScore: INT, LeadSequence: KEYWORD });
       // No worker: the execution just waits, which is all we need to find it again after a restart.
-      await client.workflow.start('leadWorkflow', {
+      await client.workflow.start(LEAD_WORKFLOW_TYPE, {
         taskQueue: 'dev-server-test',
         workflowId,
         typedSearchAttributes: [{ key: LeadStageKey, value: 'nurturing' }],

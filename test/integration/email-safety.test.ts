@@ -10,7 +10,7 @@ import { readMailbox, startSmtpSink, type SmtpRefusal, type SmtpSink } from '../
 import { suppressAddress } from '../../src/infra/suppressions.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
 import { programSnapshot } from '../../src/sequences/catalog.js';
-import { bundleWorkflows } from '../../worker/worker.js';
+import { bundleWorkflows } from '../../src/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
 import { eventually } from '../helpers/eventually.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';

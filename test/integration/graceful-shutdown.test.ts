@@ -10,7 +10,7 @@ import { DEV_PAYLOAD_KEYS, leadDataConverter } from '../../src/infra/payload-cod
 import { freePort } from '../../src/infra/net.js';
 import { startDevServer, type DevServer } from '../../src/infra/temporal/dev-server.js';
 import { programSnapshot } from '../../src/sequences/catalog.js';
-import { LEADS_TASK_QUEUE, leadStateQuery } from '../../workflows/messages.js';
+import { LEAD_WORKFLOW_TYPE, LEADS_TASK_QUEUE, leadStateQuery } from '../../workflows/messages.js';
 import type { leadWorkflow } from '../../workflows/lead.js';
 import { eventually } from '../helpers/eventually.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -103,7 +103,7 @@ describe('worker shutdown on SIGTERM', () => {
     const leadId = 'sigterm-1';
     await pg.pool.query(`INSERT INTO leads (id, email, enrol_sequence) VALUES ($1, $2, 'onboarding')`, [leadId, `${leadId}@example.com`]);
     const dataStarted = new Promise<void>((resolve) => (onDataStarted = resolve));
-    const handle = await client.workflow.start<typeof leadWorkflow>('leadWorkflow', {
+    const handle = await client.workflow.start<typeof leadWorkflow>(LEAD_WORKFLOW_TYPE, {
       taskQueue: LEADS_TASK_QUEUE,
       workflowId: `lead-${leadId}`,
       args: [{ lead: { id: leadId, email: `${leadId}@example.com` }, program: programSnapshot('onboarding') }],

@@ -6,7 +6,7 @@ import { type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Pool } from '../../src/infra/db.js';
 import type { Mailer } from '../../src/infra/mailer.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
-import { bundleWorkflows, createLeadWorker } from '../../worker/worker.js';
+import { bundleWorkflows, createLeadWorker } from '../../src/worker.js';
 
 // WORKER_MAX_CACHED_WORKFLOWS reaches the SDK: without a bound, the sticky cache is sized from
 // the heap limit and every parked lead it holds costs the worker about 1 MiB (docs/benchmarks.md).

@@ -190,9 +190,9 @@ describe('Temporal connection options', () => {
   });
 });
 
-describe('README configuration table', () => {
-  const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('<!-- config-table:start'), readme.indexOf('<!-- config-table:end -->'));
+describe('configuration table (docs/configuration.md)', () => {
+  const page = fs.readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  const section = page.slice(page.indexOf('<!-- config-table:start'), page.indexOf('<!-- config-table:end -->'));
   const documented = [...section.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
 
   it('lists every variable of the schema and no other', () => {

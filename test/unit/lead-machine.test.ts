@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addDuration } from '../../src/domain/duration.js';
+import { ErrorCodes } from '../../src/domain/errors.js';
 import type { LeadStage } from '../../src/domain/lead.js';
 import {
   RECENT_ITEMS_KEPT,
@@ -222,9 +223,9 @@ describe('reduce: the rules', () => {
     expect(checkDecision(nurturing, { kind: 'accept', by: 'sam' })).toMatchObject({ code: 'not_in_review' });
     const review = leadIn('sales_review').state;
     expect(checkDecision(review, { kind: 'accept', by: 'sam' })).toBeUndefined();
-    expect(checkDecision(review, { kind: 'accept', by: '  ' })).toMatchObject({ code: 'invalid_decision' });
+    expect(checkDecision(review, { kind: 'accept', by: '  ' })).toMatchObject({ code: ErrorCodes.invalidDecision });
     for (const reason of ['__proto__', 'constructor', 'toString', 'maybe']) {
-      expect(checkDecision(review, { kind: 'reject', by: 'sam', reason } as never)).toMatchObject({ code: 'invalid_decision' });
+      expect(checkDecision(review, { kind: 'reject', by: 'sam', reason } as never)).toMatchObject({ code: ErrorCodes.invalidDecision });
     }
     expect(checkDecision(leadIn('accepted').state, { kind: 'disqualify', by: 'sam', reason: 'x' })).toMatchObject({ code: 'lead_closed' });
   });

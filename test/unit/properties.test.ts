@@ -4,7 +4,8 @@ import { addDuration, isDuration, parseDuration } from '../../src/domain/duratio
 import { LeadIdSchema } from '../../src/domain/lead-id.js';
 import { REJECT_REASONS } from '../../src/domain/lead.js';
 import { defaultProgram, programSnapshot, sequences } from '../../src/sequences/catalog.js';
-import { ProgramSchema, SequenceSchema, durationMs } from '../../src/sequences/model.js';
+import { ProgramSchema, SequenceSchema } from '../../src/sequences/model.js';
+import { durationMs } from '../../src/sequences/steps.js';
 import { renderTemplate, templates, UnknownTemplateError } from '../../src/sequences/templates.js';
 import { INHERITED_NAMES, hasOwnName, ownEntry } from '../../src/domain/own-key.js';
 import { ROLES } from '../../src/config.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bundleWorkflows } from '../../worker/worker.js';
+import { bundleWorkflows } from '../../src/worker.js';
 
 // Schemas stay at the edges: the workflow bundle every cached lead runs in carries no zod.
 describe('workflow bundle', () => {

@@ -8,7 +8,7 @@ import type { LeadActivities } from '../../activities/types.js';
 import { defaultProgram, programSnapshot } from '../../src/sequences/catalog.js';
 import type { Program } from '../../src/sequences/model.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
-import { bundleWorkflows } from '../../worker/worker.js';
+import { bundleWorkflows } from '../../src/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
 import { engagementSignal, leadStateQuery } from '../../workflows/messages.js';
 import { LeadStageKey, startAttributes } from '../../workflows/search-attributes.js';

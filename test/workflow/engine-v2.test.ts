@@ -11,7 +11,7 @@ import type { LeadActivities, SendNurtureEmailInput } from '../../activities/typ
 import { defaultProgram, pinTemplates, programSnapshot } from '../../src/sequences/catalog.js';
 import { SequenceSchema, type Program, type ProgramSnapshot, type SequenceDefinition } from '../../src/sequences/model.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
-import { bundleWorkflows } from '../../worker/worker.js';
+import { bundleWorkflows } from '../../src/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
 import { engagementSignal, leadStateQuery, rejectUpdate, type LeadWorkflowInput } from '../../workflows/messages.js';
 import { eventually } from '../helpers/eventually.js';

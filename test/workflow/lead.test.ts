@@ -10,7 +10,7 @@ import type { EngagementEvent } from '../../src/domain/lead.js';
 import { defaultProgram, programSnapshot } from '../../src/sequences/catalog.js';
 import type { Program } from '../../src/sequences/model.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
-import { bundleWorkflows } from '../../worker/worker.js';
+import { bundleWorkflows } from '../../src/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
 import {
   acceptUpdate,

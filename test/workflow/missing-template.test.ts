@@ -14,7 +14,7 @@ import { SequenceSchema, type ProgramSnapshot } from '../../src/sequences/model.
 import { templates } from '../../src/sequences/templates.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
 import { findFailedWorkflowTasks } from '../../src/infra/temporal/invariants.js';
-import { bundleWorkflows } from '../../worker/worker.js';
+import { bundleWorkflows } from '../../src/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
 import { leadStateQuery } from '../../workflows/messages.js';
 import { eventually } from '../helpers/eventually.js';

@@ -2,7 +2,7 @@ import { installTestRuntime } from '../helpers/runtime.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { bundleWorkflows } from '../../worker/worker.js';
+import { bundleWorkflows } from '../../src/worker.js';
 import { bundleWithoutPatchGuard, loadRecordedHistories, replayAll, toHistory } from '../helpers/histories.js';
 
 /**

@@ -7,7 +7,7 @@ import { Worker } from '@temporalio/worker';
 import { INHERITED_NAMES, ownEntry } from '../../src/domain/own-key.js';
 import { defaultProgram, programSnapshot } from '../../src/sequences/catalog.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
-import { bundleWorkflows } from '../../worker/worker.js';
+import { bundleWorkflows } from '../../src/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
 import { engagementSignal, leadStateQuery } from '../../workflows/messages.js';
 import { eventually } from '../helpers/eventually.js';

@@ -8,7 +8,7 @@ import type { LeadProfile } from '../../src/domain/lead.js';
 import { defaultProgram, programSnapshot, sequences } from '../../src/sequences/catalog.js';
 import { SequenceSchema, type Program, type ProgramSnapshot, type Sequence, type SequenceDefinition } from '../../src/sequences/model.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
-import { bundleWorkflows } from '../../worker/worker.js';
+import { bundleWorkflows } from '../../src/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
 import { engagementSignal, leadStateQuery, migrateSequenceSignal } from '../../workflows/messages.js';
 import { eventually } from '../helpers/eventually.js';

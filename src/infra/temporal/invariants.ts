@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { LEAD_WORKFLOW_TYPE } from '../../../workflows/messages.js';
 
 /** A lead workflow run whose history holds failed workflow tasks (a wedged or crashing lead). */
 export interface FailedWorkflowTasks {
@@ -23,7 +24,7 @@ const BENIGN_CAUSES = new Set([1 /* UNHANDLED_COMMAND */, 13 /* RESET_STICKY_TAS
  */
 export async function findFailedWorkflowTasks(client: Client, options: { query?: string; concurrency?: number } = {}): Promise<FailedWorkflowTasks[]> {
   const runs: Array<{ workflowId: string; runId: string }> = [];
-  for await (const wf of client.workflow.list({ query: options.query ?? `WorkflowType = 'leadWorkflow'` })) runs.push({ workflowId: wf.workflowId, runId: wf.runId });
+  for await (const wf of client.workflow.list({ query: options.query ?? `WorkflowType = '${LEAD_WORKFLOW_TYPE}'` })) runs.push({ workflowId: wf.workflowId, runId: wf.runId });
   const found: FailedWorkflowTasks[] = [];
   const lane = async () => {
     for (let run = runs.shift(); run; run = runs.shift()) {
