@@ -11,7 +11,6 @@ import { createMetrics, startMetricsServer } from './infra/metrics.js';
 import { AesGcmPayloadCodec, leadDataConverter } from './infra/payload-codec.js';
 import { startSmtpSink } from './infra/smtp-sink.js';
 import { resolveTemporalCli } from './infra/temporal/binaries.js';
-import { temporalConnectionOptions } from './infra/temporal/connection.js';
 import { startDevServer } from './infra/temporal/dev-server.js';
 import { startEventRelay } from './leads/event-relay.js';
 import { LeadService } from './leads/service.js';
@@ -81,7 +80,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
   };
 
   try {
-    // Temporal: a real cluster when TEMPORAL_ADDRESS is set, the CLI's dev server otherwise.
+    // Temporal: a real cluster when TEMPORAL_ADDRESS or the temporal.toml profile names one, the CLI's dev server otherwise.
     let temporalAddress = config.temporal.address;
     let temporalUiUrl: string | undefined;
     let temporalPid: number | undefined;
@@ -133,8 +132,8 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
 
     let metricsUrl: string | undefined;
     const metrics = createMetrics(options.coreMetricsUrl ? { coreMetricsUrl: options.coreMetricsUrl } : {});
-    // The dev server is plain gRPC; a real Temporal gets the configured TLS and API key.
-    const connectionOptions = config.temporal.address ? temporalConnectionOptions(temporalAddress, config.temporal) : { address: temporalAddress };
+    // The dev server is plain gRPC; a real Temporal gets the profile's and the variables' TLS, API key and metadata.
+    const connectionOptions = config.temporal.connection ?? { address: temporalAddress };
     const connection = await Connection.connect(connectionOptions);
     stops.push(() => connection.close());
     // Lead data is encrypted in every payload Temporal stores: client and worker share the codec.
