@@ -211,6 +211,13 @@ export const SETTINGS = {
       "lead workflows a worker keeps in memory between tasks (the SDK's sticky cache, about 1 MiB each, see docs/benchmarks.md); unset: the SDK's default, sized from the heap limit (about 2,300 with a 4 GiB heap); 0 turns the cache off. A lead not cached replays its history at its next event",
     expects: 'an integer from 0 to 1000000',
   },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    schema: optional(urlWith(['http:', 'https:'])),
+    description:
+      'OpenTelemetry collector (OTLP over HTTP/protobuf, `/v1/traces` is appended) that gets one trace per request: API, Temporal client, workflow tasks, activities (docs/operations.md); unset: tracing off, nothing installed. The exporter also reads the other `OTEL_EXPORTER_OTLP_*` variables (headers, timeouts)',
+    expects: 'an http(s):// URL, e.g. http://otel-collector:4318',
+  },
+  OTEL_SERVICE_NAME: { schema: text.default('leadflow'), description: '`service.name` of the spans', expects: 'a service name' },
 } satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -267,6 +274,8 @@ export interface Config {
   devPayloadKeys: boolean;
   /** Origins allowed to call the codec endpoints from a browser. */
   codecCorsOrigins: string[];
+  /** OpenTelemetry tracing over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT); undefined: off. */
+  tracing?: { endpoint: string; serviceName: string };
 }
 
 export class ConfigError extends Error {
@@ -461,6 +470,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     payloadKeys,
     devPayloadKeys: !e.PAYLOAD_KEYS,
     codecCorsOrigins: e.CODEC_CORS_ORIGINS.length ? e.CODEC_CORS_ORIGINS : [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],
+    ...(e.OTEL_EXPORTER_OTLP_ENDPOINT ? { tracing: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME } } : {}),
   };
 }
 
