@@ -67,11 +67,12 @@ function spanTree(spans: ReadableSpan[]): string {
   }
   const lines: string[] = [];
   const show = (span: ReadableSpan, depth: number) => {
-    const attrs = ['http.method', 'http.target', 'http.status_code', 'http.route', 'temporalWorkflowId', 'temporalActivityId', 'hook.name']
+    const attrs = ['http.method', 'http.target', 'http.status_code', 'temporalWorkflowId', 'temporalActivityId']
       .filter((k) => span.attributes[k] !== undefined)
       .map((k) => `${k}=${String(span.attributes[k])}`);
     const parentNote = depth === 0 && span.parentSpanId ? ` (parent ${span.parentSpanId} not exported yet)` : '';
-    lines.push(`${'  '.repeat(depth)}${span.name} [${SpanKind[span.kind]}] ${span.spanContext().spanId}${attrs.length ? ' ' + attrs.join(' ') : ''}${parentNote}`);
+    // Fastify's hook spans are named after the whole plugin chain: the hook's name says enough.
+    lines.push(`${'  '.repeat(depth)}${span.name.split(' - ')[0]} [${SpanKind[span.kind]}] ${span.spanContext().spanId} ${(span.duration[0] * 1e3 + span.duration[1] / 1e6).toFixed(1)} ms${attrs.length ? ' ' + attrs.join(' ') : ''}${parentNote}`);
     for (const child of (children.get(span.spanContext().spanId) ?? []).sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1])) show(child, depth + 1);
   };
   for (const root of children.get(undefined) ?? []) show(root, 0);
@@ -109,5 +110,15 @@ describe('OpenTelemetry tracing', () => {
     const start = trace.find((s) => s.name === 'StartWorkflow:leadWorkflow' || s.name === 'SignalWithStartWorkflow:leadWorkflow')!;
     expect(ancestors(start)).toContain(http!.name);
     console.log(`trace ${traceId}:\n${spanTree(trace)}`);
+  });
+
+  it("continues a caller's trace: the HTTP span takes the traceparent header's trace id", async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const answer = await t.call('GET', '/v1/leads/traced-1', { role: 'sales', headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    expect(answer.status).toBe(200);
+    await eventually(() => {
+      const server = exporter.getFinishedSpans().find((s) => s.kind === SpanKind.SERVER && s.spanContext().traceId === traceId);
+      expect(server?.parentSpanId).toBe('00f067aa0ba902b7');
+    });
   });
 });
