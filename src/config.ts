@@ -317,7 +317,7 @@ export function parseWebhookSecrets(raw: string | undefined): string[] {
   return secrets;
 }
 
-/** The names the Temporal CLI and SDK gave up on or never used; a renamed variable must not be ignored silently. */
+/** Leadflow's earlier names, which the Temporal CLI and SDK never read; a renamed variable must not be ignored silently. */
 const RENAMED: Record<string, SettingName> = {
   TEMPORAL_TLS_CERT: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
   TEMPORAL_TLS_KEY: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
@@ -338,7 +338,11 @@ function temporalConnection(env: NodeJS.ProcessEnv): { address?: string; namespa
     if (env[old]?.trim()) throw new ConfigError(`${old} is now ${now}, the name the Temporal CLI and SDK read`);
   }
   // Empty strings count as unset here as everywhere (compose passes `VAR=`).
-  const vars = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1].trim() !== ''));
+  const vars = Object.fromEntries(
+    Object.entries(env)
+      .filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1].trim() !== '')
+      .map(([name, value]) => [name, value.trim()]),
+  );
   if (vars.TEMPORAL_CONFIG_FILE && !fs.existsSync(vars.TEMPORAL_CONFIG_FILE)) {
     throw new ConfigError(`TEMPORAL_CONFIG_FILE must be ${SETTINGS.TEMPORAL_CONFIG_FILE.expects}: ${vars.TEMPORAL_CONFIG_FILE} does not exist`);
   }

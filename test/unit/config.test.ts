@@ -165,6 +165,8 @@ describe('Temporal connection options', () => {
   it('are plain gRPC without TLS settings, and absent without an address (the dev server)', () => {
     expect(loadConfig({ TEMPORAL_ADDRESS: 'temporal:7233' }).temporal.connection).toEqual({ address: 'temporal:7233' });
     expect(loadConfig({}).temporal.connection).toBeUndefined();
+    // Trimmed like every other setting before the SDK's loader sees it.
+    expect(loadConfig({ TEMPORAL_ADDRESS: ' temporal:7233 ' }).temporal.connection).toEqual({ address: 'temporal:7233' });
   });
 
   it('carry the client certificate pair, CA and server name for mTLS', () => {
