@@ -1,6 +1,7 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ConfigError, loadConfig, SETTINGS, type Config } from './config.js';
 import { freePort } from './infra/net.js';
+import { startTracing } from './infra/tracing.js';
 import { createLogger, startStack, type RunningStack, type StackOptions } from './stack.js';
 
 export interface EntryPoint {
@@ -43,6 +44,9 @@ export async function runEntryPoint(entry: EntryPoint, argv = process.argv.slice
   });
   const announce = (line: string) => console.log(`[leadflow] ${line}`);
   const started = Date.now();
+  // OTEL_EXPORTER_OTLP_ENDPOINT set: spans of the API, the client, workflows and activities to the collector.
+  const tracing = config.tracing ? startTracing({ serviceName: config.tracing.serviceName, role: entry.name }) : undefined;
+  if (config.tracing) announce(`tracing to ${config.tracing.endpoint} (OTLP) as ${config.tracing.serviceName}`);
   let stack: RunningStack;
   try {
     stack = await startStack(config, {
@@ -50,6 +54,7 @@ export async function runEntryPoint(entry: EntryPoint, argv = process.argv.slice
       announce,
       logger: createLogger(config.logLevel),
       coreMetricsUrl: `http://127.0.0.1:${coreMetricsPort}/metrics`,
+      ...(tracing ? { tracing } : {}),
       // A process whose worker died must not linger looking healthy: exit, and let the supervisor restart it.
       onWorkerFailure: (error) => {
         console.error(`leadflow: the worker failed: ${error.message}; exiting so that a fresh process takes over`);
@@ -92,6 +97,7 @@ export async function runEntryPoint(entry: EntryPoint, argv = process.argv.slice
     stoppingSince = Date.now();
     console.log(`[leadflow] ${signal}: stopping (Ctrl-C again to force)`);
     await stack.stop();
+    await tracing?.shutdown().catch(() => undefined);
     console.log('[leadflow] stopped');
     process.exit(0);
   };

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import { z } from 'zod';
+import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import { isDuration } from './domain/duration.js';
 import { DEV_PAYLOAD_KEYS, parsePayloadKeys, type PayloadKey } from './infra/payload-codec.js';
+import { withoutUnset, type TemporalConnectionOptions } from './infra/temporal/connection.js';
 
 /**
  * The one place environment variables are read (by worker/ and the server only). Every
@@ -64,23 +66,46 @@ export const SETTINGS = {
   DATA_DIR: { schema: text.default('.data'), description: 'where the embedded parts keep their data', expects: 'a folder path' },
   TEMPORAL_ADDRESS: {
     schema: optional(z.string().trim().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:/[\]]+):\d{1,5}$/)),
-    description: 'a real Temporal frontend (self-hosted or Temporal Cloud) instead of the dev server; required in production',
+    description:
+      "a real Temporal frontend (self-hosted or Temporal Cloud) instead of the dev server; overrides the profile's `address`; required in production (here or in the profile). Read by `@temporalio/envconfig` as the Temporal CLI reads it, like the namespace, profile, TLS and API key settings below",
     expects: 'host:port, e.g. temporal:7233 or my-ns.a1b2c.tmprl.cloud:7233',
   },
-  TEMPORAL_NAMESPACE: { schema: text.default('default'), description: 'Temporal namespace of the lead workflows', expects: 'a namespace name' },
+  TEMPORAL_NAMESPACE: { schema: text.default('default'), description: "Temporal namespace of the lead workflows; overrides the profile's `namespace`", expects: 'a namespace name' },
+  TEMPORAL_PROFILE: {
+    schema: optional(text),
+    description: 'the profile of the Temporal config file (`temporal.toml`, shared with the Temporal CLI) that holds the connection settings; unset: the profile `default`, when the file has one',
+    expects: 'a profile name of the config file',
+  },
+  TEMPORAL_CONFIG_FILE: {
+    schema: optional(text),
+    description: 'the Temporal config file; unset: the CLI\'s own, `~/.config/temporalio/temporal.toml` (`$XDG_CONFIG_HOME/temporalio/temporal.toml`), when it exists',
+    expects: 'a readable temporal.toml path',
+  },
   TEMPORAL_API_KEY: {
     schema: optional(text),
     description: 'API key for Temporal Cloud (sent as a bearer token over TLS)',
     expects: 'an API key',
     secret: true,
   },
-  TEMPORAL_TLS_CERT: { schema: optional(text), description: 'client certificate (PEM file) for mTLS to Temporal; needs TEMPORAL_TLS_KEY', expects: 'a readable PEM file path' },
-  TEMPORAL_TLS_KEY: { schema: optional(text), description: 'private key (PEM file) of TEMPORAL_TLS_CERT', expects: 'a readable PEM file path' },
-  TEMPORAL_TLS_CA: { schema: optional(text), description: "CA (PEM file) that signed the server's certificate, when the system does not trust it", expects: 'a readable PEM file path' },
+  TEMPORAL_TLS_CLIENT_CERT_PATH: {
+    schema: optional(text),
+    description: 'client certificate (PEM file) for mTLS to Temporal; needs TEMPORAL_TLS_CLIENT_KEY_PATH (`TEMPORAL_TLS_CLIENT_CERT_DATA` takes the PEM itself)',
+    expects: 'a readable PEM file path',
+  },
+  TEMPORAL_TLS_CLIENT_KEY_PATH: {
+    schema: optional(text),
+    description: 'private key (PEM file) of the client certificate (`TEMPORAL_TLS_CLIENT_KEY_DATA` takes the PEM itself)',
+    expects: 'a readable PEM file path',
+  },
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: {
+    schema: optional(text),
+    description: "CA (PEM file) that signed the server's certificate, when the system does not trust it (`TEMPORAL_TLS_SERVER_CA_CERT_DATA` takes the PEM itself)",
+    expects: 'a readable PEM file path',
+  },
   TEMPORAL_TLS_SERVER_NAME: { schema: optional(text), description: 'TLS server name to verify instead of the host in TEMPORAL_ADDRESS', expects: 'a host name' },
   TEMPORAL_TLS: {
     schema: optional(flag),
-    description: 'TLS to Temporal; default on when a certificate, CA or API key is set, off otherwise',
+    description: 'TLS to Temporal; default on when a certificate, CA, server name or API key is set (here or in the profile), off otherwise',
     expects: 'true or false',
   },
   TEMPORAL_PORT: { schema: port.default(7233), description: 'dev server gRPC port', expects: 'a port number from 0 to 65535' },
@@ -186,20 +211,19 @@ export const SETTINGS = {
       "lead workflows a worker keeps in memory between tasks (the SDK's sticky cache, about 1 MiB each, see docs/benchmarks.md); unset: the SDK's default, sized from the heap limit (about 2,300 with a 4 GiB heap); 0 turns the cache off. A lead not cached replays its history at its next event",
     expects: 'an integer from 0 to 1000000',
   },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    schema: optional(urlWith(['http:', 'https:'])),
+    description:
+      'OpenTelemetry collector (OTLP over HTTP/protobuf, `/v1/traces` is appended) that gets one trace per request: API, Temporal client, workflow tasks, activities (docs/operations.md); unset: tracing off, nothing installed. The exporter also reads the other `OTEL_EXPORTER_OTLP_*` variables (headers, timeouts)',
+    expects: 'an http(s):// URL, e.g. http://otel-collector:4318',
+  },
+  OTEL_SERVICE_NAME: { schema: text.default('leadflow'), description: '`service.name` of the spans', expects: 'a service name' },
 } satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;
 type Env = { [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };
 
 const EnvSchema = z.object(Object.fromEntries(Object.entries(SETTINGS).map(([name, s]) => [name, s.schema])) as { [K in SettingName]: (typeof SETTINGS)[K]['schema'] });
-
-/** What connecting to Temporal needs beyond the address: file contents already read. */
-export interface TemporalTls {
-  clientCert?: Buffer;
-  clientKey?: Buffer;
-  serverRootCa?: Buffer;
-  serverName?: string;
-}
 
 export interface Config {
   production: boolean;
@@ -216,9 +240,8 @@ export interface Config {
     /** Temporal Web UI base URL for links to a lead's workflow; undefined: no links. */
     uiUrl?: string;
     cliPath?: string;
-    /** TLS to a real Temporal; undefined: plain gRPC. */
-    tls?: TemporalTls;
-    apiKey?: string;
+    /** How the client and the worker reach a real Temporal (TLS, API key, gRPC metadata); undefined: the embedded dev server. */
+    connection?: TemporalConnectionOptions;
   };
   databaseUrl?: string;
   embeddedPgPort: number;
@@ -251,6 +274,8 @@ export interface Config {
   devPayloadKeys: boolean;
   /** Origins allowed to call the codec endpoints from a browser. */
   codecCorsOrigins: string[];
+  /** OpenTelemetry tracing over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT); undefined: off. */
+  tracing?: { endpoint: string; serviceName: string };
 }
 
 export class ConfigError extends Error {
@@ -292,40 +317,89 @@ export function parseWebhookSecrets(raw: string | undefined): string[] {
   return secrets;
 }
 
-const readPem = (name: SettingName, file: string): Buffer => {
-  try {
-    return fs.readFileSync(file);
-  } catch (error) {
-    throw new ConfigError(`${name} must be ${SETTINGS[name].expects}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
+/** Leadflow's earlier names, which the Temporal CLI and SDK never read; a renamed variable must not be ignored silently. */
+const RENAMED: Record<string, SettingName> = {
+  TEMPORAL_TLS_CERT: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  TEMPORAL_TLS_KEY: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  TEMPORAL_TLS_CA: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
 };
 
-/** Checks the Temporal connection settings together and reads the PEM files they name. */
-function temporalTls(e: Env): { tls?: TemporalTls; apiKey?: string } {
-  const given = (['TEMPORAL_API_KEY', 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CA', 'TEMPORAL_TLS_SERVER_NAME', 'TEMPORAL_TLS'] as const).filter((n) => e[n] !== undefined);
-  if (given.length && !e.TEMPORAL_ADDRESS) {
-    throw new ConfigError(`${given[0]} needs TEMPORAL_ADDRESS: TLS and API keys are for a real Temporal, the embedded dev server takes neither`);
+/** The environment variable that set a profile value, else where it came from in the config file. */
+type Source = (envName: string, tomlKey: string) => string;
+
+/**
+ * The Temporal connection: the profile of the Temporal config file (`temporal.toml`) with the
+ * `TEMPORAL_*` variables over it, both read by `@temporalio/envconfig` as the CLI reads them.
+ * No address anywhere means the embedded dev server. The combinations that cannot work are
+ * refused here, before any connection is tried.
+ */
+function temporalConnection(env: NodeJS.ProcessEnv): { address?: string; namespace?: string; connection?: TemporalConnectionOptions } {
+  for (const [old, now] of Object.entries(RENAMED)) {
+    if (env[old]?.trim()) throw new ConfigError(`${old} is now ${now}, the name the Temporal CLI and SDK read`);
   }
-  if (e.TEMPORAL_TLS_CERT && !e.TEMPORAL_TLS_KEY) throw new ConfigError('TEMPORAL_TLS_KEY must be set with TEMPORAL_TLS_CERT: mTLS needs the certificate and its private key');
-  if (e.TEMPORAL_TLS_KEY && !e.TEMPORAL_TLS_CERT) throw new ConfigError('TEMPORAL_TLS_CERT must be set with TEMPORAL_TLS_KEY: mTLS needs the certificate and its private key');
-  if (e.TEMPORAL_TLS === false && given.some((n) => n !== 'TEMPORAL_TLS')) {
-    throw new ConfigError(`TEMPORAL_TLS cannot be false together with ${given.find((n) => n !== 'TEMPORAL_TLS')}: certificates and API keys only travel over TLS`);
+  // Empty strings count as unset here as everywhere (compose passes `VAR=`).
+  const vars = Object.fromEntries(
+    Object.entries(env)
+      .filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1].trim() !== '')
+      .map(([name, value]) => [name, value.trim()]),
+  );
+  if (vars.TEMPORAL_CONFIG_FILE && !fs.existsSync(vars.TEMPORAL_CONFIG_FILE)) {
+    throw new ConfigError(`TEMPORAL_CONFIG_FILE must be ${SETTINGS.TEMPORAL_CONFIG_FILE.expects}: ${vars.TEMPORAL_CONFIG_FILE} does not exist`);
   }
-  const wantsTls = e.TEMPORAL_TLS ?? given.length > 0;
-  if (!wantsTls) return {};
-  const tls: TemporalTls = {
-    ...(e.TEMPORAL_TLS_CERT ? { clientCert: readPem('TEMPORAL_TLS_CERT', e.TEMPORAL_TLS_CERT) } : {}),
-    ...(e.TEMPORAL_TLS_KEY ? { clientKey: readPem('TEMPORAL_TLS_KEY', e.TEMPORAL_TLS_KEY) } : {}),
-    ...(e.TEMPORAL_TLS_CA ? { serverRootCa: readPem('TEMPORAL_TLS_CA', e.TEMPORAL_TLS_CA) } : {}),
-    ...(e.TEMPORAL_TLS_SERVER_NAME ? { serverName: e.TEMPORAL_TLS_SERVER_NAME } : {}),
-  };
-  return { tls, ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}) };
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({ overrideEnvVars: vars });
+  } catch (error) {
+    const file = vars.TEMPORAL_CONFIG_FILE ?? 'the Temporal config file';
+    throw new ConfigError(`${vars.TEMPORAL_PROFILE ? 'TEMPORAL_PROFILE' : 'TEMPORAL_CONFIG_FILE'} must name a valid profile of ${file}: ${(error as Error).message}`);
+  }
+  const from: Source = (envName, tomlKey) => (vars[envName] ? envName : `the profile's ${tomlKey}`);
+  const tls = profile.tls;
+  const given = [
+    ...(profile.apiKey ? [from('TEMPORAL_API_KEY', 'api_key')] : []),
+    ...(tls?.clientCert ? [from('TEMPORAL_TLS_CLIENT_CERT_PATH', 'tls.client_cert_path')] : []),
+    ...(tls?.clientKey ? [from('TEMPORAL_TLS_CLIENT_KEY_PATH', 'tls.client_key_path')] : []),
+    ...(tls?.serverCACert ? [from('TEMPORAL_TLS_SERVER_CA_CERT_PATH', 'tls.server_ca_cert_path')] : []),
+    ...(tls?.serverName ? [from('TEMPORAL_TLS_SERVER_NAME', 'tls.server_name')] : []),
+  ];
+  if (!profile.address) {
+    const first = given[0] ?? (tls?.disabled !== undefined ? from('TEMPORAL_TLS', 'tls.disabled') : undefined);
+    if (first) throw new ConfigError(`${first} needs TEMPORAL_ADDRESS: TLS and API keys are for a real Temporal, the embedded dev server takes neither`);
+    return profile.namespace ? { namespace: profile.namespace } : {};
+  }
+  if (tls?.clientCert && !tls.clientKey) throw new ConfigError('TEMPORAL_TLS_CLIENT_KEY_PATH must be set with TEMPORAL_TLS_CLIENT_CERT_PATH: mTLS needs the certificate and its private key');
+  if (tls?.clientKey && !tls.clientCert) throw new ConfigError('TEMPORAL_TLS_CLIENT_CERT_PATH must be set with TEMPORAL_TLS_CLIENT_KEY_PATH: mTLS needs the certificate and its private key');
+  if (tls?.disabled && given.length) {
+    throw new ConfigError(`${from('TEMPORAL_TLS', 'tls.disabled')} cannot turn TLS off together with ${given[0]}: certificates and API keys only travel over TLS`);
+  }
+  const files = [
+    ['TEMPORAL_TLS_CLIENT_CERT_PATH', 'tls.client_cert_path', tls?.clientCert],
+    ['TEMPORAL_TLS_CLIENT_KEY_PATH', 'tls.client_key_path', tls?.clientKey],
+    ['TEMPORAL_TLS_SERVER_CA_CERT_PATH', 'tls.server_ca_cert_path', tls?.serverCACert],
+  ] as const;
+  for (const [envName, tomlKey, source] of files) {
+    if (!source || !('path' in source)) continue;
+    try {
+      fs.accessSync(source.path, fs.constants.R_OK);
+    } catch (error) {
+      throw new ConfigError(`${from(envName, tomlKey)} must be a readable PEM file path: cannot read ${source.path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  }
+  const { connectionOptions, namespace } = toClientOptions(profile);
+  const { apiKey, tls: tlsOptions, metadata } = connectionOptions;
+  const connection: TemporalConnectionOptions = withoutUnset({
+    address: profile.address,
+    ...(tlsOptions !== undefined && tlsOptions !== null ? { tls: tlsOptions } : {}),
+    ...(typeof apiKey === 'string' ? { apiKey } : {}),
+    ...(metadata && Object.keys(metadata).length ? { metadata: metadata as Record<string, string> } : {}),
+  });
+  return { address: profile.address, ...(namespace ? { namespace } : {}), connection };
 }
 
 /** Where the console links a lead's workflow: TEMPORAL_UI_URL, else the dev server's own UI. */
-function temporalUiUrl(e: Env): { uiUrl?: string } {
+function temporalUiUrl(e: Env, address: string | undefined): { uiUrl?: string } {
   if (e.TEMPORAL_UI_URL) return { uiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, '') };
-  return e.TEMPORAL_ADDRESS ? {} : { uiUrl: `http://127.0.0.1:${e.TEMPORAL_UI_PORT}` };
+  return address ? {} : { uiUrl: `http://127.0.0.1:${e.TEMPORAL_UI_PORT}` };
 }
 
 /** The first schema failure as one sentence naming the variable; secrets are never repeated. */
@@ -342,9 +416,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) throw new ConfigError(describeIssue(parsed.error, env));
   const e = parsed.data as Env;
   const production = e.NODE_ENV === 'production';
+  const temporal = temporalConnection(env);
   if (production) {
     for (const name of ['LEADS_API_KEYS', 'TEMPORAL_ADDRESS', 'DATABASE_URL', 'SMTP_URL', 'TRACKING_SECRET', 'PAYLOAD_KEYS'] as const) {
-      if (!e[name]) {
+      if (name === 'TEMPORAL_ADDRESS' ? !temporal.address : !e[name]) {
         throw new ConfigError(
           name === 'LEADS_API_KEYS'
             ? 'LEADS_API_KEYS must be set in production (comma-separated role:key pairs, e.g. "ingest:…,sales:…")'
@@ -371,13 +446,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: e.PUBLIC_URL ?? `http://${e.HOST === '0.0.0.0' ? '127.0.0.1' : e.HOST}:${e.PORT}`,
     dataDir: e.DATA_DIR,
     temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
+      address: temporal.address,
+      namespace: temporal.namespace ?? e.TEMPORAL_NAMESPACE,
       port: e.TEMPORAL_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
-      ...temporalUiUrl(e),
+      ...temporalUiUrl(e, temporal.address),
       ...(e.TEMPORAL_CLI_PATH ? { cliPath: e.TEMPORAL_CLI_PATH } : {}),
-      ...temporalTls(e),
+      ...(temporal.connection ? { connection: temporal.connection } : {}),
     },
     databaseUrl: e.DATABASE_URL,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
@@ -399,6 +474,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     payloadKeys,
     devPayloadKeys: !e.PAYLOAD_KEYS,
     codecCorsOrigins: e.CODEC_CORS_ORIGINS.length ? e.CODEC_CORS_ORIGINS : [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],
+    ...(e.OTEL_EXPORTER_OTLP_ENDPOINT ? { tracing: { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME } } : {}),
   };
 }
 

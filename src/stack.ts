@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino, type DestinationStream } from 'pino';
@@ -10,8 +11,8 @@ import { createMailer } from './infra/mailer.js';
 import { createMetrics, startMetricsServer } from './infra/metrics.js';
 import { AesGcmPayloadCodec, leadDataConverter } from './infra/payload-codec.js';
 import { startSmtpSink } from './infra/smtp-sink.js';
+import type { Tracing } from './infra/tracing.js';
 import { resolveTemporalCli } from './infra/temporal/binaries.js';
-import { temporalConnectionOptions } from './infra/temporal/connection.js';
 import { startDevServer } from './infra/temporal/dev-server.js';
 import { startEventRelay } from './leads/event-relay.js';
 import { LeadService } from './leads/service.js';
@@ -39,6 +40,8 @@ export interface StackOptions {
    * instead of keeping one that looks alive but polls nothing.
    */
   onWorkerFailure?: (error: Error) => void;
+  /** OpenTelemetry (src/infra/tracing.ts): API, client, workflow and activity spans in one trace; none: no tracing at all. */
+  tracing?: Tracing;
 }
 
 export interface RunningStack {
@@ -81,7 +84,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
   };
 
   try {
-    // Temporal: a real cluster when TEMPORAL_ADDRESS is set, the CLI's dev server otherwise.
+    // Temporal: a real cluster when TEMPORAL_ADDRESS or the temporal.toml profile names one, the CLI's dev server otherwise.
     let temporalAddress = config.temporal.address;
     let temporalUiUrl: string | undefined;
     let temporalPid: number | undefined;
@@ -133,13 +136,19 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
 
     let metricsUrl: string | undefined;
     const metrics = createMetrics(options.coreMetricsUrl ? { coreMetricsUrl: options.coreMetricsUrl } : {});
-    // The dev server is plain gRPC; a real Temporal gets the configured TLS and API key.
-    const connectionOptions = config.temporal.address ? temporalConnectionOptions(temporalAddress, config.temporal) : { address: temporalAddress };
+    // The dev server is plain gRPC; a real Temporal gets the profile's and the variables' TLS, API key and metadata.
+    const connectionOptions = config.temporal.connection ?? { address: temporalAddress };
     const connection = await Connection.connect(connectionOptions);
     stops.push(() => connection.close());
     // Lead data is encrypted in every payload Temporal stores: client and worker share the codec.
     const dataConverter = leadDataConverter(config.payloadKeys);
-    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
+    // With tracing, starts and signals open a span and hand its context to the workflow in a header.
+    const client = new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      dataConverter,
+      ...(options.tracing ? { interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } } : {}),
+    });
 
     if (options.worker ?? true) {
       announce('bundling workflow code and starting the worker');
@@ -162,6 +171,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         ...(config.workerMaxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.workerMaxCachedWorkflows } : {}),
         dataConverter,
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
+        ...(options.tracing ? { tracing: options.tracing } : {}),
       });
       let stopping = false;
       const running = worker.run();
@@ -210,6 +220,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         trackingSecret: config.trackingSecret,
         codec: { codec: new AesGcmPayloadCodec(config.payloadKeys), corsOrigins: config.codecCorsOrigins },
         ...(options.logger ? { logger: options.logger } : {}),
+        ...(options.tracing ? { tracing: options.tracing.fastify } : {}),
       });
       const address = await app.listen({ host: config.host, port: config.port });
       stops.push(() => app.close());

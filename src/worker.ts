@@ -1,8 +1,11 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { DataConverter } from '@temporalio/common';
+import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { bundleWorkflowCode, type NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
+import type { Tracing } from '../src/infra/tracing.js';
 import { LEADS_TASK_QUEUE } from '../workflows/messages.js';
 
 /** The workflow entry point, as TypeScript source under tsx or compiled JavaScript under dist/. */
@@ -11,9 +14,20 @@ export function workflowsPath(): string {
   return fs.existsSync(ts) ? ts : fileURLToPath(new URL('../workflows/index.js', import.meta.url));
 }
 
-/** Bundles the deterministic workflow code once (webpack), so several workers or tests can share it. */
-export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietBundlerLogger });
+/** The SDK's workflow interceptors (inbound, outbound, internals) that open a span per workflow task and carry the context on. */
+export const TRACING_WORKFLOW_INTERCEPTORS = createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
+
+/**
+ * Bundles the deterministic workflow code once (webpack), so several workers or tests can share
+ * it. With tracing the bundle carries the SDK's workflow interceptors; without, it is the bundle
+ * the cost tests measure, with no span, header or sink call added.
+ */
+export function bundleWorkflows(options: { tracing?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({
+    workflowsPath: workflowsPath(),
+    logger: quietBundlerLogger,
+    ...(options.tracing ? { workflowInterceptorModules: [TRACING_WORKFLOW_INTERCEPTORS] } : {}),
+  });
 }
 
 const quietBundlerLogger = {
@@ -36,11 +50,13 @@ export interface LeadWorkerOptions extends ActivityDeps {
   maxCachedWorkflows?: number;
   /** The payload codec (encryption); the same one the clients use. */
   dataConverter?: DataConverter;
+  /** OpenTelemetry: workflow and activity spans, continuing the caller's trace (a prebuilt workflowBundle must then be a tracing one). */
+  tracing?: Pick<Tracing, 'spanProcessor' | 'resource'>;
 }
 
 /** A worker for task queue `leads`: the lead workflow and its activities over real dependencies. */
 export async function createLeadWorker(options: LeadWorkerOptions): Promise<Worker> {
-  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, shutdownGraceSeconds = 30, maxCachedWorkflows, dataConverter, ...deps } = options;
+  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, shutdownGraceSeconds = 30, maxCachedWorkflows, dataConverter, tracing, ...deps } = options;
   return Worker.create({
     connection,
     namespace,
@@ -52,7 +68,17 @@ export async function createLeadWorker(options: LeadWorkerOptions): Promise<Work
     // worker's memory flat however many leads are parked in timers (docs/benchmarks.md).
     ...(maxCachedWorkflows !== undefined ? { maxCachedWorkflows } : {}),
     ...(dataConverter ? { dataConverter } : {}),
-    ...(workflowBundle ? { workflowBundle } : { workflowBundle: await bundleWorkflows() }),
+    ...(workflowBundle ? { workflowBundle } : { workflowBundle: await bundleWorkflows({ tracing: Boolean(tracing) }) }),
     activities: createActivities(deps),
+    // As the SDK's OpenTelemetry docs set it up: workflow spans leave the sandbox through a sink
+    // (not in history, not called on replay), activity spans are children of the workflow's.
+    ...(tracing
+      ? {
+          sinks: { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+          interceptors: {
+            activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
+          },
+        }
+      : {}),
   });
 }

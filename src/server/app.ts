@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginCallback, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
@@ -45,6 +45,8 @@ declare module 'fastify' {
 
 export interface AppDeps {
   client: Client;
+  /** OpenTelemetry's Fastify instrumentation (src/infra/tracing.ts): a span per request and per hook, the handler's context for the Temporal calls. */
+  tracing?: { plugin(): FastifyPluginCallback };
   pool: Pool;
   apiKeys: ApiKey[];
   /** The program new leads are enrolled with (default: the catalog's, DESIGN.md numbers). */
@@ -133,6 +135,8 @@ async function buildTypedApp(deps: AppDeps) {
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // Before any plugin or route, so that every route and hook is wrapped.
+  if (deps.tracing) await app.register(deps.tracing.plugin());
 
   await app.register(swagger, {
     openapi: {

@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, configTable, DEV_API_KEYS, DEV_TRACKING_SECRET, loadConfig, SETTINGS } from '../../src/config.js';
-import { temporalConnectionOptions } from '../../src/infra/temporal/connection.js';
 
 const PRODUCTION = {
   NODE_ENV: 'production',
@@ -141,11 +140,17 @@ describe('config refuses a bad value with a sentence naming the variable', () =>
     const cert = pem('client.pem', 'CERT');
     const key = pem('client.key', 'KEY');
     const real = { TEMPORAL_ADDRESS: 'my-ns.tmprl.cloud:7233' };
-    expect(refusal({ ...real, TEMPORAL_TLS_CERT: cert })).toBe('TEMPORAL_TLS_KEY must be set with TEMPORAL_TLS_CERT: mTLS needs the certificate and its private key');
-    expect(refusal({ ...real, TEMPORAL_TLS_KEY: key })).toMatch(/^TEMPORAL_TLS_CERT must be set with TEMPORAL_TLS_KEY/);
+    expect(refusal({ ...real, TEMPORAL_TLS_CLIENT_CERT_PATH: cert })).toBe(
+      'TEMPORAL_TLS_CLIENT_KEY_PATH must be set with TEMPORAL_TLS_CLIENT_CERT_PATH: mTLS needs the certificate and its private key',
+    );
+    expect(refusal({ ...real, TEMPORAL_TLS_CLIENT_KEY_PATH: key })).toMatch(/^TEMPORAL_TLS_CLIENT_CERT_PATH must be set with TEMPORAL_TLS_CLIENT_KEY_PATH/);
     expect(refusal({ TEMPORAL_API_KEY: 'cloud-key' })).toMatch(/^TEMPORAL_API_KEY needs TEMPORAL_ADDRESS/);
-    expect(refusal({ ...real, TEMPORAL_API_KEY: 'cloud-key', TEMPORAL_TLS: 'false' })).toMatch(/^TEMPORAL_TLS cannot be false together with TEMPORAL_API_KEY/);
-    expect(refusal({ ...real, TEMPORAL_TLS_CERT: path.join(pemDir, 'missing.pem'), TEMPORAL_TLS_KEY: key })).toMatch(/^TEMPORAL_TLS_CERT must be a readable PEM file path: cannot read .*missing\.pem \(ENOENT\)$/);
+    expect(refusal({ ...real, TEMPORAL_API_KEY: 'cloud-key', TEMPORAL_TLS: 'false' })).toMatch(/^TEMPORAL_TLS cannot turn TLS off together with TEMPORAL_API_KEY/);
+    expect(refusal({ ...real, TEMPORAL_TLS_CLIENT_CERT_PATH: path.join(pemDir, 'missing.pem'), TEMPORAL_TLS_CLIENT_KEY_PATH: key })).toMatch(
+      /^TEMPORAL_TLS_CLIENT_CERT_PATH must be a readable PEM file path: cannot read .*missing\.pem \(ENOENT\)$/,
+    );
+    // The old names are refused rather than ignored: mTLS silently dropped would fail far from its cause.
+    expect(refusal({ ...real, TEMPORAL_TLS_CERT: cert })).toBe('TEMPORAL_TLS_CERT is now TEMPORAL_TLS_CLIENT_CERT_PATH, the name the Temporal CLI and SDK read');
   });
 
   it('never repeats the value of a secret', () => {
@@ -157,36 +162,89 @@ describe('config refuses a bad value with a sentence naming the variable', () =>
 });
 
 describe('Temporal connection options', () => {
-  it('are plain gRPC without TLS settings', () => {
-    const config = loadConfig({ TEMPORAL_ADDRESS: 'temporal:7233' });
-    expect(temporalConnectionOptions('temporal:7233', config.temporal)).toEqual({ address: 'temporal:7233' });
+  it('are plain gRPC without TLS settings, and absent without an address (the dev server)', () => {
+    expect(loadConfig({ TEMPORAL_ADDRESS: 'temporal:7233' }).temporal.connection).toEqual({ address: 'temporal:7233' });
+    expect(loadConfig({}).temporal.connection).toBeUndefined();
+    // Trimmed like every other setting before the SDK's loader sees it.
+    expect(loadConfig({ TEMPORAL_ADDRESS: ' temporal:7233 ' }).temporal.connection).toEqual({ address: 'temporal:7233' });
   });
 
   it('carry the client certificate pair, CA and server name for mTLS', () => {
     const config = loadConfig({
       TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233',
-      TEMPORAL_TLS_CERT: pem('mtls.pem', '-----BEGIN CERTIFICATE-----\nclient\n'),
-      TEMPORAL_TLS_KEY: pem('mtls.key', '-----BEGIN PRIVATE KEY-----\nkey\n'),
-      TEMPORAL_TLS_CA: pem('ca.pem', '-----BEGIN CERTIFICATE-----\nca\n'),
+      TEMPORAL_TLS_CLIENT_CERT_PATH: pem('mtls.pem', '-----BEGIN CERTIFICATE-----\nclient\n'),
+      TEMPORAL_TLS_CLIENT_KEY_PATH: pem('mtls.key', '-----BEGIN PRIVATE KEY-----\nkey\n'),
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: pem('ca.pem', '-----BEGIN CERTIFICATE-----\nca\n'),
       TEMPORAL_TLS_SERVER_NAME: 'frontend.internal',
     });
-    const options = temporalConnectionOptions(config.temporal.address!, config.temporal);
+    const options = config.temporal.connection!;
     expect(options.address).toBe('my-ns.a1b2c.tmprl.cloud:7233');
     expect(options.apiKey).toBeUndefined();
-    expect(Buffer.from(options.tls!.clientCertPair!.crt).toString()).toBe('-----BEGIN CERTIFICATE-----\nclient\n');
-    expect(Buffer.from(options.tls!.clientCertPair!.key).toString()).toBe('-----BEGIN PRIVATE KEY-----\nkey\n');
-    expect(Buffer.from(options.tls!.serverRootCACertificate!).toString()).toBe('-----BEGIN CERTIFICATE-----\nca\n');
-    expect(options.tls!.serverNameOverride).toBe('frontend.internal');
+    const tls = options.tls as Exclude<typeof options.tls, boolean | undefined>;
+    expect(Buffer.from(tls.clientCertPair!.crt).toString()).toBe('-----BEGIN CERTIFICATE-----\nclient\n');
+    expect(Buffer.from(tls.clientCertPair!.key).toString()).toBe('-----BEGIN PRIVATE KEY-----\nkey\n');
+    expect(Buffer.from(tls.serverRootCACertificate!).toString()).toBe('-----BEGIN CERTIFICATE-----\nca\n');
+    expect(tls.serverNameOverride).toBe('frontend.internal');
   });
 
   it('send an API key over TLS for Temporal Cloud', () => {
     const config = loadConfig({ TEMPORAL_ADDRESS: 'us-east-1.aws.api.temporal.io:7233', TEMPORAL_API_KEY: 'cloud-key-123' });
-    expect(temporalConnectionOptions(config.temporal.address!, config.temporal)).toEqual({ address: 'us-east-1.aws.api.temporal.io:7233', tls: {}, apiKey: 'cloud-key-123' });
+    expect(config.temporal.connection).toEqual({ address: 'us-east-1.aws.api.temporal.io:7233', tls: true, apiKey: 'cloud-key-123' });
   });
 
   it('use server-side TLS alone with TEMPORAL_TLS=true', () => {
     const config = loadConfig({ TEMPORAL_ADDRESS: 'temporal.internal:7233', TEMPORAL_TLS: 'true' });
-    expect(temporalConnectionOptions(config.temporal.address!, config.temporal)).toEqual({ address: 'temporal.internal:7233', tls: {} });
+    expect(config.temporal.connection).toEqual({ address: 'temporal.internal:7233', tls: {} });
+  });
+});
+
+describe('Temporal config file (temporal.toml) profiles, as the Temporal CLI reads them', () => {
+  const toml = pem(
+    'temporal.toml',
+    [
+      '[profile.default]',
+      'address = "default-host:7233"',
+      '',
+      '[profile.staging]',
+      'address = "staging.internal:7233"',
+      'namespace = "leads-staging"',
+      'api_key = "staging-key"',
+      '[profile.staging.grpc_meta]',
+      'x-team = "growth"',
+      '',
+      '[profile.broken]',
+      'address = "broken.internal:7233"',
+      '[profile.broken.tls]',
+      'client_cert_path = "/nonexistent/client.pem"',
+      'client_key_path = "/nonexistent/client.key"',
+      '',
+    ].join('\n'),
+  );
+
+  it('take the address, namespace, API key and gRPC metadata of TEMPORAL_PROFILE', () => {
+    const { temporal } = loadConfig({ TEMPORAL_CONFIG_FILE: toml, TEMPORAL_PROFILE: 'staging' });
+    expect(temporal).toMatchObject({ address: 'staging.internal:7233', namespace: 'leads-staging' });
+    expect(temporal.uiUrl).toBeUndefined();
+    expect(temporal.connection).toEqual({ address: 'staging.internal:7233', apiKey: 'staging-key', tls: true, metadata: { 'x-team': 'growth' } });
+  });
+
+  it('use the profile `default` without TEMPORAL_PROFILE, and the variables over the profile', () => {
+    expect(loadConfig({ TEMPORAL_CONFIG_FILE: toml }).temporal).toMatchObject({ address: 'default-host:7233', namespace: 'default' });
+    const overridden = loadConfig({ TEMPORAL_CONFIG_FILE: toml, TEMPORAL_PROFILE: 'staging', TEMPORAL_NAMESPACE: 'leads-canary', TEMPORAL_ADDRESS: 'canary:7233' });
+    expect(overridden.temporal).toMatchObject({ address: 'canary:7233', namespace: 'leads-canary', connection: { address: 'canary:7233', apiKey: 'staging-key' } });
+  });
+
+  it('satisfy production with the address from the profile', () => {
+    const { TEMPORAL_ADDRESS: _address, ...rest } = PRODUCTION;
+    expect(loadConfig({ ...rest, TEMPORAL_CONFIG_FILE: toml, TEMPORAL_PROFILE: 'staging' }).temporal.address).toBe('staging.internal:7233');
+  });
+
+  it('refuse a missing file, an unknown profile, and a profile whose certificate cannot be read', () => {
+    expect(refusal({ TEMPORAL_CONFIG_FILE: path.join(pemDir, 'none.toml') })).toMatch(/^TEMPORAL_CONFIG_FILE must be a readable temporal.toml path: .*none\.toml does not exist$/);
+    expect(refusal({ TEMPORAL_CONFIG_FILE: toml, TEMPORAL_PROFILE: 'prod' })).toMatch(/^TEMPORAL_PROFILE must name a valid profile of .*temporal\.toml: Profile 'prod' not found/);
+    expect(refusal({ TEMPORAL_CONFIG_FILE: toml, TEMPORAL_PROFILE: 'broken' })).toMatch(
+      /^the profile's tls.client_cert_path must be a readable PEM file path: cannot read \/nonexistent\/client\.pem \(ENOENT\)$/,
+    );
   });
 });
 

@@ -182,7 +182,7 @@ describe('docker-compose.yml', () => {
       const config = loadConfig(containerEnv(service, SHELL));
       expect(config).toMatchObject({ production: true, host: '0.0.0.0', port: 3000, smtpUrl: 'smtp://mailpit:1025', webhook: { secrets: [] } });
       expect(config.temporal).toMatchObject({ address: 'temporal-frontend:7233', namespace: 'default' });
-      expect(config.temporal.tls).toBeUndefined();
+      expect(config.temporal.connection).toEqual({ address: 'temporal-frontend:7233' });
       expect(new URL(config.databaseUrl!).host).toBe('postgres:5432');
       expect(config.apiKeys.map((k) => k.role)).toEqual(['ingest', 'sales', 'admin']);
     }
@@ -196,7 +196,7 @@ describe('docker-compose.yml', () => {
     const cloud = loadConfig(
       containerEnv(compose.services.worker!, { ...SHELL, TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'my-ns.a1b2c', TEMPORAL_API_KEY: 'cloud-key' }),
     );
-    expect(cloud.temporal).toMatchObject({ address: 'my-ns.a1b2c.tmprl.cloud:7233', namespace: 'my-ns.a1b2c', apiKey: 'cloud-key', tls: {} });
+    expect(cloud.temporal).toMatchObject({ address: 'my-ns.a1b2c.tmprl.cloud:7233', namespace: 'my-ns.a1b2c', connection: { address: 'my-ns.a1b2c.tmprl.cloud:7233', apiKey: 'cloud-key', tls: true } });
   });
 
   it('mounts setup scripts that exist and parse, and registers every search attribute the lead workflow upserts', () => {
