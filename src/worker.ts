@@ -5,7 +5,7 @@ import type { DataConverter } from '@temporalio/common';
 import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { bundleWorkflowCode, type NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
-import type { Tracing } from '../src/infra/tracing.js';
+import type { Tracing } from './infra/tracing.js';
 import { LEADS_TASK_QUEUE } from '../workflows/messages.js';
 
 /** The workflow entry point, as TypeScript source under tsx or compiled JavaScript under dist/. */
