@@ -39,12 +39,15 @@ const LEAD_ENGINE_V2_FRESH_ROLLOVER = 'lead-engine-v2-fresh-rollover';
 const DEFAULT_HISTORY_BUDGET = 10_000;
 
 // The read model and the owner: quick, idempotent Postgres writes, run inside the workflow task
-// that decided them (a marker in history, no activity task), retried forever. Past 8 s of back-off
+// that decided them (a marker in history, no activity task), retried forever. Past 2 s of back-off
 // a retry waits on a workflow timer, not in the worker: a Postgres outage holds no workflow task
-// open and no worker shutdown.
+// open and no worker shutdown. Attempts of at most 2 s and that threshold keep a local activity
+// well inside one workflow task (the SDK heartbeats a task at 8 s): a result that came after such
+// a heartbeat replayed at another place than it ran (a chaos run with a Postgres restart failed a
+// task with TMPRL1100, a timer where the replay put an activity).
 const { recordLeadState, assignOwner } = proxyLocalActivities<LeadActivities>({
-  startToCloseTimeout: '10 seconds',
-  localRetryThreshold: '8 seconds',
+  startToCloseTimeout: '2 seconds',
+  localRetryThreshold: '2 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
