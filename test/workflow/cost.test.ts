@@ -74,13 +74,23 @@ const settled = (handle: Handle, from: number, tasks = 1) => eventually(async ()
 let n = 0;
 const signal = (handle: Handle, type: string) => handle.signal(engagementSignal, { eventId: `c-${++n}`, type, occurredAt: new Date(0).toISOString() });
 
-/** Parked after the welcome email: the read model shows step 1. */
-const parked = (recorded: Recorded) => eventually(() => expect(recorded.records.at(-1)?.view.sequence.step).toBe(1));
+/**
+ * Parked after the welcome email: the read model shows step 1, and the workflow task that wrote it
+ * has completed (the fake records the write before the task's completion reaches history; a count
+ * taken in between charged that task's timer and marker to the next input).
+ */
+const parked = async (recorded: Recorded, handle: Handle) => {
+  await eventually(() => expect(recorded.records.at(-1)?.view.sequence.step).toBe(1));
+  await eventually(async () => {
+    const types = await historyTypes(handle);
+    expect(types.lastIndexOf('workflowTaskCompletedEventAttributes')).toBeGreaterThan(types.lastIndexOf('workflowTaskStartedEventAttributes'));
+  });
+};
 
 describe('cost model (history events per input)', () => {
   it('enrolment to the parked lead after the welcome email: at most 15 history events, one activity, no search-attribute upsert of its own', async () => {
     await withLead(async (handle, recorded) => {
-      await parked(recorded);
+      await parked(recorded, handle);
       const types = await historyTypes(handle);
       console.log(`cost: enrolment to parked lead = ${types.length} history events: ${types.join(', ')}`);
       expect(types.length).toBeLessThanOrEqual(15);
@@ -94,7 +104,7 @@ describe('cost model (history events per input)', () => {
 
   it('an event that changes only the score: at most 5 history events, no activity; the read model catches up once, coalesced, never backwards', async () => {
     await withLead(async (handle, recorded) => {
-      await parked(recorded);
+      await parked(recorded, handle);
       const before = (await historyTypes(handle)).length;
       await signal(handle, 'page.viewed');
       await settled(handle, before);
@@ -127,7 +137,7 @@ describe('cost model (history events per input)', () => {
 
   it('a stage change: written at once, in the one workflow task that saw the crossing event', async () => {
     await withLead(async (handle, recorded) => {
-      await parked(recorded);
+      await parked(recorded, handle);
       await signal(handle, 'product.compared');
       await signal(handle, 'product.compared');
       await eventually(async () => expect((await handle.query(leadStateQuery)).score).toBe(40));
