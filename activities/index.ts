@@ -294,9 +294,9 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
       return sendOnce({ sendKey, lead, to: lead.email, template, ...(content ? { pinned: content } : {}) });
     },
 
-    async notifySales({ lead, sendKey, score, reviewCount, events, owner }) {
+    async notifySales({ lead, sendKey, score, reviewCount, events, owner, grade }) {
       const to = owner ?? config.salesInbox;
-      const result = await sendOnce({ sendKey, lead, to, cc: config.salesInbox, template: 'sales-notification', data: { score, reviewCount, events, owner } });
+      const result = await sendOnce({ sendKey, lead, to, cc: config.salesInbox, template: 'sales-notification', data: { score, reviewCount, events, owner, grade } });
       if (result.sent) metrics?.escalations.inc();
       return result;
     },

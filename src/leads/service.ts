@@ -20,7 +20,8 @@ import {
   type RejectDecision,
   type RejectReason,
   type ReviewView,
-  type ScoreItem,
+  type Grade,
+  type ScoreLine,
   type SlaState,
   type TimelineEntry,
 } from '../domain/lead.js';
@@ -44,6 +45,7 @@ import {
 } from '../../workflows/messages.js';
 import type { leadWorkflow } from '../../workflows/lead.js';
 import { startAttributes } from '../../workflows/search-attributes.js';
+import { gradeOf } from '../domain/lead/rules.js';
 
 export interface NewLead extends LeadProfile {
   sequence?: string;
@@ -61,6 +63,7 @@ export interface LeadDetail extends LeadStateView {
   lastName: string | null;
   company: string | null;
   timezone: string | null;
+  grade: Grade | null;
   workflowId: string;
   createdAt: string;
   /** Marketing emails the lead received, with its opens and clicks. */
@@ -108,7 +111,8 @@ export interface LeadSummary {
   lastRejectReason: RejectReason | null;
   /** Seconds in the current stage (for the review queue: time waiting for a decision). */
   waitingSeconds: number;
-  scoreBreakdown: ScoreItem[];
+  scoreBreakdown: ScoreLine[];
+  grade: Grade | null;
   emails: ReceivedEmail[];
   stageChangedAt: string;
   createdAt: string;
@@ -138,8 +142,10 @@ interface LeadRow {
   sla_due_at: Date | null;
   sla_state: SlaState | null;
   sla_breaches: number;
-  score_breakdown: ScoreItem[];
+  score_breakdown: ScoreLine[];
   last_reject_reason: RejectReason | null;
+  /** Fit grade (the column exists from the grade migration on). */
+  grade?: Grade | null;
 }
 
 const profileOf = (row: LeadRow): LeadProfile => ({
@@ -332,7 +338,7 @@ export class LeadService {
         workflowId: leadWorkflowId(row.id),
         taskQueue: LEADS_TASK_QUEUE,
         args: [input],
-        typedSearchAttributes: startAttributes(input.program.enrolSequence),
+        typedSearchAttributes: startAttributes(input.program.enrolSequence, gradeOf(input.lead, input.program.rules)),
         staticSummary: LeadService.workflowSummary(row),
         signal: engagementSignal,
         signalArgs: [signal],
@@ -368,6 +374,7 @@ export class LeadService {
     const view = await this.liveView(row);
     return {
       ...view,
+      grade: view.grade ?? null,
       firstName: row.first_name,
       lastName: row.last_name,
       company: row.company,
@@ -421,6 +428,7 @@ export class LeadService {
       lastRejectReason: row.last_reject_reason,
       waitingSeconds: Math.max(0, row.waiting_seconds),
       scoreBreakdown: row.score_breakdown,
+      grade: row.grade ?? null,
       emails: row.emails,
       stageChangedAt: row.stage_changed_at.toISOString(),
       createdAt: row.created_at.toISOString(),
@@ -457,9 +465,11 @@ export class LeadService {
       [sequenceId, current.version, options.leadIds ?? null],
     );
     const signalled: string[] = [];
+    // The program's rules ride along: a lead adopts them when they are newer than those it was enrolled with.
+    const rules = (this.deps.program ?? defaultProgram).rules;
     for (const { id } of rows) {
       try {
-        await this.withTemporal(`leads before ${id} were asked to migrate, the others not yet (repeating the call is safe)`, () => this.handle(id).signal(migrateSequenceSignal, { sequence: current }));
+        await this.withTemporal(`leads before ${id} were asked to migrate, the others not yet (repeating the call is safe)`, () => this.handle(id).signal(migrateSequenceSignal, { sequence: current, ...(rules ? { rules } : {}) }));
         signalled.push(id);
       } catch (error) {
         if (!isClosedWorkflow(error)) throw error;
@@ -554,7 +564,7 @@ export class LeadService {
         taskQueue: LEADS_TASK_QUEUE,
         args: [input],
         // The lead's first workflow task then upserts none (docs/benchmarks.md, cost per input).
-        typedSearchAttributes: startAttributes(input.program.enrolSequence),
+        typedSearchAttributes: startAttributes(input.program.enrolSequence, gradeOf(input.lead, input.program.rules)),
         staticSummary: LeadService.workflowSummary(row),
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -579,6 +589,7 @@ export class LeadService {
       return {
         ...live,
         scoreBreakdown: live.scoreBreakdown ?? row.score_breakdown,
+        grade: live.grade ?? row.grade ?? null,
         review: live.review ?? null,
         owner: live.owner ?? row.owner,
         slaBreaches: live.slaBreaches ?? row.sla_breaches,
@@ -598,6 +609,7 @@ export class LeadService {
         sequence: { id: row.sequence_id ?? row.enrol_sequence, version: row.sequence_version ?? 1, step: row.sequence_step ?? 0 },
         nextActionAt: row.next_action_at?.toISOString() ?? null,
         scoreBreakdown: row.score_breakdown,
+        grade: row.grade ?? null,
         review:
           row.stage === 'sales_review'
             ? {
