@@ -74,10 +74,10 @@ export function checkRules(definition: unknown, eventTypes: readonly string[], k
   scoring.forEach((rule, i) => {
     if (!eventTypes.includes(rule.event)) error(rule.id, 'unknown-event', `event type "${rule.event}" is unknown (known: ${eventTypes.join(', ')})`);
     const why = neverHolds(rule.when ?? []);
-    if (why) error(rule.id, 'never-matches', why);
     // First match wins: an earlier rule for the event whose conditions are all among this one's takes every event first.
     const shadow = scoring.slice(0, i).find((earlier) => earlier.event === rule.event && (earlier.when ?? []).every((c) => (rule.when ?? []).some((d) => sameCondition(c, d))));
-    if (shadow) error(rule.id, 'never-matches', `rule "${shadow.id}" comes first and matches every ${rule.event} event this one would (first match wins): move this rule above it`);
+    if (why) error(rule.id, 'never-matches', why);
+    else if (shadow) error(rule.id, 'never-matches', `rule "${shadow.id}" comes first and matches every ${rule.event} event this one would (first match wins): move this rule above it`);
   });
 
   const fit: FitRule[] = rules.fit?.rules ?? [];
