@@ -187,7 +187,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         },
       );
       // Events the API stored while Temporal did not answer: delivered from here, in order per lead.
-      const relay = startEventRelay(new LeadService({ client, pool, program: (options.program ?? programFor({ reviewSla: config.salesReviewSla })) }), {
+      const relay = startEventRelay(new LeadService({ client, pool, program: options.program ?? programFor({ reviewSla: config.salesReviewSla }) }), {
         ...(options.logger ? { logger: options.logger } : {}),
       });
       stops.push(() => relay.stop());
@@ -213,7 +213,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         client,
         pool,
         apiKeys: config.apiKeys,
-        program: (options.program ?? programFor({ reviewSla: config.salesReviewSla })),
+        program: options.program ?? programFor({ reviewSla: config.salesReviewSla }),
         devMailbox: !config.smtpUrl,
         metrics,
         webhook: config.webhook,
