@@ -8,6 +8,7 @@ import type { Metrics } from '../src/infra/metrics.js';
 import { trackEmail, type TrackingOptions } from '../src/infra/tracking.js';
 import { ErrorCodes } from '../src/domain/errors.js';
 import { renderTemplate } from '../src/sequences/catalog.js';
+import { renderPinned } from '../src/sequences/templates.js';
 import { UnknownTemplateError } from '../src/sequences/templates.js';
 import type { PinnedEmail } from '../src/sequences/model.js';
 import type { LeadActivities, RecordLeadStateInput, SendResult } from './types.js';
@@ -44,7 +45,7 @@ interface OutgoingEmail {
   cc?: string;
   template: string;
   data?: Record<string, unknown>;
-  /** Content pinned in the lead's snapshot: sent as is, whatever the template files say now. */
+  /** The template pinned in the lead's snapshot: used whatever the template files say now. */
   pinned?: PinnedEmail;
 }
 
@@ -107,8 +108,9 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
 
   /** Renders the email's template; a template that does not exist is a permanent failure (no retry can bring it back). */
   function render(email: OutgoingEmail): ReturnType<typeof renderTemplate> {
-    // Content pinned in the lead's snapshot goes as it was published, whatever the files say now.
-    if (email.pinned) return email.pinned;
+    // Content pinned in the lead's snapshot goes as it was published, whatever the files say now,
+    // for the lead's profile as it is now.
+    if (email.pinned) return renderPinned(email.pinned, email.lead);
     try {
       return renderTemplate(email.template, { lead: email.lead, data: email.data });
     } catch (error) {
@@ -236,14 +238,14 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
         await db.query(
           `INSERT INTO leads (id, email, enrol_sequence, stage, score, review_count, unsubscribed,
                               sequence_id, sequence_version, sequence_step, next_action_at, stage_changed_at,
-                              owner, review_started_at, sla_due_at, sla_state, sla_breaches, score_breakdown, last_reject_reason, revision)
-           VALUES ($1, $2, $6, $3, $4, $5, $7, $6, $8, $9, $10, coalesce($11, now()), $12, $13, $14, $15, $16, $17, $18, coalesce($19, 0))
+                              owner, review_started_at, sla_due_at, sla_state, sla_breaches, score_breakdown, last_reject_reason, revision, grade)
+           VALUES ($1, $2, $6, $3, $4, $5, $7, $6, $8, $9, $10, coalesce($11, now()), $12, $13, $14, $15, $16, $17, $18, coalesce($19, 0), $20)
            ON CONFLICT (id) DO UPDATE SET
              stage = $3, score = $4, review_count = $5, unsubscribed = $7,
              sequence_id = $6, sequence_version = $8, sequence_step = $9, next_action_at = $10,
              stage_changed_at = coalesce($11, leads.stage_changed_at),
              owner = $12, review_started_at = $13, sla_due_at = $14, sla_state = $15, sla_breaches = $16,
-             score_breakdown = $17, last_reject_reason = $18, revision = coalesce($19, leads.revision), updated_at = now()
+             score_breakdown = $17, last_reject_reason = $18, revision = coalesce($19, leads.revision), grade = $20, updated_at = now()
            WHERE $19::bigint IS NULL OR leads.revision < $19::bigint`,
           [
             view.id,
@@ -265,6 +267,8 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
             JSON.stringify(view.scoreBreakdown ?? []),
             view.lastRejectReason ?? null,
             revision ?? null,
+            // Views from before fit grades carry none: no grade.
+            view.grade ?? null,
           ],
         );
         for (const t of transitions) {
