@@ -96,5 +96,19 @@ describe('qualification over HTTP', () => {
     expect(notification!.text).toContain('Grade: C');
     expect(notification!.text).toMatch(/page\.viewed {2}-10 {2}\(rule careers-page\)/);
     expect(notification!.text).toMatch(/page\.viewed {2}\+10 {2}\(rule pricing-page\)/);
+
+    // The profile now fits (business email, a decision-maker: 40 fit points, grade B): the lead goes to review.
+    const patched = await t.call('PATCH', '/v1/leads/nofit-sam', { role: 'marketing', body: { email: 'sam@acme.io', attributes: { role: 'cto' } } });
+    expect(patched.status).toBe(200);
+    await eventually(async () => {
+      const leads = await queue();
+      expect(leads.map((l) => [l.id, l.grade])).toEqual([
+        ['fit-ada', 'C'],
+        ['nofit-sam', 'B'],
+      ]);
+    });
+    const escalated = await detail('nofit-sam');
+    expect(escalated).toMatchObject({ stage: 'sales_review', grade: 'B', reviewCount: 1 });
+    expect(escalated.timeline.map((e: { text: string }) => e.text)).toContain('grade D → B');
   });
 });
