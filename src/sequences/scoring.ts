@@ -18,7 +18,7 @@ export const DEFAULT_SCORING: Record<string, number> = {
 export const KNOWN_ATTRIBUTES: readonly string[] = ['role', 'employees', 'industry', 'country', 'plan', 'source'];
 
 /**
- * The qualification model (docs/scoring.md): fit rules grade who the lead is; conditional
+ * The qualification model (docs/sequences.md, "Write your scoring rules"): fit rules grade who the lead is; conditional
  * scoring rules (none by default: the flat table above gives the DESIGN.md numbers) refine what
  * it did; `minGrade` (none by default) holds back leads that do not fit. Bump `version` on every
  * change: new enrolments get it, in-flight leads keep theirs until a migration brings it.
