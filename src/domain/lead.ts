@@ -108,6 +108,8 @@ export interface LeadView {
   scoreBreakdown: ScoreLine[];
   /** Fit grade from the program's fit rules (A best), or null when the program has none. */
   grade?: Grade | null;
+  /** Version of the qualification rules the lead runs under (pinned at enrolment, newer by migration); null without rules. */
+  rulesVersion?: number | null;
   /** The review in progress, or null outside sales review. */
   review: ReviewView | null;
   /** Owner of the latest review (round-robin over SALES_OWNERS), or null. */

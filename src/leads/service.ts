@@ -150,6 +150,7 @@ interface LeadRow {
   last_reject_reason: RejectReason | null;
   /** Fit grade, as the lead's workflow last wrote it. */
   grade: Grade | null;
+  rules_version: number | null;
 }
 
 const profileOf = (row: LeadRow): LeadProfile => ({
@@ -499,16 +500,16 @@ export class LeadService {
     if (!current) {
       throw new DomainError(ErrorCodes.unknownSequence, `sequence "${sequenceId}" does not exist`, [{ path: 'params.id', message: `one of ${LeadService.sequenceIds().join(', ')}` }]);
     }
+    // The program's rules ride along: leads on older rules adopt them, whatever their sequence version.
+    const rules = (this.deps.program ?? defaultProgram).rules;
     const { rows } = await this.deps.pool.query<{ id: string }>(
       `SELECT id FROM leads
-        WHERE sequence_id = $1 AND sequence_version < $2 AND stage NOT IN ('accepted', 'disqualified')
+        WHERE sequence_id = $1 AND (sequence_version < $2 OR coalesce(rules_version, 0) < $4) AND stage NOT IN ('accepted', 'disqualified')
           AND ($3::text[] IS NULL OR id = ANY($3))
         ORDER BY id`,
-      [sequenceId, current.version, options.leadIds ?? null],
+      [sequenceId, current.version, options.leadIds ?? null, rules?.version ?? 0],
     );
     const signalled: string[] = [];
-    // The program's rules ride along: a lead adopts them when they are newer than those it was enrolled with.
-    const rules = (this.deps.program ?? defaultProgram).rules;
     for (const { id } of rows) {
       try {
         await this.withTemporal(`leads before ${id} were asked to migrate, the others not yet (repeating the call is safe)`, () => this.handle(id).signal(migrateSequenceSignal, { sequence: current, ...(rules ? { rules } : {}) }));
@@ -632,6 +633,7 @@ export class LeadService {
         ...live,
         scoreBreakdown: live.scoreBreakdown ?? row.score_breakdown,
         grade: live.grade ?? row.grade,
+        rulesVersion: live.rulesVersion ?? row.rules_version,
         review: live.review ?? null,
         owner: live.owner ?? row.owner,
         slaBreaches: live.slaBreaches ?? row.sla_breaches,
@@ -652,6 +654,7 @@ export class LeadService {
         nextActionAt: row.next_action_at?.toISOString() ?? null,
         scoreBreakdown: row.score_breakdown,
         grade: row.grade,
+        rulesVersion: row.rules_version,
         review:
           row.stage === 'sales_review'
             ? {

@@ -184,6 +184,7 @@ const LeadBase = z.object({
   lastRejectReason: z.enum(REJECT_REASONS).nullable(),
   scoreBreakdown: z.array(ScoreItem).describe('why each point counts: the rule, the event, until when'),
   grade: z.enum(GRADES).nullable().describe("fit grade (A best) from the program's fit rules; null without fit rules"),
+  rulesVersion: z.number().int().nullable().optional().describe('version of the scoring and fit rules the lead runs under (pinned at enrolment; newer ones come with POST /v1/sequences/{id}/migrate)'),
   createdAt: z.string(),
 });
 

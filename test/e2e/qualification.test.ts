@@ -63,6 +63,7 @@ describe('qualification over HTTP', () => {
     });
     // 20 + 10 fit points (business email, a company): grade C.
     expect(ada.grade).toBe('C');
+    expect(ada.rulesVersion).toBe(7);
     expect(ada.score).toBe(50);
     expect(ada.scoreBreakdown.map((l: { rule: string; type: string; points: number }) => [l.rule, l.type, l.points])).toEqual([
       ['product.compared', 'product.compared', 20],
@@ -110,5 +111,10 @@ describe('qualification over HTTP', () => {
     const escalated = await detail('nofit-sam');
     expect(escalated).toMatchObject({ stage: 'sales_review', grade: 'B', reviewCount: 1 });
     expect(escalated.timeline.map((e: { text: string }) => e.text)).toContain('grade D → B');
+
+    // The migration route signals no lead whose sequence and rules are the program's already.
+    const migrate = await t.call('POST', '/v1/sequences/onboarding/migrate', { role: 'marketing', body: {} });
+    expect(migrate.status).toBe(200);
+    expect(migrate.body.signalled).toEqual([]);
   });
 });

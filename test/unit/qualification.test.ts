@@ -268,8 +268,12 @@ describe('rule versions: pinned at enrolment, newer ones through the migration r
     lead.event('page.viewed', { path: '/pricing' });
     expect(lead.state.engagement.score).toBe(1);
     const sequence = lead.program.enrolSequence;
-    lead.send({ kind: 'migrationRequest', sequence, rules });
+    const adopted = lead.send({ kind: 'migrationRequest', sequence, rules });
+    // Only the rules are new: no line about the sequence, one about the rules, written at once.
     expect(lead.timeline().at(-1)).toBe('rules v2 apply from now on (were v1)');
+    expect(lead.timeline().filter((t) => t.includes('migration'))).toEqual([]);
+    expect(lead.lastView().rulesVersion).toBe(2);
+    expect(adopted.find((e) => e.kind === 'recordReadModel')).toMatchObject({ view: { rulesVersion: 2 } });
     lead.event('page.viewed', { path: '/pricing' });
     expect(lead.state.engagement.score).toBe(11);
     lead.send({ kind: 'migrationRequest', sequence, rules: DEFAULT_RULES });

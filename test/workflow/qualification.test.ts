@@ -10,7 +10,7 @@ import type { Program } from '../../src/sequences/model.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
 import { bundleWorkflows } from '../../src/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
-import { engagementSignal, leadStateQuery, updateProfileSignal } from '../../workflows/messages.js';
+import { engagementSignal, leadStateQuery, migrateSequenceSignal, updateProfileSignal } from '../../workflows/messages.js';
 import { LeadGradeKey, LeadStageKey, startAttributes } from '../../workflows/search-attributes.js';
 import { eventually } from '../helpers/eventually.js';
 import { recordingActivities } from '../helpers/fake-activities.js';
@@ -79,6 +79,37 @@ describe('qualification: score and minimum grade', () => {
       expect(described.typedSearchAttributes.get(LeadGradeKey)).toBe('B');
       expect(described.typedSearchAttributes.get(LeadStageKey)).toBe('sales_review');
       expect(recorded.records.at(-1)!.view).toMatchObject({ stage: 'sales_review', grade: 'B' });
+    });
+  });
+
+  it('a lead keeps the rules it was enrolled with until the migration route brings newer ones', async () => {
+    const taskQueue = `rules-${randomUUID()}`;
+    const recorded = recordingActivities();
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities: recorded.activities });
+    const lead: LeadProfile = { id: `R-${randomUUID().slice(0, 8)}`, email: 'rae@acme.io' };
+    const program = programSnapshot('onboarding', defaultProgram);
+    const v2 = { ...program.rules!, version: 2, scoring: [{ id: 'pricing-page', event: 'page.viewed', when: [{ field: 'path', startsWith: '/pricing' }], points: 10 }] };
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(leadWorkflow, {
+        taskQueue,
+        workflowId: `lead-${lead.id}`,
+        args: [{ lead, program }],
+        typedSearchAttributes: startAttributes(program.enrolSequence, gradeOf(lead, program.rules)),
+      });
+      const pricing = (eventId: string) => handle.signal(engagementSignal, { eventId, type: 'page.viewed', occurredAt: new Date().toISOString(), properties: { path: '/pricing' } });
+      await pricing('r-1');
+      await eventually(async () => expect((await handle.query(leadStateQuery)).score).toBe(1));
+      await handle.signal(migrateSequenceSignal, { sequence: program.enrolSequence, rules: v2 });
+      await pricing('r-2');
+      const state = await eventually(async () => {
+        const s = await handle.query(leadStateQuery);
+        expect(s.score).toBe(11);
+        return s;
+      });
+      expect(state.rulesVersion).toBe(2);
+      expect(state.scoreBreakdown.map((l) => l.rule)).toEqual(['page.viewed', 'pricing-page']);
+      expect(state.timeline.map((t) => t.text)).toContain('rules v2 apply from now on (were v1)');
+      await eventually(() => expect(recorded.records.at(-1)!.view.rulesVersion).toBe(2));
     });
   });
 });

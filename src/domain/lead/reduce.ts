@@ -90,7 +90,8 @@ function take(state: LeadMachineState, input: LeadInput, ctx: LeadContext, effec
         note(state, ctx, 'sequence', `migration to ${sequenceLabel(input.sequence)} ignored: the lead is ${state.stage}`);
         return;
       }
-      requestMigration(state, input.sequence, ctx);
+      // A request that brings only newer rules (the lead runs this version already) says nothing of the sequence.
+      if (!input.rules || input.sequence.id !== state.sequence.id || input.sequence.version > state.sequence.version) requestMigration(state, input.sequence, ctx);
       if (input.rules) adoptRules(state, input.rules, ctx, effects);
       return;
     case 'timerDue':

@@ -54,6 +54,7 @@ export function leadView(state: LeadMachineState, ctx: LeadContext): LeadView {
     nextActionAt: nextActionAt(state, ctx),
     scoreBreakdown: scoreLines(state.engagement, ctx),
     grade: gradeOf(state.profile, rulesOf(state, ctx)),
+    rulesVersion: rulesOf(state, ctx)?.version ?? null,
     review: reviewView(state.review),
     owner: state.owner,
     slaBreaches: state.slaBreaches,
@@ -67,8 +68,8 @@ export function leadView(state: LeadMachineState, ctx: LeadContext): LeadView {
  * follows from it): a change of the score alone is written coalesced.
  */
 export function visibleKey(view: LeadView): string {
-  // The grade only when there is one: leads without fit rules keep the key they carried before it existed.
-  return JSON.stringify([view.stage, view.reviewCount, view.unsubscribed, view.sequence, view.nextActionAt, view.review, view.owner, view.slaBreaches, view.lastRejectReason, view.email, ...(view.grade ? [view.grade] : [])]);
+  // The grade and rules version only when there are rules: leads without keep the key they carried before rules existed.
+  return JSON.stringify([view.stage, view.reviewCount, view.unsubscribed, view.sequence, view.nextActionAt, view.review, view.owner, view.slaBreaches, view.lastRejectReason, view.email, ...(view.grade ? [view.grade] : []), ...(view.rulesVersion ? [view.rulesVersion] : [])]);
 }
 
 export function searchAttributeValues(state: LeadMachineState, ctx: LeadContext): SearchAttributeValues {
