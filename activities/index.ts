@@ -238,14 +238,14 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
         await db.query(
           `INSERT INTO leads (id, email, enrol_sequence, stage, score, review_count, unsubscribed,
                               sequence_id, sequence_version, sequence_step, next_action_at, stage_changed_at,
-                              owner, review_started_at, sla_due_at, sla_state, sla_breaches, score_breakdown, last_reject_reason, revision)
-           VALUES ($1, $2, $6, $3, $4, $5, $7, $6, $8, $9, $10, coalesce($11, now()), $12, $13, $14, $15, $16, $17, $18, coalesce($19, 0))
+                              owner, review_started_at, sla_due_at, sla_state, sla_breaches, score_breakdown, last_reject_reason, revision, grade, rules_version)
+           VALUES ($1, $2, $6, $3, $4, $5, $7, $6, $8, $9, $10, coalesce($11, now()), $12, $13, $14, $15, $16, $17, $18, coalesce($19, 0), $20, $21)
            ON CONFLICT (id) DO UPDATE SET
              stage = $3, score = $4, review_count = $5, unsubscribed = $7,
              sequence_id = $6, sequence_version = $8, sequence_step = $9, next_action_at = $10,
              stage_changed_at = coalesce($11, leads.stage_changed_at),
              owner = $12, review_started_at = $13, sla_due_at = $14, sla_state = $15, sla_breaches = $16,
-             score_breakdown = $17, last_reject_reason = $18, revision = coalesce($19, leads.revision), updated_at = now()
+             score_breakdown = $17, last_reject_reason = $18, revision = coalesce($19, leads.revision), grade = $20, rules_version = $21, updated_at = now()
            WHERE $19::bigint IS NULL OR leads.revision < $19::bigint`,
           [
             view.id,
@@ -267,6 +267,9 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
             JSON.stringify(view.scoreBreakdown ?? []),
             view.lastRejectReason ?? null,
             revision ?? null,
+            // Views from before fit grades carry none: no grade.
+            view.grade ?? null,
+            view.rulesVersion ?? null,
           ],
         );
         for (const t of transitions) {
@@ -296,9 +299,9 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
       return sendOnce({ sendKey, lead, to: lead.email, template, ...(content ? { pinned: content } : {}) });
     },
 
-    async notifySales({ lead, sendKey, score, reviewCount, events, owner }) {
+    async notifySales({ lead, sendKey, score, reviewCount, events, owner, grade }) {
       const to = owner ?? config.salesInbox;
-      const result = await sendOnce({ sendKey, lead, to, cc: config.salesInbox, template: 'sales-notification', data: { score, reviewCount, events, owner } });
+      const result = await sendOnce({ sendKey, lead, to, cc: config.salesInbox, template: 'sales-notification', data: { score, reviewCount, events, owner, grade } });
       if (result.sent) metrics?.escalations.inc();
       return result;
     },

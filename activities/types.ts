@@ -1,4 +1,4 @@
-import type { LeadProfile, LeadView } from '../src/domain/lead.js';
+import type { Grade, LeadProfile, LeadView } from '../src/domain/lead.js';
 import type { PinnedEmail } from '../src/sequences/model.js';
 
 import type { DecisionRecord, SlaBreachRecord, TransitionRecord } from '../src/domain/lead/state.js';
@@ -31,9 +31,11 @@ export interface NotifySalesInput {
   sendKey: string;
   score: number;
   reviewCount: number;
-  events: Array<{ type: string; points: number; occurredAt: string }>;
+  events: Array<{ type: string; points: number; occurredAt: string; rule?: string }>;
   /** The review's owner: gets the notification, the sales inbox a copy. */
   owner?: string | null;
+  /** Fit grade (absent without fit rules). */
+  grade?: Grade;
 }
 
 export interface AssignOwnerInput {

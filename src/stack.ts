@@ -17,6 +17,7 @@ import { startDevServer } from './infra/temporal/dev-server.js';
 import { startEventRelay } from './leads/event-relay.js';
 import { LeadService } from './leads/service.js';
 import { programFor } from './sequences/catalog.js';
+import type { Program } from './sequences/model.js';
 import { buildApp, type RouteInfo } from './server/app.js';
 import { consoleDistDir, ensureConsoleBuilt, CONSOLE_PATH } from './server/console.js';
 import { createLeadWorker } from './worker.js';
@@ -29,6 +30,8 @@ export interface StackOptions {
   ui?: boolean;
   /** A prebuilt workflow bundle (tests share one). */
   workflowBundle?: WorkflowBundleWithSourceMap;
+  /** The program new enrolments get (default: the catalog's, with SALES_REVIEW_SLA applied); tests try other rules with it. */
+  program?: Program;
   /** Where start-up progress and the "listening on" lines go. */
   announce?: (line: string) => void;
   logger?: FastifyBaseLogger;
@@ -184,7 +187,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         },
       );
       // Events the API stored while Temporal did not answer: delivered from here, in order per lead.
-      const relay = startEventRelay(new LeadService({ client, pool, program: programFor({ reviewSla: config.salesReviewSla }) }), {
+      const relay = startEventRelay(new LeadService({ client, pool, program: options.program ?? programFor({ reviewSla: config.salesReviewSla }) }), {
         ...(options.logger ? { logger: options.logger } : {}),
       });
       stops.push(() => relay.stop());
@@ -210,7 +213,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         client,
         pool,
         apiKeys: config.apiKeys,
-        program: programFor({ reviewSla: config.salesReviewSla }),
+        program: options.program ?? programFor({ reviewSla: config.salesReviewSla }),
         devMailbox: !config.smtpUrl,
         metrics,
         webhook: config.webhook,

@@ -132,8 +132,8 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
     try {
       const lead = state.profile;
       if (effect.kind === 'notifySales') {
-        const { sendKey, score, reviewNo, events, owner } = effect;
-        await notifySales.executeWithOptions({ summary: `notify sales: review #${reviewNo} at score ${score}` }, [{ lead, sendKey, score, reviewCount: reviewNo, events, owner }]);
+        const { sendKey, score, reviewNo, events, owner, grade } = effect;
+        await notifySales.executeWithOptions({ summary: `notify sales: review #${reviewNo} at score ${score}` }, [{ lead, sendKey, score, reviewCount: reviewNo, events, owner, ...(grade ? { grade } : {}) }]);
       } else {
         const { sendKey, reviewNo, level, owner, score, waitingSince } = effect;
         await remindSales.executeWithOptions({ summary: `SLA ${level === 1 ? 'reminder' : 'escalation to the manager'} for review #${reviewNo}` }, [{ lead, sendKey, reviewNo, level, owner, score, waitingSince }]);
@@ -192,7 +192,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
   setHandler(leadStateQuery, (): LeadStateView => ({ ...leadView(state, ctx()), timeline: state.timeline }));
   setHandler(engagementSignal, (event) => apply({ kind: 'engagement', event }));
   setHandler(unsubscribeSignal, () => apply({ kind: 'unsubscribe' }));
-  setHandler(migrateSequenceSignal, ({ sequence }) => apply({ kind: 'migrationRequest', sequence }));
+  setHandler(migrateSequenceSignal, ({ sequence, rules }) => apply({ kind: 'migrationRequest', sequence, ...(rules ? { rules } : {}) }));
   setHandler(updateProfileSignal, (profile) => apply({ kind: 'profileChange', profile }));
   setHandler(acceptUpdate, (d) => decide({ kind: 'accept', ...d }), { validator: (d) => refuseUnlessAllowed({ kind: 'accept', ...d }) });
   setHandler(rejectUpdate, (d) => decide({ kind: 'reject', ...d }), { validator: (d) => refuseUnlessAllowed({ kind: 'reject', ...d }) });

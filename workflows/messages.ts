@@ -11,7 +11,7 @@ import type {
   TimelineEntry,
 } from '../src/domain/lead.js';
 import type { ProfileChange } from '../src/domain/profile.js';
-import type { ProgramSnapshot, Sequence } from '../src/sequences/model.js';
+import type { ProgramSnapshot, Rules, Sequence } from '../src/sequences/model.js';
 import type { LeadMachineState } from '../src/domain/lead/state.js';
 import type { LeadStateV1, PendingEffectsV1, ReviewStateV1, SequencePositionV1 } from '../src/domain/lead/from-v1.js';
 
@@ -43,6 +43,8 @@ export const migrateSequenceSignal = defineSignal<[MigrateSequence]>('migrateSeq
 export interface MigrateSequence {
   /** The new version, in full: it is pinned into the lead's history like the first one. */
   sequence: Sequence;
+  /** The program's current qualification rules: the lead adopts them at once when they are newer than its own. */
+  rules?: Rules;
 }
 
 /** What the state query answers: the lead as people see it, plus its recent story. */

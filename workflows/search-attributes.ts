@@ -1,5 +1,5 @@
 import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair, type SearchAttributeUpdatePair, type TypedSearchAttributes } from '@temporalio/common';
-import type { LeadStage } from '../src/domain/lead.js';
+import type { Grade, LeadStage } from '../src/domain/lead.js';
 import type { SearchAttributeValues } from '../src/domain/lead/state.js';
 
 /** Stage of the lead (nurturing, sales_review, accepted, disqualified): filter leads in the Temporal UI. */
@@ -16,8 +16,11 @@ export const LeadUnsubscribedKey = defineSearchAttributeKey('LeadUnsubscribed', 
 /** Salesperson who owns the lead in review, once owners are assigned. */
 export const LeadOwnerKey = defineSearchAttributeKey('LeadOwner', SearchAttributeType.KEYWORD);
 
+/** Fit grade A–D from the program's fit rules (absent without them). */
+export const LeadGradeKey = defineSearchAttributeKey('LeadGrade', SearchAttributeType.KEYWORD);
+
 /** Every custom search attribute of a lead; servers must have them registered. */
-export const leadSearchAttributes = [LeadStageKey, LeadScoreKey, LeadSequenceKey, LeadReviewCountKey, LeadUnsubscribedKey, LeadOwnerKey] as const;
+export const leadSearchAttributes = [LeadStageKey, LeadScoreKey, LeadSequenceKey, LeadReviewCountKey, LeadUnsubscribedKey, LeadOwnerKey, LeadGradeKey] as const;
 
 /** The lead machine's changed values as the pairs `upsertSearchAttributes` takes (an owner of null removes the attribute). */
 export function attributePairs(changes: Partial<SearchAttributeValues>): SearchAttributeUpdatePair[] {
@@ -28,6 +31,7 @@ export function attributePairs(changes: Partial<SearchAttributeValues>): SearchA
   if (changes.reviewCount !== undefined) pairs.push({ key: LeadReviewCountKey, value: changes.reviewCount });
   if (changes.unsubscribed !== undefined) pairs.push({ key: LeadUnsubscribedKey, value: changes.unsubscribed });
   if (changes.owner !== undefined) pairs.push({ key: LeadOwnerKey, value: changes.owner });
+  if (changes.grade !== undefined) pairs.push({ key: LeadGradeKey, value: changes.grade });
   return pairs;
 }
 
@@ -44,12 +48,15 @@ export function attributesAtStart(typed: TypedSearchAttributes): Partial<SearchA
   if (reviewCount !== undefined) values.reviewCount = reviewCount;
   const unsubscribed = typed.get(LeadUnsubscribedKey);
   if (unsubscribed !== undefined) values.unsubscribed = unsubscribed;
+  const grade = typed.get(LeadGradeKey);
+  if (grade !== undefined) values.grade = grade as Grade;
   return values;
 }
 
-/** The search attributes a new lead starts with (client start options): its first workflow task upserts none. */
-export function startAttributes(sequence: { id: string; version: number }): SearchAttributePair[] {
+/** The search attributes a new lead starts with (client start options, its grade when graded): its first workflow task upserts none. */
+export function startAttributes(sequence: { id: string; version: number }, grade: Grade | null = null): SearchAttributePair[] {
   return [
+    ...(grade ? [{ key: LeadGradeKey, value: grade }] : []),
     { key: LeadStageKey, value: 'nurturing' },
     { key: LeadScoreKey, value: 0 },
     { key: LeadSequenceKey, value: `${sequence.id}@v${sequence.version}` },

@@ -92,6 +92,8 @@ export function LeadPage({
               </dd>
               <dt>Score</dt>
               <dd data-testid="lead-score">{lead.score}</dd>
+              <dt>Fit grade</dt>
+              <dd data-testid="lead-grade">{lead.grade ?? '–'}</dd>
               <dt>Reviews</dt>
               <dd>
                 {lead.reviewCount} ({lead.slaBreaches} past SLA)
@@ -143,44 +145,24 @@ export function LeadPage({
           <section aria-labelledby="score-title" className="card wide">
             <h2 id="score-title">Score breakdown</h2>
             {lead.scoreBreakdown.length ? (
-              <table className="responsive">
-                <caption className="visually-hidden">Events that earned the current score of {lead.score}</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Event</th>
-                    <th scope="col" className="num">
-                      Points
-                    </th>
-                    <th scope="col">Age</th>
-                    <th scope="col">Event id</th>
-                  </tr>
-                </thead>
-                <tbody>
+              <>
+                <p className="muted">
+                  Score {lead.score} of the points still counting, each from the rule that gave (or took) it:
+                </p>
+                <ol className="breakdown" data-testid="score-breakdown">
                   {lead.scoreBreakdown.map((item) => (
-                    <tr key={item.eventId}>
-                      <td data-label="Event">{item.type}</td>
-                      <td data-label="Points" className="num">
-                        +{item.points}
-                      </td>
-                      <td data-label="Age">
-                        <time dateTime={item.occurredAt} title={when(item.occurredAt)}>
-                          {age(item.occurredAt)}
-                        </time>
-                      </td>
-                      <td data-label="Event id" className="mono">
-                        {item.eventId}
-                      </td>
-                    </tr>
+                    <li key={item.eventId}>
+                      <strong className="num">{item.points < 0 ? item.points : `+${item.points}`}</strong> from rule <code>{item.rule ?? item.type}</code> for{' '}
+                      {(item.count ?? 1) > 1 ? `${item.count} × ${item.type}` : item.type},{' '}
+                      <time dateTime={item.occurredAt} title={when(item.occurredAt)}>
+                        {age(item.occurredAt)}
+                      </time>
+                      ; {item.countsUntil ? `counts until ${when(item.countsUntil)}` : 'counts for good'}
+                      <span className="sub mono">{item.eventId}</span>
+                    </li>
                   ))}
-                </tbody>
-                <tfoot>
-                  <tr>
-                    <th scope="row">Total</th>
-                    <td className="num">{lead.scoreBreakdown.reduce((sum, item) => sum + item.points, 0)}</td>
-                    <td colSpan={2} />
-                  </tr>
-                </tfoot>
-              </table>
+                </ol>
+              </>
             ) : (
               <p className="muted">No scored events since the last reset.</p>
             )}

@@ -1,5 +1,6 @@
 import { useEffect } from 'react';
 import type { Signed } from './signed.ts';
+import type { LeadSummary } from './api.ts';
 import { duration, leadName } from './format.ts';
 import { hrefOf } from './route.ts';
 import { LoadProblem, SlaBadge, TemporalLink, useLoad, type HeadingRef } from './shared.tsx';
@@ -38,6 +39,8 @@ export function QueuePage({ signed, heading, decided }: { signed: Signed; headin
               <th scope="col" className="num">
                 Score
               </th>
+              <th scope="col">Points by rule</th>
+              <th scope="col">Grade</th>
               <th scope="col">Owner</th>
               <th scope="col">SLA</th>
               <th scope="col" className="num">
@@ -61,6 +64,12 @@ export function QueuePage({ signed, heading, decided }: { signed: Signed; headin
                 <td data-label="Score" className="num">
                   {lead.score}
                 </td>
+                <td data-label="Why" className="why">
+                  {pointsByRule(lead.scoreBreakdown)}
+                </td>
+                <td data-label="Grade">
+                  {lead.grade ?? <span className="muted">–</span>}
+                </td>
                 <td data-label="Owner">{lead.owner ?? <span className="muted">unassigned</span>}</td>
                 <td data-label="SLA">
                   <SlaBadge state={lead.review?.slaState} />
@@ -82,4 +91,14 @@ export function QueuePage({ signed, heading, decided }: { signed: Signed; headin
       {leads && leads.length === 0 && <p className="empty">Nobody is waiting: the queue is empty.</p>}
     </section>
   );
+}
+
+/** Why the score: points per rule, largest first (`product.compared +40 · pricing-page +10`). */
+function pointsByRule(lines: LeadSummary['scoreBreakdown']): string {
+  const byRule = new Map<string, number>();
+  for (const line of lines) byRule.set(line.rule ?? line.type, (byRule.get(line.rule ?? line.type) ?? 0) + line.points);
+  return [...byRule]
+    .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
+    .map(([rule, points]) => `${rule} ${points < 0 ? points : `+${points}`}`)
+    .join(' · ');
 }

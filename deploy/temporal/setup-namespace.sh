@@ -30,4 +30,5 @@ register LeadSequence Keyword
 register LeadReviewCount Int
 register LeadUnsubscribed Bool
 register LeadOwner Keyword
+register LeadGrade Keyword
 echo "namespace $ns: ready"

@@ -7,6 +7,10 @@ export const TERMINAL_STAGES: readonly LeadStage[] = ['accepted', 'disqualified'
 export const REJECT_REASONS = ['not_ready', 'no_budget', 'no_authority', 'wrong_contact', 'no_fit', 'other'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
+/** Fit grades from the program's fit rules, best first. */
+export const GRADES = ['A', 'B', 'C', 'D'] as const;
+export type Grade = (typeof GRADES)[number];
+
 /** Temporal workflow id of a lead: one workflow per lead, ever. */
 export function leadWorkflowId(leadId: string): string {
   return `lead-${leadId}`;
@@ -70,12 +74,22 @@ export interface ScoreItem {
   occurredAt: string;
   /** When the lead's workflow scored it (epoch ms): score decay counts from here. */
   scoredAt?: number;
+  /** The conditional rule that gave (or took) the points; absent: the flat table's entry for `type`. */
+  rule?: string;
+}
+
+/** One line of the score as people see it: which rule, which event, until when it counts (views of engine v2 fill every field). */
+export interface ScoreLine extends ScoreItem {
+  /** Events summed in this line (older events are summed per type, rule and day). */
+  count?: number;
+  /** When these points stop counting (ISO-8601), or null when points never expire. */
+  countsUntil?: string | null;
 }
 
 /** One line of the lead's story as its workflow tells it (newest last, bounded). */
 export interface TimelineEntry {
   at: string;
-  kind: 'enrolled' | 'event' | 'email' | 'stage' | 'decision' | 'sla' | 'unsubscribed' | 'continued' | 'sequence' | 'profile';
+  kind: 'enrolled' | 'event' | 'email' | 'stage' | 'decision' | 'sla' | 'unsubscribed' | 'continued' | 'sequence' | 'profile' | 'qualification';
   text: string;
 }
 
@@ -90,8 +104,12 @@ export interface LeadView {
   sequence: { id: string; version: number; step: number };
   /** When the sequence acts next (ISO-8601), or null when it waits for nothing. */
   nextActionAt: string | null;
-  /** Which events earned the current score, and when. */
-  scoreBreakdown: ScoreItem[];
+  /** Which rule gave each of the points still counting, for which event, and until when. */
+  scoreBreakdown: ScoreLine[];
+  /** Fit grade from the program's fit rules (A best), or null when the program has none. */
+  grade?: Grade | null;
+  /** Version of the qualification rules the lead runs under (pinned at enrolment, newer by migration); null without rules. */
+  rulesVersion?: number | null;
   /** The review in progress, or null outside sales review. */
   review: ReviewView | null;
   /** Owner of the latest review (round-robin over SALES_OWNERS), or null. */

@@ -21,7 +21,8 @@ import {
   type RejectDecision,
   type RejectReason,
   type ReviewView,
-  type ScoreItem,
+  type Grade,
+  type ScoreLine,
   type SlaState,
   type TimelineEntry,
 } from '../domain/lead.js';
@@ -46,6 +47,7 @@ import {
 } from '../../workflows/messages.js';
 import type { leadWorkflow } from '../../workflows/lead.js';
 import { startAttributes } from '../../workflows/search-attributes.js';
+import { gradeOf } from '../domain/lead/rules.js';
 
 export interface NewLead extends LeadProfile {
   sequence?: string;
@@ -63,6 +65,7 @@ export interface LeadDetail extends LeadStateView {
   lastName: string | null;
   company: string | null;
   timezone: string | null;
+  grade: Grade | null;
   /** Free-form profile attributes (what fit rules and segments look at). */
   attributes: Record<string, unknown>;
   workflowId: string;
@@ -112,7 +115,8 @@ export interface LeadSummary {
   lastRejectReason: RejectReason | null;
   /** Seconds in the current stage (for the review queue: time waiting for a decision). */
   waitingSeconds: number;
-  scoreBreakdown: ScoreItem[];
+  scoreBreakdown: ScoreLine[];
+  grade: Grade | null;
   emails: ReceivedEmail[];
   stageChangedAt: string;
   createdAt: string;
@@ -142,8 +146,11 @@ interface LeadRow {
   sla_due_at: Date | null;
   sla_state: SlaState | null;
   sla_breaches: number;
-  score_breakdown: ScoreItem[];
+  score_breakdown: ScoreLine[];
   last_reject_reason: RejectReason | null;
+  /** Fit grade, as the lead's workflow last wrote it. */
+  grade: Grade | null;
+  rules_version: number | null;
 }
 
 const profileOf = (row: LeadRow): LeadProfile => ({
@@ -373,7 +380,7 @@ export class LeadService {
         workflowId: leadWorkflowId(row.id),
         taskQueue: LEADS_TASK_QUEUE,
         args: [input],
-        typedSearchAttributes: startAttributes(input.program.enrolSequence),
+        typedSearchAttributes: startAttributes(input.program.enrolSequence, gradeOf(input.lead, input.program.rules)),
         staticSummary: LeadService.workflowSummary(row),
         signal,
         signalArgs: [arg],
@@ -409,6 +416,7 @@ export class LeadService {
     const view = await this.liveView(row);
     return {
       ...view,
+      grade: view.grade ?? null,
       firstName: row.first_name,
       lastName: row.last_name,
       company: row.company,
@@ -463,6 +471,7 @@ export class LeadService {
       lastRejectReason: row.last_reject_reason,
       waitingSeconds: Math.max(0, row.waiting_seconds),
       scoreBreakdown: row.score_breakdown,
+      grade: row.grade,
       emails: row.emails,
       stageChangedAt: row.stage_changed_at.toISOString(),
       createdAt: row.created_at.toISOString(),
@@ -491,17 +500,19 @@ export class LeadService {
     if (!current) {
       throw new DomainError(ErrorCodes.unknownSequence, `sequence "${sequenceId}" does not exist`, [{ path: 'params.id', message: `one of ${LeadService.sequenceIds().join(', ')}` }]);
     }
+    // The program's rules ride along: leads on older rules adopt them, whatever their sequence version.
+    const rules = (this.deps.program ?? defaultProgram).rules;
     const { rows } = await this.deps.pool.query<{ id: string }>(
       `SELECT id FROM leads
-        WHERE sequence_id = $1 AND sequence_version < $2 AND stage NOT IN ('accepted', 'disqualified')
+        WHERE sequence_id = $1 AND (sequence_version < $2 OR coalesce(rules_version, 0) < $4) AND stage NOT IN ('accepted', 'disqualified')
           AND ($3::text[] IS NULL OR id = ANY($3))
         ORDER BY id`,
-      [sequenceId, current.version, options.leadIds ?? null],
+      [sequenceId, current.version, options.leadIds ?? null, rules?.version ?? 0],
     );
     const signalled: string[] = [];
     for (const { id } of rows) {
       try {
-        await this.withTemporal(`leads before ${id} were asked to migrate, the others not yet (repeating the call is safe)`, () => this.handle(id).signal(migrateSequenceSignal, { sequence: current }));
+        await this.withTemporal(`leads before ${id} were asked to migrate, the others not yet (repeating the call is safe)`, () => this.handle(id).signal(migrateSequenceSignal, { sequence: current, ...(rules ? { rules } : {}) }));
         signalled.push(id);
       } catch (error) {
         if (!isClosedWorkflow(error)) throw error;
@@ -596,7 +607,7 @@ export class LeadService {
         taskQueue: LEADS_TASK_QUEUE,
         args: [input],
         // The lead's first workflow task then upserts none (docs/benchmarks.md, cost per input).
-        typedSearchAttributes: startAttributes(input.program.enrolSequence),
+        typedSearchAttributes: startAttributes(input.program.enrolSequence, gradeOf(input.lead, input.program.rules)),
         staticSummary: LeadService.workflowSummary(row),
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -621,6 +632,8 @@ export class LeadService {
       return {
         ...live,
         scoreBreakdown: live.scoreBreakdown ?? row.score_breakdown,
+        grade: live.grade ?? row.grade,
+        rulesVersion: live.rulesVersion ?? row.rules_version,
         review: live.review ?? null,
         owner: live.owner ?? row.owner,
         slaBreaches: live.slaBreaches ?? row.sla_breaches,
@@ -640,6 +653,8 @@ export class LeadService {
         sequence: { id: row.sequence_id ?? row.enrol_sequence, version: row.sequence_version ?? 1, step: row.sequence_step ?? 0 },
         nextActionAt: row.next_action_at?.toISOString() ?? null,
         scoreBreakdown: row.score_breakdown,
+        grade: row.grade,
+        rulesVersion: row.rules_version,
         review:
           row.stage === 'sales_review'
             ? {

@@ -1,7 +1,7 @@
 import { hasOwnName, ownEntry } from '../domain/own-key.js';
 import { library } from './library/index.js';
 import { ProgramSchema, SequenceSchema, type Program, type ProgramSnapshot, type Sequence } from './model.js';
-import { DEFAULT_SCORING } from './scoring.js';
+import { DEFAULT_RULES, DEFAULT_SCORING } from './scoring.js';
 import { hasTemplate, registerTemplate, renderTemplate, templateSource } from './templates.js';
 import type { LeadProfile } from '../domain/lead.js';
 import type { PinnedEmail } from './model.js';
@@ -59,6 +59,7 @@ export const defaultProgram: Program = ProgramSchema.parse({
     frequencyCap: { max: 3, per: '7 days' },
   },
   decay: { after: '90 days' },
+  rules: DEFAULT_RULES,
 });
 
 /** Sequences a lead on `start` can reach through gotos (itself and the recycle sequence included). */

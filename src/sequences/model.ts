@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { TemplateSource } from './templates.js';
 import { isDuration, parseDuration } from '../domain/duration.js';
-import { REJECT_REASONS } from '../domain/lead.js';
+import { GRADES, REJECT_REASONS } from '../domain/lead.js';
 import { WEEKDAYS } from './weekdays.js';
 
 /**
@@ -125,6 +125,76 @@ export const DeliverySchema = z.object({
 });
 export type Delivery = z.infer<typeof DeliverySchema>;
 
+/** Names a rule in breakdowns, timelines and reports. */
+export const RuleIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'rule ids are lower-case words joined by -');
+/**
+ * What a condition reads: for an event, a property (`path`, `asset.kind`); for the profile, a
+ * field (`email`, `company`, `timezone`...) or an attribute (`attributes.employees`).
+ */
+const FieldSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$/, 'a field name, dotted for nested values, e.g. "path" or "attributes.employees"');
+const Scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+/** One condition: a field and exactly one operator (src/domain/lead/rules.ts says what each means). */
+export const ConditionSchema = z.union([
+  z.strictObject({ field: FieldSchema, equals: Scalar }),
+  z.strictObject({ field: FieldSchema, oneOf: z.array(z.union([z.string(), z.number()])).min(1) }),
+  z.strictObject({ field: FieldSchema, atLeast: z.number() }),
+  z.strictObject({ field: FieldSchema, atMost: z.number() }),
+  z.strictObject({ field: FieldSchema, exists: z.boolean() }),
+  z.strictObject({ field: FieldSchema, startsWith: z.string().min(1) }),
+  /** The value is an email address whose domain is not a free-mail domain (gmail.com, outlook.com...). */
+  z.strictObject({ field: FieldSchema, businessEmail: z.literal(true) }),
+]);
+export type Condition = z.infer<typeof ConditionSchema>;
+
+/**
+ * A conditional scoring rule: `points` (negative ones subtract) for an event of type `event`
+ * whose properties meet every condition of `when`. The first rule that matches an event gives
+ * its points; an event no rule matches scores by the flat table (`scoring`).
+ */
+export const ScoringRuleSchema = z.strictObject({
+  id: RuleIdSchema,
+  event: z.string().min(1),
+  when: z.array(ConditionSchema).optional(),
+  points: z.number().int().refine((p) => p !== 0, 'a rule gives or takes points (0: remove the rule)'),
+  /** At most `points` (in absolute value) from this rule per `per`, counted from the rule's first points of the period. */
+  cap: z.strictObject({ points: z.number().int().positive(), per: DurationSchema }).optional(),
+});
+export type ScoringRule = z.infer<typeof ScoringRuleSchema>;
+
+/** A fit rule: `points` when the profile meets every condition; the fit points of all matching rules add up. */
+export const FitRuleSchema = z.strictObject({
+  id: RuleIdSchema,
+  when: z.array(ConditionSchema).min(1),
+  points: z.number().int().refine((p) => p !== 0, 'a rule gives or takes points (0: remove the rule)'),
+});
+export type FitRule = z.infer<typeof FitRuleSchema>;
+
+export const FitModelSchema = z.strictObject({
+  rules: z.array(FitRuleSchema).min(1),
+  /** Fit points a grade needs at least; below C's the grade is D. */
+  grades: z.strictObject({ A: z.number().int(), B: z.number().int(), C: z.number().int() }).refine((g) => g.A > g.B && g.B > g.C, 'grades need A > B > C points'),
+});
+export type FitModel = z.infer<typeof FitModelSchema>;
+
+/**
+ * The qualification model beside the flat table: conditional scoring rules, fit rules and the
+ * grade a lead needs for sales review. Versioned like a sequence: a lead keeps the version it
+ * was enrolled with until a migration brings a newer one.
+ */
+export const RulesSchema = z
+  .strictObject({
+    /** Bump it on every change. */
+    version: z.number().int().positive(),
+    scoring: z.array(ScoringRuleSchema).optional(),
+    fit: FitModelSchema.optional(),
+    /** Sales review needs the score and at least this grade (default: any grade). */
+    minGrade: z.enum(GRADES).optional(),
+  })
+  .refine((r) => r.minGrade === undefined || r.fit !== undefined, 'minGrade needs fit rules to grade leads')
+  .refine((r) => new Set([...(r.scoring ?? []), ...(r.fit?.rules ?? [])].map((x) => x.id)).size === (r.scoring?.length ?? 0) + (r.fit?.rules.length ?? 0), 'rule ids are unique');
+export type Rules = z.infer<typeof RulesSchema>;
+
 /**
  * The program: scoring rules, the sales-review threshold, and the sequences a lead runs.
  * A lead's workflow receives a snapshot of it at enrolment, so editing the program later
@@ -145,6 +215,8 @@ export const ProgramSchema = z.object({
   delivery: DeliverySchema.optional(),
   /** Score decay: points older than `after` stop counting. Absent: points never expire. */
   decay: z.object({ after: DurationSchema }).optional(),
+  /** Conditional scoring, fit grade and minimum grade. Absent (snapshots from before): the flat table alone, no grade. */
+  rules: RulesSchema.optional(),
 });
 export type Program = z.infer<typeof ProgramSchema>;
 

@@ -154,7 +154,8 @@ register({
   render: ({ lead, data }) => {
     const score = Number(data?.score ?? 0);
     const reviewCount = Number(data?.reviewCount ?? 1);
-    const events = (data?.events as Array<{ type: string; points: number; occurredAt: string }> | undefined) ?? [];
+    const events = (data?.events as Array<{ type: string; points: number; occurredAt: string; rule?: string }> | undefined) ?? [];
+    const grade = typeof data?.grade === 'string' ? data.grade : undefined;
     const name = [lead.firstName, lead.lastName].filter(Boolean).join(' ') || lead.email;
     const profile = [
       `Lead: ${lead.id}`,
@@ -162,14 +163,16 @@ register({
       `Email: ${lead.email}`,
       `Company: ${lead.company ?? '-'}`,
       `Score: ${score}`,
+      ...(grade ? [`Grade: ${grade}`] : []),
       `Review: #${reviewCount}`,
     ];
-    const earned = events.map((e) => `${e.occurredAt}  ${e.type}  +${e.points}`);
+    // Points of the flat table name no rule: the rule is the event type's entry.
+    const earned = events.map((e) => `${e.occurredAt}  ${e.type}  ${e.points < 0 ? e.points : `+${e.points}`}${e.rule ? `  (rule ${e.rule})` : ''}`);
     const text = [...profile, '', 'Events that earned the score:', ...earned].join('\n');
     const html =
       `<ul>${profile.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>` +
       `<p>Events that earned the score:</p><ul>${earned.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>`;
-    return { subject: `Lead ready for review: ${name} (${lead.company ?? 'no company'}), score ${score}`, text, html };
+    return { subject: `Lead ready for review: ${name} (${lead.company ?? 'no company'}), score ${score}${grade ? `, grade ${grade}` : ''}`, text, html };
   },
 });
 

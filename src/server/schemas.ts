@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ROLES } from '../config.js';
 import { LeadIdSchema } from '../domain/lead-id.js';
-import { LEAD_STAGES, REJECT_REASONS, SLA_STATES } from '../domain/lead.js';
+import { GRADES, LEAD_STAGES, REJECT_REASONS, SLA_STATES } from '../domain/lead.js';
 import { defaultProgram, sequences } from '../sequences/catalog.js';
 
 /**
@@ -147,8 +147,11 @@ export const HistoryEntry = z.object({
 const ScoreItem = z.object({
   eventId: z.string(),
   type: z.string(),
-  points: z.number().int().describe('points this event added to the current score'),
+  points: z.number().int().describe('points this line adds to the current score (negative: a rule took points)'),
   occurredAt: z.string(),
+  rule: z.string().optional().describe('the scoring rule that gave the points: a rule id, or the event type for the flat table of points per type'),
+  count: z.number().int().optional().describe('events summed in this line (older events are summed per type, rule and day)'),
+  countsUntil: z.string().nullable().optional().describe('when these points stop counting (score decay); null: never'),
 });
 
 const Review = z.object({
@@ -160,7 +163,7 @@ const Review = z.object({
 
 const TimelineEntry = z.object({
   at: z.string(),
-  kind: z.enum(['enrolled', 'event', 'email', 'stage', 'decision', 'sla', 'unsubscribed', 'continued', 'sequence', 'profile']),
+  kind: z.enum(['enrolled', 'event', 'email', 'stage', 'decision', 'sla', 'unsubscribed', 'continued', 'sequence', 'profile', 'qualification']),
   text: z.string(),
 });
 
@@ -179,7 +182,9 @@ const LeadBase = z.object({
   owner: z.string().nullable(),
   slaBreaches: z.number().int().describe('reviews of this lead that went past their SLA'),
   lastRejectReason: z.enum(REJECT_REASONS).nullable(),
-  scoreBreakdown: z.array(ScoreItem).describe('the events that earned the current score'),
+  scoreBreakdown: z.array(ScoreItem).describe('why each point counts: the rule, the event, until when'),
+  grade: z.enum(GRADES).nullable().describe("fit grade (A best) from the program's fit rules; null without fit rules"),
+  rulesVersion: z.number().int().nullable().optional().describe('version of the scoring and fit rules the lead runs under (pinned at enrolment; newer ones come with POST /v1/sequences/{id}/migrate)'),
   createdAt: z.string(),
 });
 

@@ -7,7 +7,8 @@ import { indexIsCurrent, INDEX_FILE, LIBRARY_DIR, loadLibraryFolder, writeIndex 
 import { checkLibrary, formatProblem, type Problem } from '../sequences/check.js';
 import { SequenceSchema, type Sequence } from '../sequences/model.js';
 import { formatOffset, previewSequence } from '../sequences/preview.js';
-import { DEFAULT_SCORING } from '../sequences/scoring.js';
+import { checkRules, formatRuleProblem } from '../sequences/rules-check.js';
+import { DEFAULT_RULES, DEFAULT_SCORING, KNOWN_ATTRIBUTES } from '../sequences/scoring.js';
 import { templates as builtInTemplates, type EmailTemplate } from '../sequences/templates.js';
 
 const HELP = `npm run sequences -- <command> [options]
@@ -19,6 +20,9 @@ Commands:
                          and sequences, unknown event types, unreachable steps, loops without a
                          wait, templates reading fields leads do not have or printing "undefined".
                          Each problem names the file, the sequence and the step. Exit 1 on any.
+                         Also the scoring and fit rules (src/sequences/scoring.ts): unknown event
+                         types and rules that can never match fail; fit rules reading attributes
+                         no source sends are warnings.
   preview <id>           Print the sequence for a sample lead as a timeline: when each step runs
                          for a lead who never engages, each email's subject and text, and the
                          steps only engagement reaches.
@@ -82,6 +86,9 @@ async function check(dir: string, out: (line: string) => void): Promise<number> 
   const rel = path.relative(process.cwd(), dir) || '.';
   for (const p of problems) out(`${rel}/${formatProblem(p)}`);
   let count = problems.length;
+  const ruleProblems = checkRules(DEFAULT_RULES, Object.keys(DEFAULT_SCORING), KNOWN_ATTRIBUTES);
+  for (const p of ruleProblems) out(`src/sequences/scoring.ts: ${formatRuleProblem(p)}`);
+  count += ruleProblems.filter((p) => p.severity === 'error').length;
   if (path.resolve(dir) === path.resolve(LIBRARY_DIR) && !indexIsCurrent(dir)) {
     out(`${rel}/${INDEX_FILE}: does not list exactly the files of the folder: run npm run sequences -- index`);
     count += 1;
@@ -90,7 +97,8 @@ async function check(dir: string, out: (line: string) => void): Promise<number> 
     out(`sequences check failed: ${count} problem(s)`);
     return 1;
   }
-  out(`sequences check passed: ${files.length} sequence(s) in ${rel}, ${Object.values(templates).filter((t) => t.kind === 'marketing').length} marketing template(s)`);
+  const ruleCount = (DEFAULT_RULES.scoring?.length ?? 0) + (DEFAULT_RULES.fit?.rules.length ?? 0);
+  out(`sequences check passed: ${files.length} sequence(s) in ${rel}, ${Object.values(templates).filter((t) => t.kind === 'marketing').length} marketing template(s), ${ruleCount} rule(s) v${DEFAULT_RULES.version}`);
   return 0;
 }
 

@@ -145,6 +145,9 @@ describe('web console', () => {
     await expect.poll(() => queueIds(page)).toEqual(['ada', 'grace', 'linus', 'ken']);
     const first = page.locator('table.queue tbody tr').first();
     expect(await first.locator('td[data-label="Score"]').textContent()).toBe('57');
+    // The grade (business email and a company: 30 fit points) and the points each rule gave.
+    expect(await first.locator('td[data-label="Grade"]').textContent()).toBe('C');
+    expect(await first.locator('td[data-label="Why"]').textContent()).toBe('product.compared +40 · pricing.viewed +10 · webinar.viewed +5 · page.viewed +1 · email.opened +1');
     expect(await first.locator('td[data-label="SLA"]').textContent()).toBe('on time');
     expect(['olga@example.com', 'piet@example.com']).toContain(await first.locator('td[data-label="Owner"]').textContent());
     expect(await first.getByRole('link', { name: /lead-ada/ }).getAttribute('href')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/lead-ada$/);
@@ -156,10 +159,12 @@ describe('web console', () => {
     await page.getByRole('heading', { level: 1, name: 'Ada Lovelace' }).waitFor();
     // The lead's story: profile, score breakdown with points and age, emails and their opens, its workflow.
     await expect.poll(() => page.getByRole('heading', { name: 'Score breakdown' }).isVisible()).toBe(true);
-    const breakdown = page.getByRole('table', { name: /Events that earned the current score of 57/ });
-    expect(await breakdown.locator('tbody tr').count()).toBe(6);
-    expect(await breakdown.locator('tbody tr').filter({ hasText: 'product.compared' }).first().locator('td[data-label="Points"]').textContent()).toBe('+20');
-    expect(await breakdown.locator('tbody tr').first().locator('td[data-label="Age"]').textContent()).toMatch(/ago$/);
+    // A readable list: each line names its points, the rule, the event, its age and when it stops counting.
+    const breakdown = page.getByTestId('score-breakdown').locator('li');
+    expect(await breakdown.count()).toBe(6);
+    expect(await breakdown.filter({ hasText: 'product.compared' }).first().innerText()).toMatch(/^\+20 from rule product\.compared for product\.compared, .* ago; counts until \d/);
+    expect(await breakdown.first().innerText()).toMatch(/^\+1 from rule page\.viewed for page\.viewed, .* ago; counts until /);
+    expect(await page.getByTestId('lead-grade').textContent()).toBe('C');
     const emails = page.getByRole('table', { name: /Marketing emails/ });
     expect(await emails.locator('tbody tr').filter({ hasText: 'welcome' }).locator('td[data-label="Engagement"]').textContent()).toMatch(/^opened .* ago$/);
     expect(await page.getByRole('link', { name: /Workflow in Temporal UI/ }).getAttribute('href')).toMatch(/\/namespaces\/default\/workflows\/lead-ada$/);

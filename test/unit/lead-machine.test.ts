@@ -181,7 +181,8 @@ describe('reduce: the rules', () => {
   it('enrols: records the lead, sets the search attributes that differ, sends the first email at once', () => {
     const lead = new Lead();
     expect(kinds(lead.effects)).toEqual(['recordReadModel', 'setSearchAttributes', 'sendMarketingEmail']);
-    const seeded = newLeadState(profile, { now: T0, program }, { stage: 'nurturing', score: 0, sequence: 'onboarding@v1', reviewCount: 0, unsubscribed: false });
+    // As the API starts a lead: its search attributes, the fit grade among them, in the start options.
+    const seeded = newLeadState(profile, { now: T0, program }, { stage: 'nurturing', score: 0, sequence: 'onboarding@v1', reviewCount: 0, unsubscribed: false, grade: 'C' });
     expect(kinds(reduce(seeded, { kind: 'enrolment' }, { now: T0, program }).effects)).toEqual(['recordReadModel', 'sendMarketingEmail']);
     // The welcome went: the lead parks at the 2-day wait, the read model shows step 1.
     const parked = lead.answer();

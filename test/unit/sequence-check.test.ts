@@ -145,5 +145,7 @@ describe('npm run sequences', () => {
   it('the CI command passes on the shipped library', async () => {
     const { stdout } = await promisify(execFile)('npm', ['run', '-s', 'sequences', '--', 'check'], { cwd: path.resolve(LIBRARY_DIR, '../../..') });
     expect(stdout).toMatch(/^sequences check passed: 3 sequence\(s\)/m);
+    // The scoring and fit rules are checked too (src/sequences/scoring.ts, test/unit/qualification.test.ts).
+    expect(stdout).toMatch(/, 5 rule\(s\) v1$/m);
   });
 });

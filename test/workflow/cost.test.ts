@@ -5,13 +5,14 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { installTestRuntime } from '../helpers/runtime.js';
 import type { LeadActivities } from '../../activities/types.js';
+import { gradeOf } from '../../src/domain/lead/rules.js';
 import { defaultProgram, programSnapshot } from '../../src/sequences/catalog.js';
 import type { Program } from '../../src/sequences/model.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
 import { bundleWorkflows } from '../../src/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
-import { engagementSignal, leadStateQuery } from '../../workflows/messages.js';
-import { LeadStageKey, startAttributes } from '../../workflows/search-attributes.js';
+import { engagementSignal, leadStateQuery, updateProfileSignal } from '../../workflows/messages.js';
+import { LeadGradeKey, LeadStageKey, startAttributes } from '../../workflows/search-attributes.js';
 import { eventually } from '../helpers/eventually.js';
 import { recordingActivities } from '../helpers/fake-activities.js';
 
@@ -46,12 +47,14 @@ async function withLead(body: (handle: Handle, recorded: Recorded) => Promise<vo
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities: { ...recorded.activities, ...override } });
   const leadId = `C-${randomUUID().slice(0, 8)}`;
   const program = programSnapshot('onboarding', anyHour);
+  const lead = { id: leadId, email: `${leadId.toLowerCase()}@example.com` };
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start(leadWorkflow, {
       taskQueue,
       workflowId: `lead-${leadId}`,
-      args: [{ lead: { id: leadId, email: `${leadId.toLowerCase()}@example.com` }, program }],
-      typedSearchAttributes: startAttributes(program.enrolSequence),
+      args: [{ lead, program }],
+      // With its fit grade, as the API starts a lead (the program grades leads).
+      typedSearchAttributes: startAttributes(program.enrolSequence, gradeOf(lead, program.rules)),
     });
     await body(handle, recorded);
   });
@@ -157,6 +160,23 @@ describe('cost model (history events per input)', () => {
       const described = await handle.describe();
       expect(described.typedSearchAttributes.get(LeadStageKey)).toBe('sales_review');
       expect(recorded.records.at(-1)!.view).toMatchObject({ stage: 'sales_review', owner: 'olga@example.com' });
+    });
+  });
+
+  it('a profile change that moves the grade: one workflow task, one read-model write, one LeadGrade upsert', async () => {
+    await withLead(async (handle, recorded) => {
+      await parked(recorded, handle);
+      expect(recorded.records.at(-1)!.view.grade).toBe('C');
+      const before = (await historyTypes(handle)).length;
+      await handle.signal(updateProfileSignal, { attributes: { role: 'cto' } });
+      await eventually(() => expect(recorded.records.at(-1)?.view.grade).toBe('B'));
+      await settled(handle, before);
+      const types = (await historyTypes(handle)).slice(before);
+      console.log(`cost: grade change = ${types.join(', ')}`);
+      expect(count(types, 'markerRecorded')).toBe(1);
+      expect(count(types, 'activityTaskScheduled') + count(types, 'timerStarted')).toBe(0);
+      expect((await upsertedKeys(handle)).slice(1)).toEqual([['LeadGrade']]);
+      expect((await handle.describe()).typedSearchAttributes.get(LeadGradeKey)).toBe('B');
     });
   });
 

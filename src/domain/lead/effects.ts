@@ -1,5 +1,5 @@
 import type { DecisionRecord, SearchAttributeValues, SlaBreachRecord, TransitionRecord } from './state.js';
-import type { LeadView } from '../lead.js';
+import type { Grade, LeadView } from '../lead.js';
 
 /**
  * What the lead machine asks its shell to do, as values. The workflow carries them out in two
@@ -21,6 +21,8 @@ export interface EarnedPoints {
   type: string;
   points: number;
   occurredAt: string;
+  /** The conditional rule that gave the points; absent: the flat table's entry for `type`. */
+  rule?: string;
 }
 
 export interface NotifySales {
@@ -30,6 +32,8 @@ export interface NotifySales {
   score: number;
   events: EarnedPoints[];
   owner: string | null;
+  /** Fit grade (absent without fit rules). */
+  grade?: Grade;
 }
 
 export interface RemindSales {

@@ -1,6 +1,7 @@
-import type { EngagementEvent, ScoreItem } from '../lead.js';
+import type { EngagementEvent, ScoreItem, ScoreLine } from '../lead.js';
 import { durationMs } from '../../sequences/steps.js';
-import { RECENT_ITEMS_KEPT, SEEN_EVENT_IDS_KEPT, note, type Engagement, type LeadContext, type LeadMachineState, type ScoreBucket } from './state.js';
+import { scoreEvent, signed } from './rules.js';
+import { RECENT_ITEMS_KEPT, SEEN_EVENT_IDS_KEPT, note, rulesOf, type Engagement, type LeadContext, type LeadMachineState, type ScoreBucket } from './state.js';
 
 /**
  * Engagement and decay: an event scores once per eventId (within the remembered window), only
@@ -53,16 +54,23 @@ export function nextDecayAt(engagement: Engagement, ctx: LeadContext): number | 
   return due;
 }
 
-/** Folds the oldest recent items beyond RECENT_ITEMS_KEPT into per-type (per-day with decay) buckets. */
+/** Folds the oldest recent items beyond RECENT_ITEMS_KEPT into per-type and rule (per-day with decay) buckets. */
 function foldOld(engagement: Engagement, withDecay: boolean): Engagement {
   if (engagement.recent.length <= RECENT_ITEMS_KEPT) return engagement;
   const overflow = engagement.recent.slice(0, engagement.recent.length - RECENT_ITEMS_KEPT);
   const earlier = [...engagement.earlier];
   for (const item of overflow) {
     const day = withDecay && item.scoredAt !== undefined ? Math.floor(item.scoredAt / DAY_MS) : undefined;
-    const at = earlier.findIndex((b) => b.type === item.type && (b.scoredAt === undefined ? day === undefined : day !== undefined && Math.floor(b.scoredAt / DAY_MS) === day));
+    const at = earlier.findIndex((b) => b.type === item.type && b.rule === item.rule && (b.scoredAt === undefined ? day === undefined : day !== undefined && Math.floor(b.scoredAt / DAY_MS) === day));
     if (at < 0) {
-      earlier.push({ type: item.type, points: item.points, count: 1, occurredAt: item.occurredAt, ...(item.scoredAt !== undefined && withDecay ? { scoredAt: item.scoredAt } : {}) });
+      earlier.push({
+        type: item.type,
+        points: item.points,
+        count: 1,
+        occurredAt: item.occurredAt,
+        ...(item.scoredAt !== undefined && withDecay ? { scoredAt: item.scoredAt } : {}),
+        ...(item.rule !== undefined ? { rule: item.rule } : {}),
+      });
     } else {
       const bucket = earlier[at]!;
       earlier[at] = {
@@ -77,8 +85,10 @@ function foldOld(engagement: Engagement, withDecay: boolean): Engagement {
 }
 
 /**
- * Takes one engagement event in: remembers its eventId and type, scores it once. Returns the
- * points it earned (0 for a repeat, an unscored type, or a closed lead) or undefined for a repeat.
+ * Takes one engagement event in: remembers its eventId and type, scores it once (the first
+ * matching conditional rule, within its cap, else the flat table). Returns the points it earned
+ * (0 for an unscored type, a capped rule, or a closed lead; negative for a rule that takes
+ * points) or undefined for a repeat.
  */
 export function takeEvent(state: LeadMachineState, event: EngagementEvent, ctx: LeadContext, scoring: boolean): number | undefined {
   const engagement = state.engagement;
@@ -86,21 +96,35 @@ export function takeEvent(state: LeadMachineState, event: EngagementEvent, ctx: 
   const seen = [...engagement.seen, event.eventId];
   state.engagement = { ...engagement, seen: seen.length > SEEN_EVENT_IDS_KEPT ? seen.slice(seen.length - SEEN_EVENT_IDS_KEPT) : seen };
   if (!scoring) return 0;
-  const points = pointsOf(ctx.program.scoring, event.type);
-  if (points === undefined) return 0;
+  const scored = scoreEvent(ctx.program.scoring, rulesOf(state, ctx), event, state.engagement.caps ?? {}, ctx.now);
+  if (scored === undefined) return 0;
   state.engagement.lastSeen = { ...state.engagement.lastSeen, [event.type]: ctx.now };
-  if (points === 0) return 0;
+  if (scored.caps) state.engagement.caps = scored.caps;
+  const { points, rule } = scored;
+  const ruleText = rule === event.type ? '' : ` (rule ${rule}${scored.cappedFrom !== undefined ? `, capped from ${signed(scored.cappedFrom)}` : ''})`;
+  if (points === 0) {
+    if (scored.cappedFrom !== undefined) note(state, ctx, 'event', `${event.type} ${signed(0)}${ruleText} → score ${state.engagement.score}`);
+    return 0;
+  }
   applyDecay(state, ctx);
-  const item: ScoreItem = { eventId: event.eventId, type: event.type, points, occurredAt: event.occurredAt, ...(ctx.program.decay ? { scoredAt: ctx.now } : {}) };
+  const item: ScoreItem = {
+    eventId: event.eventId,
+    type: event.type,
+    points,
+    occurredAt: event.occurredAt,
+    ...(ctx.program.decay ? { scoredAt: ctx.now } : {}),
+    ...(rule !== event.type ? { rule } : {}),
+  };
   const next = foldOld({ ...state.engagement, recent: [...state.engagement.recent, item] }, ctx.program.decay !== undefined);
   state.engagement = { ...next, score: state.engagement.score + points };
-  note(state, ctx, 'event', `${event.type} +${points} → score ${state.engagement.score}`);
+  note(state, ctx, 'event', `${event.type} ${signed(points)}${ruleText} → score ${state.engagement.score}`);
   return points;
 }
 
 /** Sales rejected the lead: the score starts again from 0. */
 export function resetScore(state: LeadMachineState): void {
-  state.engagement = { ...state.engagement, score: 0, recent: [], earlier: [] };
+  const { caps: _caps, ...engagement } = state.engagement;
+  state.engagement = { ...engagement, score: 0, recent: [], earlier: [] };
 }
 
 /** The breakdown people see: older points summed per type first, then the recent events. */
@@ -112,7 +136,20 @@ export function scoreBreakdown(engagement: Engagement): ScoreItem[] {
       points: bucket.points,
       occurredAt: bucket.occurredAt,
       ...(bucket.scoredAt !== undefined ? { scoredAt: bucket.scoredAt } : {}),
+      ...(bucket.rule !== undefined ? { rule: bucket.rule } : {}),
     }),
   );
   return [...earlier, ...engagement.recent];
+}
+
+/** The breakdown as the lead detail shows it: every line names its rule, its events and when it stops counting. */
+export function scoreLines(engagement: Engagement, ctx: LeadContext): ScoreLine[] {
+  const after = decayMs(ctx);
+  const counted = new Map(engagement.earlier.map((bucket) => [`earlier:${bucket.type}:${bucket.count}`, bucket.count]));
+  return scoreBreakdown(engagement).map((item) => ({
+    ...item,
+    rule: item.rule ?? item.type,
+    count: counted.get(item.eventId) ?? 1,
+    countsUntil: after === undefined || item.scoredAt === undefined ? null : new Date(item.scoredAt + after).toISOString(),
+  }));
 }

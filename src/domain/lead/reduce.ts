@@ -1,12 +1,13 @@
 import type { EngagementEvent } from '../lead.js';
 import { withProfileChange, type ProfileChange } from '../profile.js';
-import type { Sequence } from '../../sequences/model.js';
+import type { Rules, Sequence } from '../../sequences/model.js';
 import { sequenceLabel } from '../../sequences/steps.js';
 import type { LeadEffect } from './effects.js';
 import { applyDecay, nextDecayAt, takeEvent } from './engagement.js';
 import { checkDecision, decide, escalateIfDue, ownerAssigned, slaIfDue, type Decision } from './review.js';
 import { emailAnswered, requestMigration, sequenceWakeAt, walk, type EmailOutcome } from './sequence.js';
-import { SCORE_WRITE_DELAY_MS, draftOf, isTerminal, note, type LeadContext, type LeadMachineState } from './state.js';
+import { gradeOf } from './rules.js';
+import { SCORE_WRITE_DELAY_MS, draftOf, isTerminal, note, rulesOf, type LeadContext, type LeadMachineState } from './state.js';
 import { changedAttributes, leadView, visibleKey } from './views.js';
 
 /**
@@ -24,7 +25,8 @@ export type LeadInput =
   | { kind: 'profileChange'; profile: ProfileChange }
   | { kind: 'decision'; decision: Decision }
   | { kind: 'unsubscribe' }
-  | { kind: 'migrationRequest'; sequence: Sequence }
+  /** A newer sequence version, and the program's current rules when it has some (applied at once when newer). */
+  | { kind: 'migrationRequest'; sequence: Sequence; rules?: Rules }
   /** A timer the lead asked for (`wakeAt`) is due; any due work is done, whichever timer it was. */
   | { kind: 'timerDue' }
   | { kind: 'effectResult'; result: EffectResult };
@@ -32,6 +34,17 @@ export type LeadInput =
 export interface Transition {
   state: LeadMachineState;
   effects: LeadEffect[];
+}
+
+/** Newer qualification rules apply from now on: points already given stay, new events score by them. */
+function adoptRules(state: LeadMachineState, rules: Rules, ctx: LeadContext, effects: LeadEffect[]): void {
+  const current = rulesOf(state, ctx);
+  if (current && rules.version <= current.version) return;
+  const before = gradeOf(state.profile, current);
+  state.rules = rules;
+  const after = gradeOf(state.profile, rules);
+  note(state, ctx, 'qualification', `rules v${rules.version} apply from now on (were ${current ? `v${current.version}` : 'the flat table'})${after !== before ? `: grade ${before ?? 'none'} → ${after ?? 'none'}` : ''}`);
+  escalateIfDue(state, ctx, effects);
 }
 
 function take(state: LeadMachineState, input: LeadInput, ctx: LeadContext, effects: LeadEffect[]): void {
@@ -53,8 +66,13 @@ function take(state: LeadMachineState, input: LeadInput, ctx: LeadContext, effec
       if (!open) return;
       const { profile } = input;
       const timezoneChanged = profile.timezone !== undefined && profile.timezone !== state.profile.timezone;
+      const before = gradeOf(state.profile, rulesOf(state, ctx));
       state.profile = withProfileChange(state.profile, profile);
       note(state, ctx, 'profile', `profile updated (${Object.keys(profile).join(', ')})`);
+      const after = gradeOf(state.profile, rulesOf(state, ctx));
+      if (after !== before) note(state, ctx, 'qualification', `grade ${before ?? 'none'} → ${after ?? 'none'}`);
+      // A lead held back by its grade goes to sales review once the new profile fits.
+      escalateIfDue(state, ctx, effects);
       // An email waiting for the send window waits for the window of the new time zone.
       if (timezoneChanged && !state.emailInFlight && state.sequence.sendAt !== undefined) state.sequence = { ...state.sequence, sendAt: undefined };
       return;
@@ -68,8 +86,13 @@ function take(state: LeadMachineState, input: LeadInput, ctx: LeadContext, effec
       note(state, ctx, 'unsubscribed', 'unsubscribed: no more marketing email');
       return;
     case 'migrationRequest':
-      if (open) requestMigration(state, input.sequence, ctx);
-      else note(state, ctx, 'sequence', `migration to ${sequenceLabel(input.sequence)} ignored: the lead is ${state.stage}`);
+      if (!open) {
+        note(state, ctx, 'sequence', `migration to ${sequenceLabel(input.sequence)} ignored: the lead is ${state.stage}`);
+        return;
+      }
+      // A request that brings only newer rules (the lead runs this version already) says nothing of the sequence.
+      if (!input.rules || input.sequence.id !== state.sequence.id || input.sequence.version > state.sequence.version) requestMigration(state, input.sequence, ctx);
+      if (input.rules) adoptRules(state, input.rules, ctx, effects);
       return;
     case 'timerDue':
       return;
@@ -97,7 +120,7 @@ function publish(state: LeadMachineState, ctx: LeadContext, effects: LeadEffect[
     if (view.score === published.score || !scoreDue) return;
   }
   const revision = published.revision + 1;
-  const changes = changedAttributes(state, true);
+  const changes = changedAttributes(state, ctx, true);
   // First in the list: what people see is written before anything else is carried out.
   effects.unshift(
     { kind: 'recordReadModel', revision, view, transitions: published.transitions, decisions: published.decisions, slaBreaches: published.slaBreaches },

@@ -5,7 +5,8 @@ import type { LeadEffect } from './effects.js';
 import { resetScore, scoreBreakdown } from './engagement.js';
 import { enrol } from './sequence.js';
 import { salesNotificationKey, slaReminderKey } from './send-keys.js';
-import { DEFAULT_REVIEW_SLA, isTerminal, note, type LeadContext, type LeadMachineState } from './state.js';
+import { gradeAtLeast, gradeOf } from './rules.js';
+import { DEFAULT_REVIEW_SLA, isTerminal, note, rulesOf, type LeadContext, type LeadMachineState } from './state.js';
 
 /**
  * Sales review and its SLA: the threshold hands a nurturing lead to sales; sales accepts or
@@ -47,7 +48,21 @@ function changeStage(state: LeadMachineState, ctx: LeadContext, to: LeadStage, r
 
 /** A nurturing lead at the threshold goes to sales review; the owner is assigned, then sales notified. */
 export function escalateIfDue(state: LeadMachineState, ctx: LeadContext, effects: LeadEffect[]): void {
-  if (state.stage !== 'nurturing' || state.engagement.score < ctx.program.threshold) return;
+  if (state.stage !== 'nurturing' || state.engagement.score < ctx.program.threshold) {
+    state.heldBackAt = undefined;
+    return;
+  }
+  const rules = rulesOf(state, ctx);
+  const grade = gradeOf(state.profile, rules);
+  if (!gradeAtLeast(grade, rules?.minGrade)) {
+    // Said once per grade that holds it back, not on every event.
+    if (state.heldBackAt !== grade) {
+      note(state, ctx, 'qualification', `score ${state.engagement.score} reached ${ctx.program.threshold}, but grade ${grade ?? 'none'} is below the ${rules!.minGrade} sales review needs: stays in nurturing`);
+    }
+    state.heldBackAt = grade ?? 'none';
+    return;
+  }
+  state.heldBackAt = undefined;
   state.reviewCount += 1;
   changeStage(state, ctx, 'sales_review', 'threshold_reached');
   state.review = { reviewNo: state.reviewCount, since: ctx.now, owner: null, dueAt: addDuration(ctx.now, reviewSla(ctx)), expiries: 0 };
@@ -57,6 +72,7 @@ export function escalateIfDue(state: LeadMachineState, ctx: LeadContext, effects
 /** The owner came back: the review is theirs, and the sales notification goes (to them). */
 export function ownerAssigned(state: LeadMachineState, reviewNo: number, owner: string | null, ctx: LeadContext, effects: LeadEffect[]): void {
   if (reviewNo < 1 || reviewNo > state.reviewCount) return;
+  const grade = gradeOf(state.profile, rulesOf(state, ctx));
   if (state.review?.reviewNo === reviewNo) {
     state.review = { ...state.review, owner };
     state.owner = owner;
@@ -67,8 +83,9 @@ export function ownerAssigned(state: LeadMachineState, reviewNo: number, owner: 
     sendKey: salesNotificationKey(state.profile.id, reviewNo),
     reviewNo,
     score: state.engagement.score,
-    events: scoreBreakdown(state.engagement).map(({ type, points, occurredAt }) => ({ type, points, occurredAt })),
+    events: scoreBreakdown(state.engagement).map(({ type, points, occurredAt, rule }) => ({ type, points, occurredAt, ...(rule !== undefined ? { rule } : {}) })),
     owner: state.review?.reviewNo === reviewNo ? owner : null,
+    ...(grade ? { grade } : {}),
   });
 }
 

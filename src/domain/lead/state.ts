@@ -1,5 +1,6 @@
-import type { LeadProfile, LeadStage, RejectReason, ScoreItem, TimelineEntry } from '../lead.js';
-import type { ProgramSnapshot, Sequence } from '../../sequences/model.js';
+import type { Grade, LeadProfile, LeadStage, RejectReason, ScoreItem, TimelineEntry } from '../lead.js';
+import type { ProgramSnapshot, Rules, Sequence } from '../../sequences/model.js';
+import type { CapPeriod } from './rules.js';
 
 /**
  * The lead as a state machine: everything its workflow carries, as plain data (it crosses
@@ -28,6 +29,8 @@ export interface ScoreBucket {
   scoredAt?: number;
   /** The earliest occurredAt in the bucket. */
   occurredAt: string;
+  /** The conditional rule that gave the points; absent: the flat table. */
+  rule?: string;
 }
 
 export interface Engagement {
@@ -41,6 +44,8 @@ export interface Engagement {
   seen: string[];
   /** When each known event type last arrived (epoch ms). */
   lastSeen: Record<string, number>;
+  /** Per capped rule, the points it gave in its current period (one entry per capped rule). */
+  caps?: Record<string, CapPeriod>;
 }
 
 /** Where the lead stands in its sequence. */
@@ -112,6 +117,8 @@ export interface SearchAttributeValues {
   reviewCount: number;
   unsubscribed: boolean;
   owner: string | null;
+  /** Fit grade, null without fit rules. */
+  grade: Grade | null;
 }
 
 /** What the lead has told the world: the read model's revision and content, the search attributes. */
@@ -160,6 +167,10 @@ export interface LeadMachineState {
   published: Published;
   /** This run has its "continuing as new" line in the timeline (the next run starts without it). */
   rolloverNoted?: boolean;
+  /** Rules a migration brought in, newer than the snapshot's (absent: the snapshot's rules). */
+  rules?: Rules;
+  /** The grade that kept the lead from sales review at its score, once noted (cleared when it escalates or its score drops below). */
+  heldBackAt?: Grade | 'none';
 }
 
 /** What `reduce` reads besides the state: the clock, the pinned program, the history's length. */
@@ -204,6 +215,9 @@ export function draftOf(state: LeadMachineState): LeadMachineState {
     published: { ...state.published },
   };
 }
+
+/** The qualification rules the lead runs under: a migration's, else its snapshot's. */
+export const rulesOf = (state: Pick<LeadMachineState, 'rules'>, ctx: LeadContext): Rules | undefined => state.rules ?? ctx.program.rules;
 
 export const isTerminal = (stage: LeadStage): boolean => stage === 'accepted' || stage === 'disqualified';
 

@@ -1,7 +1,8 @@
 import type { DeliveryView, LeadView, ReviewView } from '../lead.js';
 import { leadTimeZone, sendsInCapWindow } from '../../sequences/delivery.js';
-import { scoreBreakdown } from './engagement.js';
-import { currentSequence, type LeadContext, type LeadMachineState, type ReviewState, type SearchAttributeValues } from './state.js';
+import { scoreLines } from './engagement.js';
+import { gradeOf } from './rules.js';
+import { currentSequence, rulesOf, type LeadContext, type LeadMachineState, type ReviewState, type SearchAttributeValues } from './state.js';
 
 /** The lead as people see it (API, state query, read model, Temporal UI), computed from its state. */
 
@@ -52,7 +53,9 @@ export function leadView(state: LeadMachineState, ctx: LeadContext): LeadView {
     unsubscribed: state.unsubscribed,
     sequence: { id: state.sequence.id, version: state.sequence.version, step: state.sequence.step },
     nextActionAt: nextActionAt(state, ctx),
-    scoreBreakdown: scoreBreakdown(state.engagement),
+    scoreBreakdown: scoreLines(state.engagement, ctx),
+    grade: gradeOf(state.profile, rulesOf(state, ctx)),
+    rulesVersion: rulesOf(state, ctx)?.version ?? null,
     review: reviewView(state.review),
     owner: state.owner,
     slaBreaches: state.slaBreaches,
@@ -66,11 +69,13 @@ export function leadView(state: LeadMachineState, ctx: LeadContext): LeadView {
  * follows from it): a change of the score alone is written coalesced.
  */
 export function visibleKey(view: LeadView): string {
-  return JSON.stringify([view.stage, view.reviewCount, view.unsubscribed, view.sequence, view.nextActionAt, view.review, view.owner, view.slaBreaches, view.lastRejectReason, view.email]);
+  // The grade and rules version only when there are rules: leads without keep the key they carried before rules existed.
+  return JSON.stringify([view.stage, view.reviewCount, view.unsubscribed, view.sequence, view.nextActionAt, view.review, view.owner, view.slaBreaches, view.lastRejectReason, view.email, ...(view.grade ? [view.grade] : []), ...(view.rulesVersion ? [view.rulesVersion] : [])]);
 }
 
-export function searchAttributeValues(state: LeadMachineState): SearchAttributeValues {
+export function searchAttributeValues(state: LeadMachineState, ctx: LeadContext): SearchAttributeValues {
   return {
+    grade: gradeOf(state.profile, rulesOf(state, ctx)),
     stage: state.stage,
     score: state.engagement.score,
     sequence: `${state.sequence.id}@v${state.sequence.version}`,
@@ -81,15 +86,15 @@ export function searchAttributeValues(state: LeadMachineState): SearchAttributeV
 }
 
 /** The values that differ from those last published (the score only when `withScore`). */
-export function changedAttributes(state: LeadMachineState, withScore: boolean): Partial<SearchAttributeValues> {
-  const now = searchAttributeValues(state);
+export function changedAttributes(state: LeadMachineState, ctx: LeadContext, withScore: boolean): Partial<SearchAttributeValues> {
+  const now = searchAttributeValues(state, ctx);
   const published = state.published.attributes;
   const changes: Partial<SearchAttributeValues> = {};
   for (const key of Object.keys(now) as Array<keyof SearchAttributeValues>) {
     if (key === 'score' && !withScore) continue;
     const before = Object.hasOwn(published, key) ? published[key] : undefined;
-    // An owner never set and an owner cleared are the same: no attribute.
-    if (key === 'owner' && (before ?? null) === now.owner) continue;
+    // An owner (a grade) never set and one cleared are the same: no attribute.
+    if ((key === 'owner' || key === 'grade') && (before ?? null) === now[key]) continue;
     if (before !== now[key]) (changes as Record<string, unknown>)[key] = now[key];
   }
   return changes;
@@ -100,6 +105,8 @@ export function currentDetails(state: LeadMachineState, ctx: LeadContext): strin
   const parts = [`**${state.stage}**`, `score ${state.engagement.score}/${ctx.program.threshold}`, `${state.sequence.id}@v${state.sequence.version} step ${state.sequence.step}`];
   const review = reviewView(state.review);
   if (review) parts.push(`review #${review.reviewNo} ${review.slaState}${review.owner ? ` (owner ${review.owner})` : ''}`);
+  const grade = gradeOf(state.profile, rulesOf(state, ctx));
+  if (grade) parts.push(`grade ${grade}`);
   if (state.unsubscribed) parts.push('unsubscribed');
   return parts.join(' · ');
 }
