@@ -87,6 +87,17 @@ export function programSnapshot(sequenceId: string = DEFAULT_SEQUENCE_ID, progra
   return snapshot;
 }
 
+/**
+ * What a campaign pins for its leads: the catalog's current version of `sequenceId` and every
+ * sequence its gotos reach (templates are rendered when each email goes).
+ */
+export function campaignSnapshot(sequenceId: string): { sequence: Sequence; sequences?: Sequence[] } {
+  const sequence = ownEntry(sequences, sequenceId);
+  if (!sequence) throw new Error(`unknown sequence "${sequenceId}"`);
+  const reachable = reachableSequences([sequence]).filter((s) => s.id !== sequence.id);
+  return { sequence, ...(reachable.length ? { sequences: reachable } : {}) };
+}
+
 /** The default program with deployment settings applied (SALES_REVIEW_SLA). */
 export function programFor(settings: { reviewSla?: string } = {}): Program {
   return settings.reviewSla ? ProgramSchema.parse({ ...defaultProgram, review: { sla: settings.reviewSla } }) : defaultProgram;

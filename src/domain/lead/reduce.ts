@@ -2,6 +2,7 @@ import type { EngagementEvent, LeadProfile } from '../lead.js';
 import type { Sequence } from '../../sequences/model.js';
 import { sequenceLabel } from '../../sequences/steps.js';
 import type { LeadEffect } from './effects.js';
+import { checkCampaignEnrolment, takeCampaign, type CampaignEnrolment } from './campaign.js';
 import { applyDecay, nextDecayAt, takeEvent } from './engagement.js';
 import { checkDecision, decide, escalateIfDue, ownerAssigned, slaIfDue, type Decision } from './review.js';
 import { emailAnswered, requestMigration, sequenceWakeAt, walk, type EmailOutcome } from './sequence.js';
@@ -24,6 +25,8 @@ export type LeadInput =
   | { kind: 'decision'; decision: Decision }
   | { kind: 'unsubscribe' }
   | { kind: 'migrationRequest'; sequence: Sequence }
+  /** A campaign enrols the lead in its sequence (refused ones change nothing: see checkCampaignEnrolment). */
+  | ({ kind: 'campaignEnrolment' } & CampaignEnrolment)
   /** A timer the lead asked for (`wakeAt`) is due; any due work is done, whichever timer it was. */
   | { kind: 'timerDue' }
   | { kind: 'effectResult'; result: EffectResult };
@@ -70,6 +73,11 @@ function take(state: LeadMachineState, input: LeadInput, ctx: LeadContext, effec
       if (open) requestMigration(state, input.sequence, ctx);
       else note(state, ctx, 'sequence', `migration to ${sequenceLabel(input.sequence)} ignored: the lead is ${state.stage}`);
       return;
+    case 'campaignEnrolment': {
+      const { kind: _kind, ...enrolment } = input;
+      if (checkCampaignEnrolment(state, enrolment, ctx) === undefined) takeCampaign(state, enrolment, ctx);
+      return;
+    }
     case 'timerDue':
       return;
     case 'effectResult':

@@ -153,8 +153,10 @@ export interface LeadMachineState {
   sentAt: number[];
   firstEmailDone: boolean;
   emailInFlight?: EmailInFlight;
-  /** Sequence versions the lead was migrated to. */
+  /** Sequence versions the lead was migrated to, or a campaign enrolled it in. */
   pinned: Sequence[];
+  /** Campaigns that enrolled the lead, oldest first (at most CAMPAIGNS_KEPT; absent in states from before campaigns). */
+  campaigns?: string[];
   pendingMigration?: Sequence;
   timeline: TimelineEntry[];
   published: Published;
