@@ -28,11 +28,12 @@ const WRITE_PROGRESS = `
 
 type Outcome = 'enrolled' | 'failed' | Exclude<CampaignSkipReason, 'already_enrolled'>;
 
-const heartbeat = (details: unknown): void => {
+/** The activity's context, or undefined outside an activity (unit tests). */
+const activityContext = (): Context | undefined => {
   try {
-    Context.current().heartbeat(details);
+    return Context.current();
   } catch {
-    // outside an activity (unit tests)
+    return undefined;
   }
 };
 
@@ -70,6 +71,8 @@ export function createCampaignActivities({ pool, client, logger }: CampaignActiv
       }
 
       // The i-th lead of the page starts no earlier than i / rate seconds after the page began.
+      // Cancelled (the worker shuts down, the attempt timed out): no new lead is asked, the page fails and is retried.
+      const context = activityContext();
       const outcomes: Outcome[] = new Array(ids.length);
       const started = Date.now();
       let next = 0;
@@ -77,9 +80,10 @@ export function createCampaignActivities({ pool, client, logger }: CampaignActiv
       const lane = async () => {
         for (let i = next++; i < ids.length; i = next++) {
           const due = started + (i * 1000) / campaign.ratePerSecond;
-          if (due > Date.now()) await sleep(due - Date.now());
+          if (due > Date.now()) await (context ? context.sleep(due - Date.now()) : sleep(due - Date.now()));
+          if (context?.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? new Error('cancelled');
           outcomes[i] = await ask(ids[i]!);
-          heartbeat({ done: ++done, of: ids.length });
+          context?.heartbeat({ done: ++done, of: ids.length });
         }
       };
       await Promise.all(Array.from({ length: Math.min(IN_FLIGHT_MAX, ids.length) }, lane));
