@@ -127,8 +127,10 @@ const campaignRow = async (id: string) => (await pg.pool.query('SELECT status, e
 describe('campaign workflow', () => {
   it('over 500 leads, with the worker stopped mid-way: resumes on another worker, each lead enrolled once, none missed', { timeout: 300_000 }, async () => {
     const taskQueue = `campaign-${randomUUID()}`;
+    const t0 = Date.now();
     let first = await startWorker(taskQueue);
     const ids = await startLeads(taskQueue, 'k', 500);
+    const t1 = Date.now();
     // 50 leads a page, a new run every 3 pages: the stop falls in a later run, mid-page.
     const handle = await startCampaign(taskQueue, 'kill', { leadIds: ids }, { ratePerSecond: 400, pageSize: 50, pagesPerRun: 3 });
     await eventually(async () => expect((await campaignRow('kill')).pages).toBeGreaterThanOrEqual(4), { timeoutMs: 120_000, intervalMs: 50 });
@@ -138,8 +140,10 @@ describe('campaign workflow', () => {
     expect(stoppedAt.status).toBe('running');
     expect(stoppedAt.enrolled).toBeLessThan(500);
 
+    const t2 = Date.now();
     const second = await startWorker(taskQueue);
     const result = await handle.result();
+    const t3 = Date.now();
     expect(result).toMatchObject({ status: 'completed', matched: 500, enrolled: 500, failed: 0 });
     expect(Object.values(result.skipped).reduce((a, b) => a + b, 0)).toBe(0);
     expect(await campaignRow('kill')).toMatchObject({ status: 'completed', enrolled: 500, failed: 0 });
@@ -150,6 +154,8 @@ describe('campaign workflow', () => {
     expect(runCount).toBeGreaterThanOrEqual(4);
 
     const counts = await enrolmentsBy('kill', ids);
+    const s = (ms: number) => (ms / 1000).toFixed(1);
+    console.log(`campaign over 500 leads: leads started in ${s(t1 - t0)} s; ${stoppedAt.enrolled} enrolled in ${s(t2 - t1)} s before the stop, the rest in ${s(t3 - t2)} s after; ${s(Date.now() - t3)} s to query every lead`);
     expect([...counts.values()].filter((n) => n !== 1)).toEqual([]);
     expect(counts.size).toBe(500);
     second.worker.shutdown();
