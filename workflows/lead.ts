@@ -23,7 +23,7 @@ import { reduce, wakeAt, type LeadInput, type WakeTimes } from '../src/domain/le
 import { checkDecision, type Decision } from '../src/domain/lead/review.js';
 import { checkCampaignEnrolment, type CampaignEnrolment } from '../src/domain/lead/campaign.js';
 import type { EmailOutcome } from '../src/domain/lead/sequence.js';
-import { isTerminal, newLeadState, type LeadContext } from '../src/domain/lead/state.js';
+import { isTerminal, newLeadState, pinnedTemplate, type LeadContext } from '../src/domain/lead/state.js';
 import { currentDetails, leadView } from '../src/domain/lead/views.js';
 import { leadWorkflowV1 } from './lead-v1.js';
 import { acceptUpdate, campaignEnrolmentUpdate, disqualifyUpdate, engagementSignal, leadStateQuery, migrateSequenceSignal, rejectUpdate, unsubscribeSignal, updateProfileSignal, type LeadStateView, type LeadWorkflowInput } from './messages.js';
@@ -148,7 +148,8 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
   async function sendMarketing({ sendKey, template, sequence, step }: SendMarketingEmail): Promise<void> {
     let outcome: EmailOutcome;
     try {
-      const pinned = program.templates && Object.hasOwn(program.templates, template) ? { content: program.templates[template]! } : {};
+      const content = pinnedTemplate(state, program, template);
+      const pinned = content ? { content } : {};
       const result = await sendNurtureEmail.executeWithOptions({ summary: `email "${template}" (${sequence} step ${step})` }, [{ lead: state.profile, template, sendKey, sequence, step, ...pinned }]);
       outcome = result.suppressed ? 'suppressed' : result.bounced ? 'bounced' : result.sent ? 'sent' : 'alreadySent';
     } catch (error) {

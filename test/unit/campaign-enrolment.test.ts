@@ -5,6 +5,7 @@ import {
   checkCampaignEnrolment,
   marketingSendKey,
   newLeadState,
+  pinnedTemplate,
   reduce,
   type CampaignEnrolment,
   type CampaignSkipReason,
@@ -117,11 +118,16 @@ describe('campaign enrolment: what it changes', () => {
     expect(lead.state.timeline.at(-1)?.text).toBe('campaign spring: onboarding@v1 ends at step 1; webinar-invite@v1 starts (enrolment 2)');
   });
 
-  it('pins the campaign sequence and the sequences its gotos reach, so the lead runs them whatever the catalog says later', () => {
+  it('pins the campaign sequence, the sequences its gotos reach and their template sources, so the lead runs them whatever the catalog says later', () => {
     const lead = new Lead();
     lead.campaign(webinar());
     expect(lead.state.pinned.map((s) => s.id).sort()).toEqual(['onboarding', 'webinar-invite']);
     expect(lead.state.pinned.find((s) => s.id === 'webinar-invite')).toEqual(sequences['webinar-invite']);
+    // And its templates' sources, which win over the program's of the same id.
+    const snapshot = campaignSnapshot('webinar-invite');
+    expect(Object.keys(lead.state.templates ?? {}).sort()).toEqual(Object.keys(snapshot.templates!).sort());
+    expect(pinnedTemplate(lead.state, program, 'webinar-invite')).toEqual(snapshot.templates!['webinar-invite']);
+    expect(pinnedTemplate(lead.state, program, 'no-such-template')).toBeUndefined();
   });
 
   it('an email in flight from the old sequence does not move the new one on', () => {

@@ -69,8 +69,10 @@ describe('a campaign-enrolled lead', () => {
       expect(invite!.at - enrolledAt).toBeLessThan(60_000);
       expect(reminder!.at - invite!.at).toBeGreaterThanOrEqual(3 * DAY);
       expect(reminder!.at - invite!.at).toBeLessThan(3 * DAY + 60_000);
-      // The campaign's templates were not pinned at the lead's enrolment: rendered when each goes.
-      expect(inputs.filter((i) => i.template.startsWith('webinar')).map((i) => i.content)).toEqual([undefined, undefined]);
+      // The campaign's template sources went with its sequence (rendered for the lead as each goes).
+      const snapshot = campaignSnapshot('webinar-invite');
+      expect(inputs.filter((i) => i.template.startsWith('webinar')).map((i) => i.content)).toEqual([snapshot.templates!['webinar-invite'], snapshot.templates!['webinar-reminder']]);
+      expect(snapshot.templates!['webinar-invite']).toMatchObject({ kind: 'marketing', source: expect.anything() });
       expect(recorded.repeatedSendKeys()).toEqual([]);
 
       // Asked again (a campaign retrying its page): refused by the validator, nothing sent.

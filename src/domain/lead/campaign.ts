@@ -1,4 +1,4 @@
-import type { Sequence } from '../../sequences/model.js';
+import type { PinnedEmail, Sequence } from '../../sequences/model.js';
 import { sequenceLabel } from '../../sequences/steps.js';
 import { enrol } from './sequence.js';
 import { currentSequence, isTerminal, note, type LeadContext, type LeadMachineState } from './state.js';
@@ -22,6 +22,8 @@ export interface CampaignEnrolment {
   sequence: Sequence;
   /** Sequences its gotos reach, pinned with it. */
   sequences?: Sequence[];
+  /** Its templates' sources as the campaign pinned them (rendered for the lead as each email goes). */
+  templates?: Record<string, PinnedEmail>;
 }
 
 export interface CampaignRefusal {
@@ -53,6 +55,8 @@ export function takeCampaign(state: LeadMachineState, enrolment: CampaignEnrolme
   const ids = new Set(incoming.map((s) => s.id));
   // One pinned version per sequence id: the list stays bounded by the catalog's size.
   state.pinned = [...state.pinned.filter((s) => !ids.has(s.id)), ...incoming];
+  // Keyed by template id, the latest pin winning: bounded by the catalog's templates.
+  if (enrolment.templates) state.templates = { ...state.templates, ...enrolment.templates };
   const campaigns = [...(state.campaigns ?? []), enrolment.campaignId];
   state.campaigns = campaigns.length > CAMPAIGNS_KEPT ? campaigns.slice(campaigns.length - CAMPAIGNS_KEPT) : campaigns;
   const from = state.sequence;

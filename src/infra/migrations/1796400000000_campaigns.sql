@@ -23,8 +23,5 @@ CREATE TABLE campaigns (
 );
 CREATE INDEX campaigns_started_idx ON campaigns (started_at DESC);
 
--- Until the fit-grade migration lands beside this one (segments filter on it).
-ALTER TABLE leads ADD COLUMN IF NOT EXISTS grade text;
-
 -- Down Migration
 DROP TABLE campaigns;
