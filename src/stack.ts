@@ -173,6 +173,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         shutdownGraceSeconds: config.workerShutdownGraceSeconds,
         ...(config.workerMaxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.workerMaxCachedWorkflows } : {}),
         dataConverter,
+        client,
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
         ...(options.tracing ? { tracing: options.tracing } : {}),
       });

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { Api, ApiError, credentialStore, type Credentials, type Session } from './api.ts';
+import { CampaignsPage } from './CampaignsPage.tsx';
 import { FunnelPage } from './FunnelPage.tsx';
 import { LeadPage } from './LeadPage.tsx';
 import { MailboxPage } from './MailboxPage.tsx';
@@ -68,6 +69,7 @@ export function App() {
     by: credentials.by,
     canDecide: roles.includes('sales') || roles.includes('admin'),
     canSeeFunnel: roles.some((r) => r === 'sales' || r === 'marketing' || r === 'admin'),
+    canRunCampaigns: roles.some((r) => r === 'marketing' || r === 'admin'),
   };
   return <Console signed={signed} onSignOut={() => signOut()} />;
 }
@@ -123,6 +125,7 @@ function Console({ signed, onSignOut }: { signed: Signed; onSignOut: () => void 
   const nav: Array<{ route: Route; label: string; show: boolean }> = [
     { route: { page: 'queue' }, label: 'Review queue', show: true },
     { route: { page: 'funnel' }, label: 'Funnel', show: signed.canSeeFunnel },
+    { route: { page: 'campaigns' }, label: 'Campaigns', show: signed.canRunCampaigns },
     { route: { page: 'mailbox' }, label: 'Mailbox', show: signed.session.mailbox },
   ];
   const active = route.page === 'lead' ? 'queue' : route.page;
@@ -178,6 +181,7 @@ function Console({ signed, onSignOut }: { signed: Signed; onSignOut: () => void 
           />
         )}
         {route.page === 'funnel' && (signed.canSeeFunnel ? <FunnelPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}
+        {route.page === 'campaigns' && (signed.canRunCampaigns ? <CampaignsPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}
         {route.page === 'mailbox' && (signed.session.mailbox ? <MailboxPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}
       </main>
     </>

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type * as S from '../../src/server/schemas.ts';
+import type * as C from '../../src/server/campaign-routes.ts';
 
 // The console's types are the API's own zod schemas, so the two cannot drift apart.
 export type Session = z.infer<typeof S.Session>;
@@ -9,6 +10,8 @@ export type Funnel = z.infer<typeof S.Funnel>;
 export type FunnelFigures = Omit<Funnel, 'filter' | 'bySequence' | 'byWeek'>;
 export type MailMessage = z.infer<typeof S.Mailbox>['messages'][number];
 export type RejectReason = Session['rejectReasons'][number];
+export type Campaign = z.infer<typeof C.Campaign>;
+export type CampaignSegment = z.input<typeof C.SegmentSchema>;
 export type Role = Session['roles'][number];
 
 /** The decision a 409 `not_in_review` names: the one that closed the review first. */
@@ -87,6 +90,11 @@ export class Api {
     const query = new URLSearchParams(Object.entries(filter).filter((entry): entry is [string, string] => Boolean(entry[1])));
     return this.call<Funnel>('GET', `/v1/funnel${query.size ? `?${query}` : ''}`);
   };
+  campaigns = () => this.call<{ campaigns: Campaign[] }>('GET', '/v1/campaigns').then((r) => r.campaigns);
+  dryRun = (segment: CampaignSegment) => this.call<{ matched: number; sample: string[] }>('POST', '/v1/campaigns', { segment, dryRun: true });
+  startCampaign = (body: { id: string; sequence: string; segment: CampaignSegment; ratePerSecond: number }) =>
+    this.call<{ id: string; status: string; matched: number }>('POST', '/v1/campaigns', body);
+  cancelCampaign = (id: string) => this.call<Campaign>('POST', `/v1/campaigns/${encodeURIComponent(id)}/cancel`);
   /** Newest first (the API answers oldest first, up to 1000). */
   mailbox = (to?: string) =>
     this.call<{ messages: MailMessage[] }>('GET', `/v1/dev/mailbox?limit=1000${to ? `&to=${encodeURIComponent(to)}` : ''}`).then((r) => r.messages.reverse());

@@ -1,13 +1,14 @@
 import { useEffect, useState } from 'react';
 
-/** Where the console is: one of its pages, from the URL hash (#/queue, #/leads/ada, #/funnel, #/mailbox). */
-export type Route = { page: 'queue' } | { page: 'lead'; id: string } | { page: 'funnel' } | { page: 'mailbox' };
+/** Where the console is: one of its pages, from the URL hash (#/queue, #/leads/ada, #/funnel, #/mailbox, #/campaigns). */
+export type Route = { page: 'queue' } | { page: 'lead'; id: string } | { page: 'funnel' } | { page: 'mailbox' } | { page: 'campaigns' };
 
 export function parseRoute(hash: string): Route {
   const [, page, id] = hash.replace(/^#/, '').split('/');
   if (page === 'leads' && id) return { page: 'lead', id: decodeURIComponent(id) };
   if (page === 'funnel') return { page: 'funnel' };
   if (page === 'mailbox') return { page: 'mailbox' };
+  if (page === 'campaigns') return { page: 'campaigns' };
   return { page: 'queue' };
 }
 

@@ -2,7 +2,6 @@ import {
   isGrpcDeadlineError,
   isGrpcServiceError,
   WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
   type WorkflowHandle,
@@ -30,6 +29,7 @@ import type { Pool } from '../infra/db.js';
 import { DEFAULT_SEQUENCE_ID, defaultProgram, pinTemplates, programSnapshot, sequences } from '../sequences/catalog.js';
 import type { Program } from '../sequences/model.js';
 import { suppressAddress } from '../infra/suppressions.js';
+import { isClosedWorkflow } from '../infra/temporal/closed.js';
 import {
   acceptUpdate,
   disqualifyUpdate,
@@ -205,6 +205,21 @@ const isTemporalUnavailable = (error: unknown): boolean => {
   return grpc !== undefined && (grpc.code === 4 || grpc.code === 14);
 };
 
+/**
+ * Runs a call to Temporal that the caller must wait for (a decision, a start) with a short
+ * deadline: when Temporal does not answer, a 503 `temporal_unavailable` with Retry-After.
+ */
+export async function withTemporal<T>(client: Client, what: string, run: () => Promise<T>, deadlineMs = TEMPORAL_DEADLINE_MS): Promise<T> {
+  try {
+    return await client.connection.withDeadline(Date.now() + deadlineMs, run);
+  } catch (error) {
+    if (!isTemporalUnavailable(error)) throw error;
+    throw new DomainError(ErrorCodes.temporalUnavailable, `Temporal did not answer within ${deadlineMs / 1000} s: ${what}; try again in ${RETRY_AFTER_SECONDS} s`, {
+      retryAfterSeconds: RETRY_AFTER_SECONDS,
+    });
+  }
+}
+
 /** An event as stored, still to be signalled to its lead's workflow. */
 export interface UndeliveredEvent {
   leadId: string;
@@ -212,11 +227,6 @@ export interface UndeliveredEvent {
   event: EngagementEvent;
 }
 
-/** Is this the failure a closed lead's workflow gives (completed: no run to signal or update)? */
-const isClosedWorkflow = (error: unknown): boolean =>
-  error instanceof WorkflowNotFoundError ||
-  error instanceof WorkflowExecutionAlreadyStartedError ||
-  /already completed|workflow execution already finished/i.test(String((error as Error)?.message));
 
 /**
  * The application's use cases over Temporal and Postgres: the HTTP API calls these, never the
@@ -399,15 +409,8 @@ export class LeadService {
    * Runs a call to Temporal that the caller must wait for (a decision, a start) with a short
    * deadline: when Temporal does not answer, a 503 `temporal_unavailable` with Retry-After.
    */
-  private async withTemporal<T>(what: string, run: () => Promise<T>, deadlineMs = TEMPORAL_DEADLINE_MS): Promise<T> {
-    try {
-      return await this.deps.client.connection.withDeadline(Date.now() + deadlineMs, run);
-    } catch (error) {
-      if (!isTemporalUnavailable(error)) throw error;
-      throw new DomainError(ErrorCodes.temporalUnavailable, `Temporal did not answer within ${deadlineMs / 1000} s: ${what}; try again in ${RETRY_AFTER_SECONDS} s`, {
-        retryAfterSeconds: RETRY_AFTER_SECONDS,
-      });
-    }
+  private withTemporal<T>(what: string, run: () => Promise<T>, deadlineMs = TEMPORAL_DEADLINE_MS): Promise<T> {
+    return withTemporal(this.deps.client, what, run, deadlineMs);
   }
 
   /** The lead's profile, live state (from its workflow) and history (from Postgres). */

@@ -20,6 +20,8 @@ import { HttpError, sendError, toErrorResponse } from './errors.js';
 import * as S from './schemas.js';
 import type { RouteAccess } from './access.js';
 import { registerSequenceRoutes } from './sequence-routes.js';
+import { registerCampaignRoutes } from './campaign-routes.js';
+import { CampaignService } from '../leads/campaigns.js';
 import { registerTrackingRoutes } from './tracking-routes.js';
 import { refuseUnstorableText } from './text-safety.js';
 import { claimDelivery, releaseDelivery, SIGNATURE_HEADER, WebhookVerifier, type VerifiedDelivery } from './webhook.js';
@@ -553,6 +555,7 @@ async function buildTypedApp(deps: AppDeps) {
   if (deps.console) await registerConsole(app as unknown as FastifyInstance, deps.console.dir, open);
   await registerTrackingRoutes(app, { leads, secret: deps.trackingSecret ?? DEV_TRACKING_SECRET, limited: ingestLimited });
   await registerSequenceRoutes(app, { leads, roles });
+  await registerCampaignRoutes(app, { campaigns: new CampaignService({ client: deps.client, pool: deps.pool }), roles });
   if (deps.codec) registerCodecServer(deps.codec, { limited, auth, errorResponses });
 
   if (deps.devMailbox) {
