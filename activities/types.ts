@@ -1,3 +1,4 @@
+import type { ImportProgress } from '../workflows/messages.js';
 import type { LeadProfile, LeadView } from '../src/domain/lead.js';
 import type { PinnedEmail } from '../src/sequences/model.js';
 
@@ -75,4 +76,10 @@ export interface LeadActivities {
   assignOwner(input: AssignOwnerInput): Promise<{ owner: string | null }>;
   /** Sends an SLA reminder (level 1) or manager escalation (level 2), at most once per send key. */
   remindSales(input: RemindSalesInput): Promise<SendResult>;
+}
+
+/** The CSV import job's activity (activities/imports.ts). */
+export interface ImportActivities {
+  /** Handles one page of an import's staged rows (creates leads, starts their workflows) and answers the progress. */
+  importPage(input: { importId: string; pageSize: number }): Promise<ImportProgress>;
 }

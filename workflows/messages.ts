@@ -89,3 +89,24 @@ export interface LeadWorkflowInput {
 
 /** What handlers decided and the main loop has not yet done (records, notifications). */
 export type PendingEffects = PendingEffectsV1;
+
+/** The CSV import job's workflow type: the name of its function in workflows/import.ts. */
+export const IMPORT_WORKFLOW_TYPE = 'importWorkflow';
+/** One workflow per import, ever: `import-<importId>`. */
+export const importWorkflowId = (importId: string): string => `import-${importId}`;
+
+/** Where an import stands; the page activity answers it from Postgres after each page. */
+export interface ImportProgress {
+  rows: number;
+  created: number;
+  updated: number;
+  refused: number;
+  /** Accepted rows not yet done (lead created or updated, its workflow started). */
+  remaining: number;
+}
+
+export interface ImportWorkflowInput {
+  importId: string;
+  /** Staged rows handled per activity call (default 500). */
+  pageSize?: number;
+}

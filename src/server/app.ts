@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginCallback, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
@@ -19,6 +20,7 @@ import { recordEventBatch } from './event-batch.js';
 import { HttpError, sendError, toErrorResponse } from './errors.js';
 import * as S from './schemas.js';
 import type { RouteAccess } from './access.js';
+import { registerImportRoutes } from './import-routes.js';
 import { registerSequenceRoutes } from './sequence-routes.js';
 import { registerTrackingRoutes } from './tracking-routes.js';
 import { refuseUnstorableText } from './text-safety.js';
@@ -69,6 +71,8 @@ export interface AppDeps {
   trackingSecret?: string;
   /** The payload codec served at `/codec/encode` and `/codec/decode` (admin) for the Temporal UI and CLI. */
   codec?: { codec: AesGcmPayloadCodec; corsOrigins: string[] };
+  /** Staged rows a CSV import's job handles per activity call (default 500; tests use small pages). */
+  importPageSize?: number;
 }
 
 /** Request bodies above this are refused with 413 (DESIGN.md). */
@@ -186,7 +190,8 @@ async function buildTypedApp(deps: AppDeps) {
   // The batch routes check each event on its own (a refused item, not a refused batch).
   app.addHook('preHandler', async (request) => {
     refuseUnstorableText(request.query, 'querystring');
-    if (Buffer.isBuffer(request.body)) return;
+    // Raw bodies (signed webhooks) and streams (CSV imports) are checked where they are read.
+    if (Buffer.isBuffer(request.body) || request.body instanceof Readable) return;
     const batch = ['/v1/events', '/v1/webhooks/events'].includes(request.routeOptions.url ?? '');
     refuseUnstorableText(batch ? { ...(request.body as object), events: [] } : request.body, 'body');
   });
@@ -536,6 +541,7 @@ async function buildTypedApp(deps: AppDeps) {
   if (deps.console) await registerConsole(app as unknown as FastifyInstance, deps.console.dir, open);
   await registerTrackingRoutes(app, { leads, secret: deps.trackingSecret ?? DEV_TRACKING_SECRET, limited: ingestLimited });
   await registerSequenceRoutes(app, { leads, roles });
+  await registerImportRoutes(app as unknown as FastifyInstance, { client: deps.client, pool: deps.pool, leads, roles, ...(deps.importPageSize ? { pageSize: deps.importPageSize } : {}) });
   if (deps.codec) registerCodecServer(deps.codec, { limited, auth, errorResponses });
 
   if (deps.devMailbox) {
