@@ -10,6 +10,7 @@
 // - infra reads the search-attribute definitions and the workflow type the workflows declare
 //   (workflows/{search-attributes,messages}.ts);
 //   leads start and signal workflows by their messages (workflows/{messages,lead,search-attributes}.ts).
+// - the CSV import's activity (activities/imports.ts) runs the leads' use cases (src/leads/), as the API does.
 // - config.ts sits beside infra (it builds the payload codec; infra/temporal reads its type).
 const SEQUENCE_MODEL = '^src/sequences/(model|steps|delivery|weekdays)\\.ts$';
 const OWN = '^(src|workflows|activities|worker|console|bench|chaos|scripts|test)/';
@@ -56,7 +57,12 @@ module.exports = {
       from: { path: '^workflows/' },
       to: { path: '^activities/', dependencyTypesNot: ['type-only'] },
     },
-    only('activities-over-infra', 'Activities import only domain, sequences and infra.', '^activities/', ['^src/(domain|sequences|infra)/', '^activities/']),
+    only('activities-over-infra', 'Activities import only domain, sequences and infra.', '^activities/(?!imports\\.ts$)', ['^src/(domain|sequences|infra)/', '^activities/']),
+    // The CSV import job creates leads and starts their workflows through the same use cases as the API.
+    only('import-activity-over-leads', 'The import activity imports only domain, sequences, infra, leads and the activity types.', '^activities/imports\\.ts$', [
+      '^src/(domain|sequences|infra|leads)/',
+      '^activities/types\\.ts$',
+    ]),
     only('src-never-into-worker', 'Nothing in src/ imports the deployment entry points of worker/.', '^src/', ['^src/', '^workflows/', '^activities/']),
     {
       name: 'console-types-only',

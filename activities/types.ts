@@ -1,4 +1,4 @@
-import type { ImportProgress } from '../workflows/messages.js';
+import type { ImportProgress } from '../src/domain/imports.js';
 import type { LeadProfile, LeadView } from '../src/domain/lead.js';
 import type { PinnedEmail } from '../src/sequences/model.js';
 

@@ -1,6 +1,7 @@
 import { continueAsNew, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { ImportActivities } from '../activities/types.js';
-import type { ImportProgress, ImportWorkflowInput } from './messages.js';
+import { importDetails, type ImportProgress } from '../src/domain/imports.js';
+import type { ImportWorkflowInput } from './messages.js';
 
 const DEFAULT_PAGE_SIZE = 500;
 /** Pages per run before continuing as new: about 6 history events a page. */
@@ -13,10 +14,6 @@ const { importPage } = proxyActivities<ImportActivities>({
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['import_not_found'] },
 });
-
-/** What the Temporal UI shows as the import's current details. */
-export const importDetails = (p: ImportProgress): string =>
-  `${p.created + p.updated} of ${p.rows - p.refused} accepted rows done (${p.created} created, ${p.updated} updated), ${p.refused} refused, ${p.remaining} to go`;
 
 /** A CSV import (`import-<id>`): pages through the staged rows until none is left, progress in its current details. */
 export async function importWorkflow(input: ImportWorkflowInput): Promise<ImportProgress> {

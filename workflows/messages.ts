@@ -95,15 +95,7 @@ export const IMPORT_WORKFLOW_TYPE = 'importWorkflow';
 /** One workflow per import, ever: `import-<importId>`. */
 export const importWorkflowId = (importId: string): string => `import-${importId}`;
 
-/** Where an import stands; the page activity answers it from Postgres after each page. */
-export interface ImportProgress {
-  rows: number;
-  created: number;
-  updated: number;
-  refused: number;
-  /** Accepted rows not yet done (lead created or updated, its workflow started). */
-  remaining: number;
-}
+export type { ImportProgress } from '../src/domain/imports.js';
 
 export interface ImportWorkflowInput {
   importId: string;

@@ -26,7 +26,7 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function postCsv(csv: string | Buffer, options: { role?: TestRole; query?: string; contentType?: string } = {}) {
+async function postCsv(csv: string, options: { role?: TestRole; query?: string; contentType?: string } = {}) {
   const response = await fetch(`${running.stack.apiUrl}/v1/imports${options.query ?? ''}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${TEST_KEYS[options.role ?? 'marketing']}`, 'content-type': options.contentType ?? 'text/csv' },
