@@ -8,10 +8,10 @@ const DEFAULT_PAGE_SIZE = 500;
 const PAGES_PER_RUN = 500;
 
 // A page starts up to 500 workflows: it heartbeats, and a worker that died mid-page is noticed
-// within 30 s; the page is then repeated, which creates no lead twice (ImportService.processPage).
+// within 10 s; the page is then repeated, which creates no lead twice (ImportService.processPage).
 const { importPage } = proxyActivities<ImportActivities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['import_not_found'] },
 });
 
