@@ -11,3 +11,6 @@ export interface ImportProgress {
 /** The import's progress as one line: the Temporal UI shows it as the import workflow's current details. */
 export const importDetails = (p: ImportProgress): string =>
   `${p.created + p.updated} of ${p.rows - p.refused} accepted rows done (${p.created} created, ${p.updated} updated), ${p.refused} refused, ${p.remaining} to go`;
+
+/** Row errors an import's status answer carries, by row (a file of 100,000 bad rows would answer megabytes); `refused` counts them all. */
+export const MAX_REPORTED_ERRORS = 1000;

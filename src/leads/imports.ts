@@ -4,6 +4,7 @@ import type { LeadProfile } from '../domain/lead.js';
 import { inTransaction, type Pool } from '../infra/db.js';
 import { IMPORT_WORKFLOW_TYPE, importWorkflowId, LEADS_TASK_QUEUE, type ImportProgress, type ImportWorkflowInput } from '../../workflows/messages.js';
 import { DomainError, ErrorCodes } from '../domain/errors.js';
+import { MAX_REPORTED_ERRORS } from '../domain/imports.js';
 import { isTemporalUnavailable, LeadService } from './service.js';
 
 /** Why a row of an import was refused; `row` counts records as a spreadsheet does (header = 1). */
@@ -33,8 +34,6 @@ export interface ImportView extends Omit<ImportProgress, 'remaining'> {
 const STAGE_BATCH = 1000;
 /** How long the stage waits for Temporal to start the job before answering 503 (and staging nothing). */
 const START_DEADLINE_MS = 5000;
-/** Errors a status answer carries (a file of 100,000 bad rows would answer megabytes). */
-export const MAX_REPORTED_ERRORS = 1000;
 
 export class ImportNotFoundError extends Error {
   constructor(readonly importId: string) {

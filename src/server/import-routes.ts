@@ -7,12 +7,12 @@ import type { Role } from '../config.js';
 import { DomainError, ErrorCodes } from '../domain/errors.js';
 import { hasOwnName } from '../domain/own-key.js';
 import type { Pool } from '../infra/db.js';
-import { ImportNotFoundError, ImportService, MAX_REPORTED_ERRORS } from '../leads/imports.js';
+import { ImportNotFoundError, ImportService } from '../leads/imports.js';
 import { LeadService } from '../leads/service.js';
 import { DEFAULT_SEQUENCE_ID, sequences } from '../sequences/catalog.js';
 import { CsvFileError, KNOWN_COLUMNS, parseLeadsCsv } from './csv-import.js';
 import { HttpError } from './errors.js';
-import { ErrorResponses } from './schemas.js';
+import { ErrorResponses, ImportAccepted, ImportStatus } from './schemas.js';
 
 /** A CSV file may be this large (DESIGN.md); the rest of the API keeps 64 KiB. */
 export const IMPORT_BODY_LIMIT = 50 * 1024 * 1024;
@@ -21,27 +21,6 @@ const ImportQuery = z.object({
   sequence: z.string().max(100).meta({ enum: Object.keys(sequences) }).optional().describe(`the sequence new leads are enrolled in (default ${DEFAULT_SEQUENCE_ID}); leads that exist keep theirs`),
 });
 const ImportParams = z.object({ id: z.string().regex(/^[A-Za-z0-9-]+$/).max(100) });
-const ImportAccepted = z.object({
-  id: z.string(),
-  status: z.enum(['running', 'completed']),
-  workflowId: z.string().describe('import-<id>: the Temporal workflow that runs the import'),
-});
-const ImportStatus = z.object({
-  id: z.string(),
-  status: z.enum(['running', 'completed']),
-  sequence: z.string(),
-  workflowId: z.string(),
-  rows: z.number().int().describe('data rows in the file (blank lines not counted)'),
-  created: z.number().int().describe('new leads created so far'),
-  updated: z.number().int().describe('rows whose lead existed already: its profile was updated'),
-  refused: z.number().int().describe('rows refused; each has at least one entry in errors'),
-  createdAt: z.string(),
-  finishedAt: z.string().nullable(),
-  errors: z
-    .array(z.object({ row: z.number().int().describe('the row in the file as a spreadsheet numbers it: the header is row 1'), field: z.string().describe('the column'), message: z.string() }))
-    .describe(`why rows were refused, by row (the first ${MAX_REPORTED_ERRORS})`),
-});
-
 /** Counts the upload's bytes and stops it at the limit with a 413 (a stream parser gets no Fastify body limit). */
 const limitedTo = (limit: number): Transform => {
   let seen = 0;
