@@ -103,7 +103,7 @@ export function ImportPage({ signed, heading, id }: { signed: Signed; heading: H
           <h2 id="import-progress-title">
             Import {status.id} · {status.status === 'completed' ? 'completed' : 'running'}
           </h2>
-          <progress max={Math.max(accepted, 1)} value={accepted ? done : 1} aria-labelledby="import-progress-title" aria-describedby="import-counts" />
+          <progress className="import-progress" max={Math.max(accepted, 1)} value={accepted ? done : 1} aria-labelledby="import-progress-title" aria-describedby="import-counts" />
           <p id="import-counts" role="status" aria-live="polite">
             {done} of {accepted} accepted rows done: {status.created} created, {status.updated} updated; {status.refused} of {status.rows} rows refused.
           </p>

@@ -61,7 +61,11 @@ export async function registerImportRoutes(
         if (!hasOwnName(sequences, sequence)) {
           throw new DomainError(ErrorCodes.unknownSequence, `sequence "${sequence}" does not exist`, [{ path: 'querystring.sequence', message: `one of ${LeadService.sequenceIds().join(', ')}` }]);
         }
-        if (Number(request.headers['content-length'] ?? 0) > IMPORT_BODY_LIMIT) throw new HttpError(413, 'payload_too_large', `a CSV import may be ${IMPORT_BODY_LIMIT / 1024 / 1024} MiB at most; split the file`);
+        if (Number(request.headers['content-length'] ?? 0) > IMPORT_BODY_LIMIT) {
+          // The body is never read: the connection closes after the answer instead of waiting for it.
+          reply.header('connection', 'close');
+          throw new HttpError(413, 'payload_too_large', `a CSV import may be ${IMPORT_BODY_LIMIT / 1024 / 1024} MiB at most; split the file`);
+        }
         const body = request.body as Readable | undefined;
         if (!body || typeof body.pipe !== 'function') throw new HttpError(400, 'invalid_csv', 'send the CSV file as the body, with Content-Type: text/csv');
         try {
@@ -71,6 +75,8 @@ export async function registerImportRoutes(
           const staged = await imports.stage(sequence, parseLeadsCsv(limited));
           return reply.status(202).send(staged);
         } catch (error) {
+          // The rest of the upload is not read: hang up after the answer rather than wait for it.
+          reply.header('connection', 'close');
           if (error instanceof CsvFileError) throw new HttpError(400, 'invalid_csv', error.message, error.details);
           throw error;
         }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -102,6 +103,24 @@ describe('CSV import end to end', () => {
     expect(done).toMatchObject({ rows: 10, created: 10, refused: 0, errors: [] });
     const { rows } = await running.stack.pool.query(`SELECT count(*)::int AS n FROM leads WHERE id LIKE 'big-%'`);
     expect(rows[0].n).toBe(10);
+  });
+
+  it('refuses a file announced above 50 MiB before reading it', async () => {
+    const url = new URL('/v1/imports', running.stack.apiUrl);
+    const answer = await new Promise<{ status: number; body: string; closes: string | undefined }>((resolve, reject) => {
+      const request = http.request(url, { method: 'POST', headers: { authorization: `Bearer ${TEST_KEYS.marketing}`, 'content-type': 'text/csv', 'content-length': String(50 * 1024 * 1024 + 1) } }, (response) => {
+        let body = '';
+        response.on('data', (chunk) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body, closes: response.headers.connection }));
+      });
+      request.on('error', reject);
+      // Only the start of the announced body: the answer comes without the rest.
+      request.write('id,email\n');
+    });
+    expect(answer.status).toBe(413);
+    // The server hangs up rather than wait for 50 MiB that will not be read.
+    expect(answer.closes).toBe('close');
+    expect(JSON.parse(answer.body)).toMatchObject({ error: 'payload_too_large', message: 'a CSV import may be 50 MiB at most; split the file' });
   });
 
   it('refuses an unusable file, an unknown sequence, a JSON body and the wrong role, importing nothing', async () => {
