@@ -8,6 +8,7 @@ import type { Metrics } from '../src/infra/metrics.js';
 import { trackEmail, type TrackingOptions } from '../src/infra/tracking.js';
 import { ErrorCodes } from '../src/domain/errors.js';
 import { renderTemplate } from '../src/sequences/catalog.js';
+import { renderPinned } from '../src/sequences/templates.js';
 import { UnknownTemplateError } from '../src/sequences/templates.js';
 import type { PinnedEmail } from '../src/sequences/model.js';
 import type { LeadActivities, RecordLeadStateInput, SendResult } from './types.js';
@@ -44,7 +45,7 @@ interface OutgoingEmail {
   cc?: string;
   template: string;
   data?: Record<string, unknown>;
-  /** Content pinned in the lead's snapshot: sent as is, whatever the template files say now. */
+  /** The template pinned in the lead's snapshot: used whatever the template files say now. */
   pinned?: PinnedEmail;
 }
 
@@ -107,8 +108,9 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
 
   /** Renders the email's template; a template that does not exist is a permanent failure (no retry can bring it back). */
   function render(email: OutgoingEmail): ReturnType<typeof renderTemplate> {
-    // Content pinned in the lead's snapshot goes as it was published, whatever the files say now.
-    if (email.pinned) return email.pinned;
+    // Content pinned in the lead's snapshot goes as it was published, whatever the files say now,
+    // for the lead's profile as it is now.
+    if (email.pinned) return renderPinned(email.pinned, email.lead);
     try {
       return renderTemplate(email.template, { lead: email.lead, data: email.data });
     } catch (error) {

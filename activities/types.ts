@@ -23,7 +23,7 @@ export interface SendNurtureEmailInput {
   sendKey: string;
   sequence: string;
   step: number;
-  /** The template's content pinned in the lead's snapshot; absent (older snapshots): rendered by id now. */
+  /** The template pinned in the lead's snapshot (its source, or content rendered at enrolment); absent (older snapshots): rendered by id now. */
   content?: PinnedEmail;
 }
 

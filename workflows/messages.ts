@@ -10,6 +10,7 @@ import type {
   ScoreItem,
   TimelineEntry,
 } from '../src/domain/lead.js';
+import type { ProfileChange } from '../src/domain/profile.js';
 import type { ProgramSnapshot, Sequence } from '../src/sequences/model.js';
 import type { LeadMachineState } from '../src/domain/lead/state.js';
 import type { LeadStateV1, PendingEffectsV1, ReviewStateV1, SequencePositionV1 } from '../src/domain/lead/from-v1.js';
@@ -31,7 +32,7 @@ export const engagementSignal = defineSignal<[EngagementEvent]>('engagement');
 export const unsubscribeSignal = defineSignal<[]>('unsubscribe');
 /** The profile changed (PATCH /v1/leads/{id}): the next email and the send window use the new one. */
 export const updateProfileSignal = defineSignal<[ProfileChange]>('updateProfile');
-export type ProfileChange = Partial<Omit<LeadProfile, 'id'>>;
+export type { ProfileChange };
 
 /**
  * Move the lead to a newer version of the sequence it runs, at its next wait (a safe point):

@@ -7,9 +7,10 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type SignalDefinition } from '@temporalio/common';
 import { DomainError, ErrorCodes } from '../domain/errors.js';
 import { hasOwnName, ownEntry } from '../domain/own-key.js';
+import { applyProfilePatch, type ProfilePatch } from '../domain/profile.js';
 import {
   leadWorkflowId,
   type AcceptDecision,
@@ -38,6 +39,7 @@ import {
   migrateSequenceSignal,
   rejectUpdate,
   unsubscribeSignal,
+  updateProfileSignal,
   type DecisionResult,
   type LeadStateView,
   type LeadWorkflowInput,
@@ -61,6 +63,8 @@ export interface LeadDetail extends LeadStateView {
   lastName: string | null;
   company: string | null;
   timezone: string | null;
+  /** Free-form profile attributes (what fit rules and segments look at). */
+  attributes: Record<string, unknown>;
   workflowId: string;
   createdAt: string;
   /** Marketing emails the lead received, with its opens and clicks. */
@@ -291,6 +295,38 @@ export class LeadService {
   }
 
   /**
+   * Changes a lead's profile (PATCH /v1/leads/{id}): Postgres first, then the lead's workflow is
+   * told, inside one transaction that holds the row, so two patches reach the workflow in the
+   * order Postgres applied them and a patch Temporal did not confirm (503) changed nothing. A
+   * closed lead's profile still changes; a patch that changes nothing tells no one.
+   */
+  async updateProfile(leadId: string, patch: ProfilePatch): Promise<LeadDetail> {
+    const db = await this.deps.pool.connect();
+    try {
+      await db.query('BEGIN');
+      const { rows } = await db.query<LeadRow>('SELECT * FROM leads WHERE id = $1 FOR UPDATE', [leadId]);
+      const before = rows[0];
+      if (!before) throw new DomainError(ErrorCodes.leadNotFound, `lead ${leadId} does not exist`);
+      const { profile, change } = applyProfilePatch(profileOf(before), patch);
+      if (Object.keys(change).length > 0) {
+        const { rows: updated } = await db.query<LeadRow>(
+          `UPDATE leads SET email = $2, first_name = $3, last_name = $4, company = $5, timezone = $6, attributes = $7, updated_at = now()
+            WHERE id = $1 RETURNING *`,
+          [leadId, profile.email, profile.firstName ?? null, profile.lastName ?? null, profile.company ?? null, profile.timezone ?? null, profile.attributes ?? {}],
+        );
+        await this.withTemporal(`the profile of lead ${leadId} was not changed`, () => this.signalLead(updated[0]!, updateProfileSignal, change));
+      }
+      await db.query('COMMIT');
+    } catch (error) {
+      await db.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      db.release();
+    }
+    return this.get(leadId);
+  }
+
+  /**
    * Records an engagement event: durable in Postgres before the answer, then signalled to the
    * lead's workflow with a short deadline. What Temporal does not confirm in time, the relay in
    * the worker delivers later (deliverUndelivered), in order per lead. A repeated eventId is
@@ -368,17 +404,22 @@ export class LeadService {
   private temporalBackoffUntil = 0;
 
   /** Signals one event to its lead's workflow (starting it if needed); a closed lead keeps the event on record but scores nothing. */
-  private async signalEvent(row: LeadRow, signal: EngagementEvent): Promise<void> {
+  private signalEvent(row: LeadRow, signal: EngagementEvent): Promise<void> {
+    return this.signalLead(row, engagementSignal, signal);
+  }
+
+  /** Signals the lead's workflow, starting it if an earlier call crashed before it started; a closed lead's workflow is not told. */
+  private async signalLead<T>(row: LeadRow, signal: SignalDefinition<[T]>, arg: T): Promise<void> {
     const input = this.workflowInput(row);
     try {
-      await this.deps.client.workflow.signalWithStart<typeof leadWorkflow, [EngagementEvent]>(LEAD_WORKFLOW_TYPE, {
+      await this.deps.client.workflow.signalWithStart<typeof leadWorkflow, [T]>(LEAD_WORKFLOW_TYPE, {
         workflowId: leadWorkflowId(row.id),
         taskQueue: LEADS_TASK_QUEUE,
         args: [input],
         typedSearchAttributes: startAttributes(input.program.enrolSequence),
         staticSummary: LeadService.workflowSummary(row),
-        signal: engagementSignal,
-        signalArgs: [signal],
+        signal,
+        signalArgs: [arg],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
       });
     } catch (error) {
@@ -415,6 +456,7 @@ export class LeadService {
       lastName: row.last_name,
       company: row.company,
       timezone: row.timezone,
+      attributes: row.attributes ?? {},
       workflowId: leadWorkflowId(row.id),
       createdAt: row.created_at.toISOString(),
       emails: await this.emails(leadId),

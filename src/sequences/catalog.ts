@@ -2,7 +2,7 @@ import { hasOwnName, ownEntry } from '../domain/own-key.js';
 import { library } from './library/index.js';
 import { ProgramSchema, SequenceSchema, type Program, type ProgramSnapshot, type Sequence } from './model.js';
 import { DEFAULT_SCORING } from './scoring.js';
-import { hasTemplate, registerTemplate, renderTemplate } from './templates.js';
+import { hasTemplate, registerTemplate, renderTemplate, templateSource } from './templates.js';
 import type { LeadProfile } from '../domain/lead.js';
 import type { PinnedEmail } from './model.js';
 
@@ -93,9 +93,11 @@ export function programFor(settings: { reviewSla?: string } = {}): Program {
 }
 
 /**
- * Pins into a lead's snapshot the content of every template its sequences name, rendered for the
- * lead as the templates are now: the lead's emails no longer depend on the template files (a
- * template edited or deleted later changes nothing for it; a new enrolment picks up the new content).
+ * Pins into a lead's snapshot every template its sequences name, as the templates are now: their
+ * source, rendered when each email is sent (so with the profile of that moment), or, for a
+ * template written as code without one, its content rendered for the lead now. The lead's emails
+ * no longer depend on the template files: a template edited or deleted later changes nothing for
+ * it; a new enrolment picks up the new content.
  */
 export function pinTemplates(snapshot: ProgramSnapshot, lead: LeadProfile): ProgramSnapshot {
   const ids = new Set<string>();
@@ -104,6 +106,8 @@ export function pinTemplates(snapshot: ProgramSnapshot, lead: LeadProfile): Prog
   }
   // fromEntries defines own properties: a template named like an Object member stays data.
   const templates = Object.fromEntries([...ids].map((id): [string, PinnedEmail] => {
+    const source = templateSource(id);
+    if (source) return [id, { kind: 'marketing', source }];
     const { kind, subject, text, html } = renderTemplate(id, { lead });
     return [id, { kind, subject, text, html }];
   }));

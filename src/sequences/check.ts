@@ -3,7 +3,7 @@ import type { LeadProfile } from '../domain/lead.js';
 import { ownEntry } from '../domain/own-key.js';
 import { SequenceSchema, type Sequence, type SequenceStep } from './model.js';
 import { eventList, labelIndex } from './steps.js';
-import type { EmailTemplate } from './templates.js';
+import { placeholdersOf, type EmailTemplate, type TemplateSource } from './templates.js';
 
 /**
  * Static checks of the sequence library (`npm run sequences -- check`): every problem names the
@@ -95,8 +95,26 @@ function probeLead(full: boolean, unknownReads: Set<string>): LeadProfile {
   });
 }
 
-/** What is wrong with a marketing template: reads a field leads lack, or prints a missing one as "undefined". */
+/** Fields every lead has: a placeholder of one of them needs no fallback. */
+const ALWAYS_SET = ['id', 'email'];
+
+/** What is wrong with a marketing template's placeholders: a field leads lack, or an optional one without a fallback. */
+function placeholderProblems(template: EmailTemplate & { source: TemplateSource }): string[] {
+  const { subject, paragraphs } = template.source;
+  const problems = new Set<string>();
+  for (const { field, fallback } of [subject, ...paragraphs].flatMap(placeholdersOf)) {
+    const known = /^attributes\.[^.]+$/.test(field) || (LEAD_FIELDS as readonly string[]).includes(field);
+    if (!known || field === 'attributes') problems.add(`template "${template.id}" reads lead.${field}, a field leads do not have (they have ${LEAD_FIELDS.join(', ')}; an attribute is attributes.<key>)`);
+    else if (fallback === undefined && !ALWAYS_SET.includes(field)) {
+      problems.add(`template "${template.id}" prints nothing for {{${field}}} when a lead has no ${field}: give it a fallback, {{${field} | ...}}`);
+    }
+  }
+  return [...problems];
+}
+
+/** What is wrong with a marketing template: reads a field leads lack, or prints a missing one as "undefined" (or nothing). */
 export function templateFieldProblems(template: EmailTemplate): string[] {
+  if (template.source) return placeholderProblems({ ...template, source: template.source });
   const problems: string[] = [];
   const unknownReads = new Set<string>();
   for (const full of [true, false]) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { TemplateSource } from './templates.js';
 import { isDuration, parseDuration } from '../domain/duration.js';
 import { REJECT_REASONS } from '../domain/lead.js';
 import { WEEKDAYS } from './weekdays.js';
@@ -147,13 +148,12 @@ export const ProgramSchema = z.object({
 });
 export type Program = z.infer<typeof ProgramSchema>;
 
-/** A template's content as pinned into a lead's snapshot (rendered for the lead at enrolment). */
-export interface PinnedEmail {
-  kind: 'marketing' | 'sales';
-  subject: string;
-  text: string;
-  html: string;
-}
+/**
+ * A template as pinned into a lead's snapshot: its source, rendered for the lead's profile of the
+ * moment it is sent; leads enrolled before sources were pinned hold the content rendered for
+ * them at enrolment, sent as it is.
+ */
+export type PinnedEmail = { kind: 'marketing'; source: TemplateSource } | { kind: 'marketing' | 'sales'; subject: string; text: string; html: string };
 
 /** What a lead's workflow is started with: its program and enrolment sequence, frozen. */
 export interface ProgramSnapshot extends Program {

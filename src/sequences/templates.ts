@@ -19,6 +19,8 @@ export interface EmailTemplate {
   id: string;
   /** Marketing email honours unsubscribes; operational email (to sales) does not. */
   kind: 'marketing' | 'sales';
+  /** The template as text with placeholders (marketing email): what a lead's snapshot pins. */
+  source?: TemplateSource;
   render(context: TemplateContext): RenderedEmail;
 }
 
@@ -32,37 +34,60 @@ export interface CallToAction {
 }
 
 /**
- * Builds a plain marketing email: a greeting, paragraphs, an optional call to action, a
- * sign-off; HTML mirrors text. Sequence files use it for their own templates.
+ * A marketing email as its author wrote it: a subject and paragraphs whose placeholders name the
+ * lead's fields, `{{firstName}}` or with a fallback for leads without it, `{{company | your team}}`
+ * (attributes too: `{{attributes.role | there}}`). A lead's snapshot pins this source, and the email
+ * is rendered when it is sent, so a profile changed in between (PATCH) is the one the email shows.
  */
-export function marketingEmail(
-  id: string,
-  subject: (lead: LeadProfile) => string,
-  paragraphs: (lead: LeadProfile) => string[],
-  cta?: CallToAction,
-): EmailTemplate {
+export interface TemplateSource {
+  subject: string;
+  paragraphs: string[];
+  cta?: CallToAction;
+}
+
+/** `{{ field }}` or `{{ field | fallback }}`. */
+const PLACEHOLDER = /\{\{\s*([^|}]*?)\s*(?:\|\s*([^}]*?)\s*)?\}\}/g;
+
+/** The placeholders a text uses: the field each names and whether it has a fallback. */
+export function placeholdersOf(text: string): Array<{ field: string; fallback?: string }> {
+  return [...text.matchAll(PLACEHOLDER)].map((m) => ({ field: m[1]!, ...(m[2] === undefined ? {} : { fallback: m[2] }) }));
+}
+
+/** A lead's field as text (`attributes.<key>` for an attribute); undefined when it has none. */
+function fieldText(lead: LeadProfile, field: string): string | undefined {
+  const attribute = /^attributes\.(.+)$/.exec(field);
+  const value = attribute ? (lead.attributes && Object.hasOwn(lead.attributes, attribute[1]!) ? lead.attributes[attribute[1]!] : undefined) : Reflect.get(lead, field);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+/** Fills a text's placeholders from the lead's fields (the fallback, or nothing, where it has none). */
+export function fillPlaceholders(text: string, lead: LeadProfile): string {
+  return text.replace(PLACEHOLDER, (_match, field: string, fallback?: string) => fieldText(lead, field) ?? fallback ?? '');
+}
+
+/** Renders a marketing email's source for a lead: a greeting, paragraphs, the call to action, a sign-off; HTML mirrors text. */
+export function renderSource(source: TemplateSource, lead: LeadProfile): RenderedEmail {
+  const body = source.paragraphs.map((p) => fillPlaceholders(p, lead));
+  const hello = `Hi ${greetingName(lead)},`;
+  const signOff = 'The Leadflow team';
+  const { cta } = source;
+  const link = cta ? [`${cta.text}: ${cta.url}`] : [];
+  const linkHtml = cta ? [`<p><a href="${escapeHtml(cta.url)}">${escapeHtml(cta.text)}</a></p>`] : [];
   return {
-    id,
-    kind: 'marketing',
-    render: ({ lead }) => {
-      const body = paragraphs(lead);
-      const hello = `Hi ${greetingName(lead)},`;
-      const signOff = 'The Leadflow team';
-      const link = cta ? [`${cta.text}: ${cta.url}`] : [];
-      const linkHtml = cta ? [`<p><a href="${escapeHtml(cta.url)}">${escapeHtml(cta.text)}</a></p>`] : [];
-      return {
-        subject: subject(lead),
-        text: [hello, ...body, ...link, signOff].join('\n\n'),
-        html: [...[hello, ...body].map((p) => `<p>${escapeHtml(p)}</p>`), ...linkHtml, `<p>${escapeHtml(signOff)}</p>`].join('\n'),
-      };
-    },
+    subject: fillPlaceholders(source.subject, lead),
+    text: [hello, ...body, ...link, signOff].join('\n\n'),
+    html: [...[hello, ...body].map((p) => `<p>${escapeHtml(p)}</p>`), ...linkHtml, `<p>${escapeHtml(signOff)}</p>`].join('\n'),
   };
+}
+
+/** A plain marketing email from its source (see TemplateSource). Sequence files use it for their own templates. */
+export function marketingEmail(id: string, source: TemplateSource): EmailTemplate {
+  return { id, kind: 'marketing', source, render: ({ lead }) => renderSource(source, lead) };
 }
 
 /** The lead's first name, or "there". */
 export const greetingName = (lead: LeadProfile): string => lead.firstName?.trim() || 'there';
-/** The lead's company, or a fallback. */
-export const companyOr = (lead: LeadProfile, fallback: string): string => lead.company?.trim() || fallback;
 
 export const templates: Record<string, EmailTemplate> = {};
 /** Adds a template to the registry; sequence files' templates come in through the catalog. */
@@ -74,58 +99,52 @@ export function registerTemplate(template: EmailTemplate): void {
 const register = registerTemplate;
 
 register(
-  marketingEmail(
-    'welcome',
-    (lead) => `Welcome to Leadflow, ${greetingName(lead)}`,
-    (lead) => [
-      `Thanks for your interest. Over the next days we will show you how teams like ${companyOr(lead, 'yours')} turn engagement into pipeline.`,
+  marketingEmail('welcome', {
+    subject: 'Welcome to Leadflow, {{firstName | there}}',
+    paragraphs: [
+      'Thanks for your interest. Over the next days we will show you how teams like {{company | yours}} turn engagement into pipeline.',
       'Reply to this email any time: a person reads it.',
     ],
-  ),
+  }),
 );
 register(
-  marketingEmail(
-    'customer-stories',
-    () => 'How three teams stopped losing leads at the hand-off',
-    () => [
+  marketingEmail('customer-stories', {
+    subject: 'How three teams stopped losing leads at the hand-off',
+    paragraphs: [
       'Marketing passes a lead, sales never calls, and the lead is forgotten. Here is how three teams closed that gap.',
       'Each of them now sees every rejected lead come back into nurturing with the reason attached.',
     ],
-    { text: 'Read the stories', url: 'https://leadflow.example.com/stories' },
-  ),
+    cta: { text: 'Read the stories', url: 'https://leadflow.example.com/stories' },
+  }),
 );
 register(
-  marketingEmail(
-    'product-tour',
-    (lead) => `A five-minute tour for ${companyOr(lead, 'your team')}`,
-    () => ['Sequences as code, scores you can explain, and a review queue sales actually works: the tour shows all three.'],
-    { text: 'Take the tour', url: 'https://leadflow.example.com/tour' },
-  ),
+  marketingEmail('product-tour', {
+    subject: 'A five-minute tour for {{company | your team}}',
+    paragraphs: ['Sequences as code, scores you can explain, and a review queue sales actually works: the tour shows all three.'],
+    cta: { text: 'Take the tour', url: 'https://leadflow.example.com/tour' },
+  }),
 );
 register(
-  marketingEmail(
-    'pricing-guide',
-    () => 'Pricing, plainly',
-    () => ['One price per seat, no per-contact fees. The guide explains what is included and how teams usually start.'],
-    { text: 'Read the pricing guide', url: 'https://leadflow.example.com/pricing' },
-  ),
+  marketingEmail('pricing-guide', {
+    subject: 'Pricing, plainly',
+    paragraphs: ['One price per seat, no per-contact fees. The guide explains what is included and how teams usually start.'],
+    cta: { text: 'Read the pricing guide', url: 'https://leadflow.example.com/pricing' },
+  }),
 );
 register(
-  marketingEmail(
-    'recycle-checkin',
-    () => 'Still on your list?',
-    (lead) => [
-      `We spoke with ${companyOr(lead, 'your team')} a little while ago and it was not the right time.`,
+  marketingEmail('recycle-checkin', {
+    subject: 'Still on your list?',
+    paragraphs: [
+      'We spoke with {{company | your team}} a little while ago and it was not the right time.',
       'Here is what changed since then, in case the timing is better now.',
     ],
-  ),
+  }),
 );
 register(
-  marketingEmail(
-    'recycle-whats-new',
-    () => 'What is new this quarter',
-    () => ['A short round-up of what shipped this quarter, and an open invitation to pick up the conversation.'],
-  ),
+  marketingEmail('recycle-whats-new', {
+    subject: 'What is new this quarter',
+    paragraphs: ['A short round-up of what shipped this quarter, and an open invitation to pick up the conversation.'],
+  }),
 );
 
 /** The notification sales receives when a lead crosses the threshold. */
@@ -193,6 +212,16 @@ export function renderTemplate(templateId: string, context: TemplateContext): Re
   const template = ownEntry(templates, templateId);
   if (!template) throw new UnknownTemplateError(templateId);
   return { ...template.render(context), kind: template.kind };
+}
+
+/** A marketing template's source (what a lead's snapshot pins); undefined for one written as code. */
+export function templateSource(templateId: string): TemplateSource | undefined {
+  return ownEntry(templates, templateId)?.source;
+}
+
+/** A pinned template's content for the lead about to receive it (a source is rendered now). */
+export function renderPinned(pinned: { kind: 'marketing'; source: TemplateSource } | (RenderedEmail & { kind: EmailTemplate['kind'] }), lead: LeadProfile): RenderedEmail & { kind: EmailTemplate['kind'] } {
+  return 'source' in pinned ? { ...renderSource(pinned.source, lead), kind: pinned.kind } : pinned;
 }
 
 /** Whether a template with this id exists (an own key: `constructor` is no template). */

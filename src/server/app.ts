@@ -413,6 +413,23 @@ async function buildTypedApp(deps: AppDeps) {
     async (request) => leads.get(request.params.id),
   );
 
+  app.patch(
+    '/v1/leads/:id',
+    {
+      ...roles(['ingest', 'marketing']),
+      schema: {
+        summary: "Change a lead's profile: the next email and the fit grade use the new one",
+        description:
+          'Any of email, firstName, lastName, company, timezone, attributes. null clears a field (not the email); attributes merge, and an attribute set to null is removed. Unknown fields are refused (400). A closed lead keeps its new profile on record.',
+        tags: ['leads'],
+        params: S.LeadIdParams,
+        body: S.UpdateLeadBody,
+        response: { 200: S.LeadDetail, ...errorResponses },
+      },
+    },
+    async (request) => leads.updateProfile(request.params.id, request.body),
+  );
+
   app.get(
     '/v1/leads',
     {

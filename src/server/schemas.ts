@@ -65,6 +65,22 @@ export const CreateLeadBody = z.object({
   attributes: z.record(freeKey, z.unknown()).optional(),
 });
 
+/**
+ * PATCH /v1/leads/{id}: any of the profile fields; `null` clears a field (not the email);
+ * attributes merge and `null` removes a key. An unknown field is refused, naming it.
+ */
+export const UpdateLeadBody = z
+  .strictObject({
+    email: CreateLeadBody.shape.email.optional(),
+    firstName: oneLine(100).nullable().optional(),
+    lastName: oneLine(100).nullable().optional(),
+    company: oneLine(200).nullable().optional(),
+    timezone: z.string().refine(isTimeZone, 'an IANA time zone such as Europe/Paris').meta({ enum: TIME_ZONES }).nullable().optional(),
+    attributes: z.record(freeKey, z.unknown()).optional().describe('merged into the current attributes; a key set to null is removed'),
+  })
+  .refine((body) => Object.keys(body).length > 0, 'send at least one of email, firstName, lastName, company, timezone, attributes')
+  .meta({ minProperties: 1 });
+
 export const LeadCreated = z.object({ id: z.string(), stage: z.enum(LEAD_STAGES), workflowId: z.string() });
 
 export const EventBody = z.object({
@@ -187,6 +203,7 @@ const ReceivedEmail = z.object({
 });
 
 export const LeadDetail = LeadBase.extend({
+  attributes: z.record(z.string(), z.unknown()).describe('free-form profile attributes (segments and fit rules look at them)'),
   sequence: SequencePosition,
   delivery: Delivery.nullable().optional().describe('delivery rules the lead runs under (send window, frequency cap, score decay); null for leads enrolled before they existed'),
   nextActionAt: z.string().nullable(),

@@ -75,9 +75,9 @@ describe('hostile bodies', () => {
     expectRefusal(await t.call('GET', '/v1/leads?limit=lots'), 400, 'querystring.limit');
     expectRefusal(await t.call('GET', '/v1/funnel?from=yesterday', { role: 'marketing' }), 400, 'querystring.from');
     // A path we serve with a method we do not: 405 naming the allowed ones.
-    const wrongMethod = await t.call('DELETE', '/v1/leads/target');
+    const wrongMethod = await t.call('PUT', '/v1/leads/target', { body: { email: 'x@example.com' } });
     expectRefusal(wrongMethod, 405);
-    expect(wrongMethod.headers.get('allow')).toBe('GET');
+    expect(wrongMethod.headers.get('allow')).toBe('GET, PATCH');
     expect(await counts()).toEqual(before);
     expect((await t.call('GET', '/v1/leads/target')).body).toMatchObject({ stage: 'sales_review', score: 50 });
   });

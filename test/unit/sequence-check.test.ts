@@ -10,6 +10,7 @@ import { INHERITED_NAMES } from '../../src/domain/own-key.js';
 import { checkLibrary, formatProblem, type LibraryFile, type ProblemKind } from '../../src/sequences/check.js';
 import { DEFAULT_SCORING } from '../../src/sequences/scoring.js';
 import { marketingEmail, templates as builtIn, type EmailTemplate } from '../../src/sequences/templates.js';
+import type { LeadProfile } from '../../src/domain/lead.js';
 import { runSequencesCli } from '../../src/tools/sequences-cli.js';
 
 const events = Object.keys(DEFAULT_SCORING);
@@ -60,15 +61,27 @@ describe('sequences check', () => {
     expect(kinds([file('ok.ts', seq('ok', [{ label: 'top', kind: 'email', template: 'welcome' }, { kind: 'wait', duration: '1 week' }, { kind: 'goto', to: 'top' }]))])).toEqual([]);
   });
 
-  it('missing field in a template: reads a field leads do not have, or prints "undefined" for a lead without it', () => {
-    const reads = marketingEmail('reads-title', (lead) => `For ${(lead as unknown as { jobTitle: string }).jobTitle}`, () => ['Hello.']);
+  it('missing field in a template: a placeholder of a field leads do not have, or of an optional one without a fallback', () => {
+    const reads = marketingEmail('reads-title', { subject: 'For {{jobTitle}}', paragraphs: ['Hello.'] });
     const p = only([file('t.ts', seq('t', [{ kind: 'email', template: 'reads-title' }]))], 'missing-field', { ...builtIn, 'reads-title': reads });
     expect(p).toMatchObject({ file: 't.ts', sequence: 't', step: 0 });
-    expect(p.message).toBe('template "reads-title" reads lead.jobTitle, a field leads do not have (they have id, email, firstName, lastName, company, timezone, attributes)');
+    expect(p.message).toBe(
+      'template "reads-title" reads lead.jobTitle, a field leads do not have (they have id, email, firstName, lastName, company, timezone, attributes; an attribute is attributes.<key>)',
+    );
 
-    const noFallback = marketingEmail('no-fallback', (lead) => `News for ${lead.company}`, () => ['Hello.']);
+    const noFallback = marketingEmail('no-fallback', { subject: 'News for {{company}}', paragraphs: ['Hello.'] });
     const q = only([file('t.ts', seq('t', [{ kind: 'wait', duration: '1 day' }, { kind: 'email', template: 'no-fallback' }]))], 'missing-field', { ...builtIn, 'no-fallback': noFallback });
     expect(q).toMatchObject({ step: 1 });
+    expect(q.message).toBe('template "no-fallback" prints nothing for {{company}} when a lead has no company: give it a fallback, {{company | ...}}');
+
+    // With fallbacks, attributes and the fields every lead has, nothing to say.
+    const fine = marketingEmail('fine', { subject: 'News for {{company | your team}}', paragraphs: ['{{attributes.role | Hello}}, {{email}}.'] });
+    expect(kinds([file('t.ts', seq('t', [{ kind: 'email', template: 'fine' }]))], { ...builtIn, fine })).toEqual([]);
+  });
+
+  it('a template written as code (no source) is still probed: "undefined" for a lead without the field', () => {
+    const code = { id: 'code', kind: 'marketing' as const, render: ({ lead }: { lead: LeadProfile }) => ({ subject: `News for ${lead.company}`, text: 'Hello.', html: '<p>Hello.</p>' }) };
+    const q = only([file('t.ts', seq('t', [{ kind: 'email', template: 'code' }]))], 'missing-field', { ...builtIn, code });
     expect(q.message).toMatch(/prints "undefined" for a lead with only id and email/);
   });
 

@@ -9,6 +9,7 @@ import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { installTestRuntime } from '../helpers/runtime.js';
 import type { LeadActivities, SendNurtureEmailInput } from '../../activities/types.js';
 import { defaultProgram, pinTemplates, programSnapshot } from '../../src/sequences/catalog.js';
+import { renderPinned } from '../../src/sequences/templates.js';
 import { SequenceSchema, type Program, type ProgramSnapshot, type SequenceDefinition } from '../../src/sequences/model.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
 import { bundleWorkflows } from '../../src/worker.js';
@@ -133,7 +134,7 @@ describe('templates pinned with the sequence version', () => {
       { program: pinned },
       async () => {
         await env.sleep('3 days');
-        await eventually(() => expect(inputs.map((i) => [i.template, i.content?.subject])).toEqual([['gone', 'Pinned'], ['customer-stories', program.templates!['customer-stories']!.subject]]));
+        await eventually(() => expect(inputs.map((i) => [i.template, i.content && renderPinned(i.content, i.lead).subject])).toEqual([['gone', 'Pinned'], ['customer-stories', 'How three teams stopped losing leads at the hand-off']]));
       },
       {
         async sendNurtureEmail(input) {

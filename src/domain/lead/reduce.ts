@@ -1,4 +1,5 @@
-import type { EngagementEvent, LeadProfile } from '../lead.js';
+import type { EngagementEvent } from '../lead.js';
+import { withProfileChange, type ProfileChange } from '../profile.js';
 import type { Sequence } from '../../sequences/model.js';
 import { sequenceLabel } from '../../sequences/steps.js';
 import type { LeadEffect } from './effects.js';
@@ -20,7 +21,7 @@ export type LeadInput =
   /** The lead starts (`resumed`: a new run after continue-as-new, with escalations still to notify). */
   | { kind: 'enrolment'; resumed?: { escalations?: number[] } }
   | { kind: 'engagement'; event: EngagementEvent }
-  | { kind: 'profileChange'; profile: Partial<Omit<LeadProfile, 'id'>> }
+  | { kind: 'profileChange'; profile: ProfileChange }
   | { kind: 'decision'; decision: Decision }
   | { kind: 'unsubscribe' }
   | { kind: 'migrationRequest'; sequence: Sequence }
@@ -52,7 +53,7 @@ function take(state: LeadMachineState, input: LeadInput, ctx: LeadContext, effec
       if (!open) return;
       const { profile } = input;
       const timezoneChanged = profile.timezone !== undefined && profile.timezone !== state.profile.timezone;
-      state.profile = { ...state.profile, ...profile, id: state.profile.id };
+      state.profile = withProfileChange(state.profile, profile);
       note(state, ctx, 'profile', `profile updated (${Object.keys(profile).join(', ')})`);
       // An email waiting for the send window waits for the window of the new time zone.
       if (timezoneChanged && !state.emailInFlight && state.sequence.sendAt !== undefined) state.sequence = { ...state.sequence, sendAt: undefined };

@@ -1,5 +1,5 @@
 import { defineSequence } from '../define.js';
-import { companyOr, greetingName, marketingEmail } from '../templates.js';
+import { marketingEmail } from '../templates.js';
 
 /**
  * Branches on engagement: invites to a webinar, follows up differently depending on whether
@@ -25,22 +25,19 @@ export default defineSequence({
 });
 
 export const templates = [
-  marketingEmail(
-    'webinar-invite',
-    (lead) => `${greetingName(lead)}, a live walkthrough for ${companyOr(lead, 'your team')}`,
-    () => ['Thirty minutes, live, with questions at the end: how teams turn engagement into pipeline without losing leads at the hand-off.'],
-    { text: 'Save your seat', url: 'https://leadflow.example.com/webinar' },
-  ),
-  marketingEmail(
-    'webinar-reminder',
-    () => 'The walkthrough, recorded',
-    () => ['Missed it? The recording is up, chapters and all.'],
-    { text: 'Watch the recording', url: 'https://leadflow.example.com/webinar/recording' },
-  ),
-  marketingEmail(
-    'webinar-deep-dive',
-    (lead) => `Going further with Leadflow at ${companyOr(lead, 'your company')}`,
-    () => ['Thanks for watching. Here is the deep dive on scoring rules and sequences as code, with the templates from the session.'],
-    { text: 'Open the deep dive', url: 'https://leadflow.example.com/deep-dive' },
-  ),
+  marketingEmail('webinar-invite', {
+    subject: '{{firstName | there}}, a live walkthrough for {{company | your team}}',
+    paragraphs: ['Thirty minutes, live, with questions at the end: how teams turn engagement into pipeline without losing leads at the hand-off.'],
+    cta: { text: 'Save your seat', url: 'https://leadflow.example.com/webinar' },
+  }),
+  marketingEmail('webinar-reminder', {
+    subject: 'The walkthrough, recorded',
+    paragraphs: ['Missed it? The recording is up, chapters and all.'],
+    cta: { text: 'Watch the recording', url: 'https://leadflow.example.com/webinar/recording' },
+  }),
+  marketingEmail('webinar-deep-dive', {
+    subject: 'Going further with Leadflow at {{company | your company}}',
+    paragraphs: ['Thanks for watching. Here is the deep dive on scoring rules and sequences as code, with the templates from the session.'],
+    cta: { text: 'Open the deep dive', url: 'https://leadflow.example.com/deep-dive' },
+  }),
 ];
