@@ -5,6 +5,7 @@ import { inTransaction, type Pool } from '../infra/db.js';
 import { IMPORT_WORKFLOW_TYPE, importWorkflowId, LEADS_TASK_QUEUE, type ImportProgress, type ImportWorkflowInput } from '../../workflows/messages.js';
 import { DomainError, ErrorCodes } from '../domain/errors.js';
 import { MAX_REPORTED_ERRORS } from '../domain/imports.js';
+import { inLanes } from './lanes.js';
 import { isTemporalUnavailable, LeadService } from './service.js';
 
 /** Why a row of an import was refused; `row` counts records as a spreadsheet does (header = 1). */
@@ -174,9 +175,22 @@ export class ImportService {
         });
       }
       const created = rows.filter((r) => r.outcome === 'created');
+      let handled = 0;
+      const progressed = () => options.onProgress?.(++handled);
       await this.leads.ensureWorkflows(
         created.map((r) => r.lead_id),
-        { concurrency: options.concurrency, ...(options.onProgress ? { onStarted: options.onProgress } : {}) },
+        { concurrency: options.concurrency, onStarted: progressed },
+      );
+      // Leads that existed: the row is a profile patch, as PATCH /v1/leads/{id} applies it (a
+      // repeated patch changes nothing and tells no one). Empty cells were dropped: they keep the value.
+      await inLanes(
+        rows.filter((r) => r.outcome === 'updated'),
+        options.concurrency,
+        async (r) => {
+          const { id: _id, ...patch } = r.lead;
+          await this.leads.changeProfile(r.lead_id, patch);
+          progressed();
+        },
       );
       await this.deps.pool.query('UPDATE import_rows SET done = true, lead = NULL WHERE import_id = $1 AND row_no = ANY($2::int[])', [importId, rows.map((r) => r.row_no)]);
     }

@@ -29,6 +29,7 @@ import type { Pool } from '../infra/db.js';
 import { DEFAULT_SEQUENCE_ID, defaultProgram, pinTemplates, programSnapshot, sequences } from '../sequences/catalog.js';
 import type { Program } from '../sequences/model.js';
 import { suppressAddress } from '../infra/suppressions.js';
+import { inLanes } from './lanes.js';
 import {
   acceptUpdate,
   disqualifyUpdate,
@@ -284,14 +285,10 @@ export class LeadService {
   async ensureWorkflows(leadIds: string[], options: { concurrency: number; onStarted?: (count: number) => void }): Promise<void> {
     const { rows } = await this.deps.pool.query<LeadRow>('SELECT * FROM leads WHERE id = ANY($1::text[])', [leadIds]);
     let started = 0;
-    const queue = [...rows];
-    const lane = async () => {
-      for (let row = queue.shift(); row; row = queue.shift()) {
-        await this.ensureWorkflow(row);
-        options.onStarted?.(++started);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(options.concurrency, queue.length) }, lane));
+    await inLanes(rows, options.concurrency, async (row) => {
+      await this.ensureWorkflow(row);
+      options.onStarted?.(++started);
+    });
   }
 
   /**
@@ -301,6 +298,13 @@ export class LeadService {
    * closed lead's profile still changes; a patch that changes nothing tells no one.
    */
   async updateProfile(leadId: string, patch: ProfilePatch): Promise<LeadDetail> {
+    await this.changeProfile(leadId, patch);
+    return this.get(leadId);
+  }
+
+  /** updateProfile without the answer: true when the patch changed something (the CSV import updates existing leads with it). */
+  async changeProfile(leadId: string, patch: ProfilePatch): Promise<boolean> {
+    let changed = false;
     const db = await this.deps.pool.connect();
     try {
       await db.query('BEGIN');
@@ -315,6 +319,7 @@ export class LeadService {
           [leadId, profile.email, profile.firstName ?? null, profile.lastName ?? null, profile.company ?? null, profile.timezone ?? null, profile.attributes ?? {}],
         );
         await this.withTemporal(`the profile of lead ${leadId} was not changed`, () => this.signalLead(updated[0]!, updateProfileSignal, change));
+        changed = true;
       }
       await db.query('COMMIT');
     } catch (error) {
@@ -323,7 +328,7 @@ export class LeadService {
     } finally {
       db.release();
     }
-    return this.get(leadId);
+    return changed;
   }
 
   /**

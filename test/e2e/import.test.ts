@@ -94,6 +94,23 @@ describe('CSV import end to end', () => {
     expect(staged.rows[0].n).toBe(0);
   });
 
+  it('updates the profile of leads that exist, as PATCH does, and keeps their sequence', async () => {
+    const accepted = await postCsv('id,email,firstName,lastName,industry,region\nimp-1,ada@example.com,Augusta,,banking,emea\nimp-9,nine@example.com,Nine,Niner,,\n', { query: '?sequence=recycle' });
+    expect(accepted.status).toBe(202);
+    const done = await finished(accepted.body.id);
+    expect(done).toMatchObject({ rows: 2, created: 1, updated: 1, refused: 0, errors: [] });
+    const ada = (await running.call('GET', '/v1/leads/imp-1', { role: 'marketing' })).body;
+    // Set cells replace, empty cells keep what was there, attributes merge key by key.
+    expect(ada).toMatchObject({ firstName: 'Augusta', lastName: null, company: 'Lovelace, Byron & Co', attributes: { 'First Name': 'x', industry: 'banking', plan: 'pro', region: 'emea' } });
+    expect(ada.sequence.id).toBe('webinar-invite');
+    // The lead's workflow was told: its timeline records the profile change.
+    await eventually(async () => {
+      const timeline = (await running.call('GET', '/v1/leads/imp-1', { role: 'marketing' })).body.timeline as Array<{ kind: string }>;
+      expect(timeline.map((entry) => entry.kind)).toContain('profile');
+    });
+    expect((await running.call('GET', '/v1/leads/imp-9', { role: 'marketing' })).body).toMatchObject({ firstName: 'Nine', sequence: { id: 'recycle' } });
+  });
+
   it('imports a file far above the 64 KiB body limit, over several pages', async () => {
     const note = 'n'.repeat(20_000);
     const lines = ['id,email,note', ...Array.from({ length: 10 }, (_, i) => `big-${i},big-${i}@example.com,${note}`)];
