@@ -93,10 +93,8 @@ export type PendingEffects = PendingEffectsV1;
 
 /** The CSV import job's workflow type: the name of its function in workflows/import.ts. */
 export const IMPORT_WORKFLOW_TYPE = 'importWorkflow';
-/** One workflow per import, ever: `import-<importId>`. */
-export const importWorkflowId = (importId: string): string => `import-${importId}`;
 
-export type { ImportProgress } from '../src/domain/imports.js';
+export { importWorkflowId, type ImportProgress } from '../src/domain/imports.js';
 
 export interface ImportWorkflowInput {
   importId: string;

@@ -14,3 +14,6 @@ export const importDetails = (p: ImportProgress): string =>
 
 /** Row errors an import's status answer carries, by row (a file of 100,000 bad rows would answer megabytes); `refused` counts them all. */
 export const MAX_REPORTED_ERRORS = 1000;
+
+/** One workflow per import, ever: `import-<importId>`. */
+export const importWorkflowId = (importId: string): string => `import-${importId}`;

@@ -13,6 +13,7 @@ import { readMailbox } from '../infra/smtp-sink.js';
 import { funnelReport } from '../leads/funnel.js';
 import { leadWorkflowId, REJECT_REASONS } from '../domain/lead.js';
 import { LeadService, TEMPORAL_DEADLINE_MS } from '../leads/service.js';
+import { importWorkflowId } from '../domain/imports.js';
 import type { Program } from '../sequences/model.js';
 import { Authenticator } from './auth.js';
 import { CONSOLE_CSP, CONSOLE_PATH, consoleFiles } from './console.js';
@@ -178,8 +179,11 @@ async function buildTypedApp(deps: AppDeps) {
   // from the API logs to the worker logs to the Temporal UI.
   app.addHook('preHandler', async (request, reply) => {
     const id = (request.params as { id?: unknown } | undefined)?.id;
-    if (typeof id === 'string') {
-      request.log = request.log.child({ leadId: id, workflowId: leadWorkflowId(id) });
+    const route = request.routeOptions.url ?? '';
+    // Other routes' ids are not leads' (an import, a sequence, a tracking token).
+    const context = typeof id !== 'string' ? undefined : route.startsWith('/v1/leads/') ? { leadId: id, workflowId: leadWorkflowId(id) } : route.startsWith('/v1/imports/') ? { importId: id, workflowId: importWorkflowId(id) } : undefined;
+    if (context) {
+      request.log = request.log.child(context);
       // Fastify writes "request completed" through the reply's logger.
       reply.log = request.log;
     }
