@@ -149,9 +149,9 @@ export class ImportService {
   /**
    * Handles up to `pageSize` staged rows not yet done, in row order: inserts the new leads in one
    * statement that also records which rows created them (a page repeated after a crash creates
-   * and counts no lead twice), updates the profiles of leads that existed, starts the new leads'
-   * workflows (bounded concurrency; a running one is left alone), then marks the rows done and
-   * drops their profile copy. The last page marks the import completed. Answers the progress.
+   * and counts no lead twice), starts the new leads' workflows (bounded concurrency; a running one
+   * is left alone), updates the profiles of leads that existed, then marks the rows done and drops
+   * their profile copy. The last page marks the import completed. Answers the progress.
    */
   async processPage(importId: string, options: { pageSize: number; concurrency: number; onProgress?: (done: number) => void }): Promise<ImportProgress> {
     const { rows: imports } = await this.deps.pool.query<{ sequence: string; rows: number; refused: number }>('SELECT sequence, rows, refused FROM imports WHERE id = $1', [importId]);
