@@ -1,3 +1,4 @@
+import type { ImportProgress } from '../src/domain/imports.js';
 import type { Grade, LeadProfile, LeadView } from '../src/domain/lead.js';
 import type { PinnedEmail } from '../src/sequences/model.js';
 
@@ -96,4 +97,10 @@ export interface CampaignActivities {
   enrolCampaignPage(input: EnrolCampaignPageInput): Promise<CampaignPage>;
   /** Writes the campaign's progress to Postgres (a write older than the row's changes nothing). */
   recordCampaignProgress(input: { campaignId: string; progress: CampaignProgress }): Promise<void>;
+}
+
+/** The CSV import job's activity (activities/imports.ts). */
+export interface ImportActivities {
+  /** Handles one page of an import's staged rows (creates leads, starts their workflows) and answers the progress. */
+  importPage(input: { importId: string; pageSize: number }): Promise<ImportProgress>;
 }

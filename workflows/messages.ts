@@ -152,3 +152,14 @@ export interface LeadWorkflowInput {
 
 /** What handlers decided and the main loop has not yet done (records, notifications). */
 export type PendingEffects = PendingEffectsV1;
+
+/** The CSV import job's workflow type: the name of its function in workflows/import.ts. */
+export const IMPORT_WORKFLOW_TYPE = 'importWorkflow';
+
+export { importWorkflowId, type ImportProgress } from '../src/domain/imports.js';
+
+export interface ImportWorkflowInput {
+  importId: string;
+  /** Staged rows handled per activity call (default 500). */
+  pageSize?: number;
+}

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } fro
 import { Api, ApiError, credentialStore, type Credentials, type Session } from './api.ts';
 import { CampaignsPage } from './CampaignsPage.tsx';
 import { FunnelPage } from './FunnelPage.tsx';
+import { canImport, ImportPage } from './ImportPage.tsx';
 import { LeadPage } from './LeadPage.tsx';
 import { MailboxPage } from './MailboxPage.tsx';
 import { QueuePage } from './QueuePage.tsx';
@@ -112,7 +113,7 @@ function Console({ signed, onSignOut }: { signed: Signed; onSignOut: () => void 
   // updates a moment after the decision, so the queue hides them rather than show them once more.
   const [decided, setDecided] = useState<ReadonlySet<string>>(new Set());
   // Keyboard and screen-reader users land on the new page's heading, not at the top of the old one.
-  const routeKey = route.page === 'lead' ? `lead:${route.id}` : route.page;
+  const routeKey = route.page === 'lead' ? `lead:${route.id}` : route.page === 'imports' ? `imports:${route.id ?? ''}` : route.page;
   const firstRender = useRef(true);
   useEffect(() => {
     if (firstRender.current) {
@@ -126,6 +127,7 @@ function Console({ signed, onSignOut }: { signed: Signed; onSignOut: () => void 
     { route: { page: 'queue' }, label: 'Review queue', show: true },
     { route: { page: 'funnel' }, label: 'Funnel', show: signed.canSeeFunnel },
     { route: { page: 'campaigns' }, label: 'Campaigns', show: signed.canRunCampaigns },
+    { route: { page: 'imports' }, label: 'Import', show: canImport(signed.session) },
     { route: { page: 'mailbox' }, label: 'Mailbox', show: signed.session.mailbox },
   ];
   const active = route.page === 'lead' ? 'queue' : route.page;
@@ -182,6 +184,7 @@ function Console({ signed, onSignOut }: { signed: Signed; onSignOut: () => void 
         )}
         {route.page === 'funnel' && (signed.canSeeFunnel ? <FunnelPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}
         {route.page === 'campaigns' && (signed.canRunCampaigns ? <CampaignsPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}
+        {route.page === 'imports' && (canImport(signed.session) ? <ImportPage signed={signed} heading={heading} id={route.id} /> : <Forbidden heading={heading} />)}
         {route.page === 'mailbox' && (signed.session.mailbox ? <MailboxPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}
       </main>
     </>
