@@ -221,7 +221,7 @@ export function CampaignsPage({ signed, heading }: { signed: Signed; heading: He
                     Cancel {c.id}
                   </button>
                 )}
-                <TemporalLink session={signed.session} workflowId={c.workflowId} label={c.workflowId} />
+                <TemporalLink session={signed.session} workflowId={c.workflowId} label={c.workflowId} what="campaign" />
               </div>
             </li>
           );
