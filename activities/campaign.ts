@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { isGrpcServiceError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { addPage, type CampaignPage } from '../src/domain/campaign.js';
 import { leadWorkflowId } from '../src/domain/lead.js';
 import { CAMPAIGN_SKIP_REASONS, type CampaignSkipReason } from '../src/domain/lead/campaign.js';
@@ -18,8 +18,16 @@ export interface CampaignActivityDeps {
   logger?: ActivityLogger;
 }
 
-/** Leads asked at once, at most (the rate spaces their starts). */
-const IN_FLIGHT_MAX = 16;
+/** Leads asked at once, at most (the rate spaces their starts): each ask is a workflow task of a lead on the workers. */
+const IN_FLIGHT_MAX = 8;
+/** Retries of one lead's ask when Temporal answers "not now" (a lead's workflow task timed out on a busy worker), before the page fails. */
+const ASK_RETRIES = 4;
+
+/** FAILED_PRECONDITION (the lead's workflow task failed or timed out: it is retried), DEADLINE_EXCEEDED, UNAVAILABLE. */
+const isTransient = (error: unknown): boolean => {
+  const grpc = isGrpcServiceError(error) ? error : isGrpcServiceError((error as { cause?: unknown })?.cause) ? (error as { cause: { code?: number } }).cause : undefined;
+  return grpc !== undefined && [4, 9, 14].includes((grpc as { code?: number }).code ?? -1);
+};
 
 const WRITE_PROGRESS = `
   UPDATE campaigns SET status = $2, enrolled = $3, skipped = $4, failed = $5, cursor = $6, pages = $7,
@@ -49,9 +57,11 @@ export function createCampaignActivities({ pool, client, logger }: CampaignActiv
     async enrolCampaignPage({ campaign, after, limit, progress }) {
       const ids = await segmentPage(pool, campaign.segment, { after, limit });
       const enrolment = { campaignId: campaign.id, ...campaign.snapshot };
+      // Cancelled (the worker shuts down, the attempt timed out): no new lead is asked, the page fails and is retried.
+      const context = activityContext();
 
-      /** Asks one lead; skips come back as the validator's failure type. Temporal away: thrown, and the page is retried. */
-      async function ask(leadId: string): Promise<Outcome> {
+      /** Asks one lead; skips come back as the validator's failure type. Temporal away for long: thrown, and the page is retried. */
+      async function ask(leadId: string, attempt = 0): Promise<Outcome> {
         try {
           await client.workflow.getHandle(leadWorkflowId(leadId)).executeUpdate(campaignEnrolmentUpdate, { args: [enrolment] });
           return 'enrolled';
@@ -66,13 +76,14 @@ export function createCampaignActivities({ pool, client, logger }: CampaignActiv
           }
           // Accepted and disqualified leads' workflows have completed.
           if (isClosedWorkflow(error)) return 'closed';
-          throw error;
+          if (!isTransient(error) || attempt >= ASK_RETRIES) throw error;
+          const wait = 500 * 2 ** attempt;
+          await (context ? context.sleep(wait) : sleep(wait));
+          return ask(leadId, attempt + 1);
         }
       }
 
       // The i-th lead of the page starts no earlier than i / rate seconds after the page began.
-      // Cancelled (the worker shuts down, the attempt timed out): no new lead is asked, the page fails and is retried.
-      const context = activityContext();
       const outcomes: Outcome[] = new Array(ids.length);
       const started = Date.now();
       let next = 0;

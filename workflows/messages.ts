@@ -116,7 +116,7 @@ export interface CampaignProgress {
 export interface CampaignWorkflowInput {
   campaign: CampaignDefinition;
   progress: CampaignProgress;
-  /** Leads per page (default: about a second of work at the rate, 10 to 200). */
+  /** Leads per page (default: about a second of work at the rate, at most 200). */
   pageSize?: number;
   /** Pages per run before continuing as new (default 100). */
   pagesPerRun?: number;

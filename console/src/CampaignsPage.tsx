@@ -66,6 +66,7 @@ export function CampaignsPage({ signed, heading }: { signed: Signed; heading: He
   const running = campaigns?.some((c) => c.status === 'running');
   const { segment, problem } = segmentOf(form);
   const segmentKey = JSON.stringify(segment);
+  const sequence = form.sequence;
 
   // The live count: a dry run a moment after the segment stops changing.
   useEffect(() => {
@@ -75,7 +76,7 @@ export function CampaignsPage({ signed, heading }: { signed: Signed; heading: He
     }
     let current = true;
     const timer = setTimeout(() => {
-      signed.api.dryRun(JSON.parse(segmentKey) as CampaignSegment).then(
+      signed.api.dryRun(JSON.parse(segmentKey) as CampaignSegment, sequence).then(
         (answer) => current && setCount(answer),
         (e: unknown) => current && setCount({ problem: problemOf(e) }),
       );
@@ -84,7 +85,7 @@ export function CampaignsPage({ signed, heading }: { signed: Signed; heading: He
       current = false;
       clearTimeout(timer);
     };
-  }, [signed.api, segmentKey, problem]);
+  }, [signed.api, segmentKey, problem, sequence]);
 
   // Progress every second while a campaign runs.
   useEffect(() => {
@@ -220,7 +221,7 @@ export function CampaignsPage({ signed, heading }: { signed: Signed; heading: He
                     Cancel {c.id}
                   </button>
                 )}
-                <TemporalLink session={signed.session} workflowId={c.workflowId} label={c.workflowId} />
+                <TemporalLink session={signed.session} workflowId={c.workflowId} label={c.workflowId} what="campaign" />
               </div>
             </li>
           );

@@ -108,7 +108,7 @@ export function ImportPage({ signed, heading, id }: { signed: Signed; heading: H
             {done} of {accepted} accepted rows done: {status.created} created, {status.updated} updated; {status.refused} of {status.rows} rows refused.
           </p>
           <p>
-            New leads enter <strong>{status.sequence}</strong>. <TemporalLink session={signed.session} workflowId={status.workflowId} label="Import job in Temporal UI" />
+            New leads enter <strong>{status.sequence}</strong>. <TemporalLink session={signed.session} workflowId={status.workflowId} label="Import job in Temporal UI" what="import" />
           </p>
           {status.errors.length > 0 && (
             <table className="import-errors">

@@ -94,7 +94,9 @@ export class Api {
     return this.call<Funnel>('GET', `/v1/funnel${query.size ? `?${query}` : ''}`);
   };
   campaigns = () => this.call<{ campaigns: Campaign[] }>('GET', '/v1/campaigns').then((r) => r.campaigns);
-  dryRun = (segment: CampaignSegment) => this.call<{ matched: number; sample: string[] }>('POST', '/v1/campaigns', { segment, dryRun: true });
+  /** The dry run ignores the id; the sequence is any the catalog has. */
+  dryRun = (segment: CampaignSegment, sequence: string) =>
+    this.call<{ matched: number; sample: string[] }>('POST', '/v1/campaigns', { id: 'dry-run', sequence, segment, dryRun: true });
   startCampaign = (body: { id: string; sequence: string; segment: CampaignSegment; ratePerSecond: number }) =>
     this.call<{ id: string; status: string; matched: number }>('POST', '/v1/campaigns', body);
   cancelCampaign = (id: string) => this.call<Campaign>('POST', `/v1/campaigns/${encodeURIComponent(id)}/cancel`);

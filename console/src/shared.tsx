@@ -10,13 +10,16 @@ export function temporalUrl(session: Session, workflowId: string): string | unde
   return ui ? `${ui.url}/namespaces/${encodeURIComponent(ui.namespace)}/workflows/${encodeURIComponent(workflowId)}` : undefined;
 }
 
-export function TemporalLink({ session, workflowId, label }: { session: Session; workflowId: string; label?: string }) {
+export function TemporalLink({ session, workflowId, label, what = 'lead' }: { session: Session; workflowId: string; label?: string; what?: 'lead' | 'campaign' | 'import' }) {
   const href = temporalUrl(session, workflowId);
   if (!href) return null;
   return (
     <a className="temporal-link" href={href} target="_blank" rel="noopener noreferrer">
       {label ?? 'Workflow in Temporal UI'}
-      <span className="visually-hidden"> (workflow {workflowId}, opens in a new tab)</span>
+      <span className="visually-hidden">
+        {' '}
+        ({what} workflow {workflowId}, opens in a new tab)
+      </span>
     </a>
   );
 }

@@ -36,8 +36,8 @@ export function addPage<T extends CampaignTotals>(progress: T, page: CampaignPag
 /** Leads asked so far. */
 export const leadsDone = (progress: CampaignTotals): number => progress.enrolled + progress.failed + Object.values(progress.skipped).reduce((a, b) => a + b, 0);
 
-/** Leads per page: about a second of work at the rate, between 10 and 200. */
-export const defaultPageSize = (ratePerSecond: number): number => Math.min(200, Math.max(10, Math.ceil(ratePerSecond)));
+/** Leads per page: about a second of work at the rate (at most 200), so a cancel waits about a second. */
+export const defaultPageSize = (ratePerSecond: number): number => Math.min(200, Math.max(1, Math.ceil(ratePerSecond)));
 
 /** The Temporal UI's current details of a campaign (markdown): status, a progress bar, the counts. */
 export function campaignDetails(progress: CampaignTotals & { status: string }): string {

@@ -8,7 +8,6 @@ import { LeadIdSchema } from '../domain/lead-id.js';
 import { COUNTED_SKIP_REASONS, type CampaignService } from '../leads/campaigns.js';
 import { SAMPLE_SIZE } from '../leads/segment.js';
 import { sequences } from '../sequences/catalog.js';
-import { DurationSchema } from '../sequences/model.js';
 import { ErrorResponses } from './schemas.js';
 
 /** Default enrolment rate of a campaign (leads per second). */
@@ -24,28 +23,27 @@ export const SegmentSchema = z
     scoreMax: z.number().int().min(0).optional().describe('score at most this'),
     grades: z.array(z.enum(GRADES)).min(1).optional().describe('fit grade one of these; a lead without a grade matches none'),
     attributes: z
-      .record(z.string().min(1).max(100).regex(/^[^\u0000]*$/), z.union([z.string().max(500), z.number(), z.boolean()]))
+      .record(z.string().min(1).max(100).regex(/^[^\u0000]*(?![\s\S])/), z.union([z.string().max(500), z.number(), z.boolean()]))
       .refine((a) => Object.keys(a).length <= 20, 'at most 20 attributes')
+      .meta({ maxProperties: 20 })
       .optional()
       .describe('each attribute equals this value (JSON equality: "20" is not 20)'),
-    inactiveFor: DurationSchema.optional().describe('no engagement event occurred for this long, e.g. "30 days" (a lead with none: created at least that long ago)'),
+    inactiveFor: z
+      .string()
+      .regex(/^[1-9]\d{0,3} (minute|hour|day|week)s?(?![\s\S])/, 'a duration such as "30 days" (minutes, hours, days or weeks, up to 9999)')
+      .optional()
+      .describe('no engagement event occurred for this long, e.g. "30 days" (a lead with none: created at least that long ago)'),
     leadIds: z.array(LeadIdSchema).min(1).max(400).optional().describe('only these leads'),
   })
-  .refine((s) => s.scoreMin === undefined || s.scoreMax === undefined || s.scoreMin <= s.scoreMax, { message: 'scoreMin is at most scoreMax', path: ['scoreMax'] });
+  .describe('every part narrows (AND); {} is every lead; a scoreMin above scoreMax matches none');
 
-const Body = z
-  .object({
-    id: CampaignId.optional().describe('required unless dryRun; a repeated POST with the same body is safe, another body under the same id is 409'),
-    sequence: z.string().max(100).meta({ enum: Object.keys(sequences) }).optional().describe('required unless dryRun'),
-    segment: SegmentSchema,
-    ratePerSecond: z.number().int().min(1).max(1000).default(DEFAULT_RATE_PER_SECOND).describe('leads enrolled per second at most'),
-    dryRun: z.boolean().default(false).describe(`only count the segment and show up to ${SAMPLE_SIZE} of its lead ids`),
-  })
-  .superRefine((body, ctx) => {
-    if (body.dryRun) return;
-    if (body.id === undefined) ctx.addIssue({ code: 'custom', path: ['id'], message: 'a campaign needs an id (unless dryRun)' });
-    if (body.sequence === undefined) ctx.addIssue({ code: 'custom', path: ['sequence'], message: 'a campaign needs a sequence (unless dryRun)' });
-  });
+const Body = z.object({
+  id: CampaignId.describe('a repeated POST with the same body is safe, another body under the same id is 409; a dry run ignores it'),
+  sequence: z.string().max(100).meta({ enum: Object.keys(sequences) }),
+  segment: SegmentSchema,
+  ratePerSecond: z.number().int().min(1).max(1000).default(DEFAULT_RATE_PER_SECOND).describe('leads enrolled per second at most'),
+  dryRun: z.boolean().default(false).describe(`only count the segment and show up to ${SAMPLE_SIZE} of its lead ids`),
+});
 
 const Skipped = z.object(Object.fromEntries(COUNTED_SKIP_REASONS.map((r) => [r, z.number().int()])) as Record<(typeof COUNTED_SKIP_REASONS)[number], z.ZodNumber>);
 
@@ -89,7 +87,7 @@ export async function registerCampaignRoutes(
     async (request, reply) => {
       const { id, sequence, segment, ratePerSecond, dryRun } = request.body;
       if (dryRun) return reply.status(200).send(await deps.campaigns.dryRun(segment));
-      const campaign = await deps.campaigns.create({ id: id!, sequence: sequence!, segment, ratePerSecond });
+      const campaign = await deps.campaigns.create({ id, sequence, segment, ratePerSecond });
       return reply.status(202).send({ id: campaign.id, status: campaign.status, matched: campaign.matched });
     },
   );

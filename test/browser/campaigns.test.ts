@@ -127,13 +127,16 @@ describe('campaigns page', () => {
     await cancel.waitFor({ timeout: 30_000 });
     await cancel.focus();
     await page.keyboard.press('Enter');
-    // The first page of 10 goes on to its end; the 2 leads after it are never asked.
-    await expect.poll(() => page.getByRole('status').first().textContent(), { timeout: 30_000 }).toBe('Campaign trade-show cancelled: 10 enrolled; they stay enrolled.');
+    // The page in flight (2 leads a page at 2 a second) goes on to its end; the leads after it are never asked.
+    await expect.poll(() => page.getByRole('status').first().textContent(), { timeout: 30_000 }).toMatch(/^Campaign trade-show cancelled: \d+ enrolled; they stay enrolled\.$/);
+    const enrolled = Number(/cancelled: (\d+) enrolled/.exec((await page.getByRole('status').first().textContent()) ?? '')![1]);
+    expect(enrolled).toBeGreaterThan(0);
+    expect(enrolled).toBeLessThan(12);
     const card = page.locator('[data-campaign="trade-show"]');
     await expect.poll(() => card.locator('.badge').textContent()).toBe('cancelled');
     expect(await card.getByRole('button', { name: 'Cancel trade-show' }).count()).toBe(0);
     const body = (await t.call('GET', '/v1/campaigns/trade-show', { role: 'marketing' })).body;
-    expect(body).toMatchObject({ status: 'cancelled', enrolled: 10, matched: 12 });
+    expect(body).toMatchObject({ status: 'cancelled', enrolled, matched: 12 });
     await context.close();
     expect(pageErrors).toEqual([]);
   });

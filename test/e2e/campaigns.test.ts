@@ -31,16 +31,16 @@ const body = { id: 'dec-webinar', sequence: 'webinar-invite', segment: fintech, 
 
 describe('campaigns over HTTP', () => {
   it('dry run: the count and a sample at once, nothing started', async () => {
-    const dry = await t.call('POST', '/v1/campaigns', { role: 'marketing', body: { segment: fintech, dryRun: true } });
+    const dry = await t.call('POST', '/v1/campaigns', { role: 'marketing', body: { ...body, dryRun: true } });
     expect(dry.status).toBe(200);
     expect(dry.body).toEqual({ matched: 3, sample: ['cmp-a', 'cmp-b', 'cmp-c'] });
     expect((await t.stack.pool.query('SELECT count(*)::int AS n FROM campaigns')).rows[0].n).toBe(0);
   });
 
-  it('refuses a misspelt filter, a campaign without id or sequence, an unknown sequence, and the wrong role', async () => {
-    const misspelt = await t.call('POST', '/v1/campaigns', { role: 'marketing', body: { segment: { stage: ['nurturing'] }, dryRun: true } });
+  it('refuses a misspelt filter, a body without id or sequence (a dry run too), an unknown sequence, and the wrong role', async () => {
+    const misspelt = await t.call('POST', '/v1/campaigns', { role: 'marketing', body: { ...body, segment: { stage: ['nurturing'] }, dryRun: true } });
     expect([misspelt.status, misspelt.body.error]).toEqual([400, 'validation_failed']);
-    const bare = await t.call('POST', '/v1/campaigns', { role: 'marketing', body: { segment: fintech } });
+    const bare = await t.call('POST', '/v1/campaigns', { role: 'marketing', body: { segment: fintech, dryRun: true } });
     expect(bare.status).toBe(400);
     expect(bare.body.details.map((d: { path: string }) => d.path).sort()).toEqual(['body.id', 'body.sequence']);
     const unknown = await t.call('POST', '/v1/campaigns', { role: 'marketing', body: { ...body, id: 'x', sequence: 'constructor' } });
@@ -97,7 +97,7 @@ describe('campaigns over HTTP', () => {
     for (let i = 0; i < 30; i++) {
       expect((await t.call('POST', '/v1/leads', { role: 'ingest', body: { id: `slow-${String(i).padStart(2, '0')}`, email: `slow-${i}@example.com`, attributes: { batch: 'slow' } } })).status).toBe(201);
     }
-    await eventually(async () => expect((await t.call('POST', '/v1/campaigns', { role: 'marketing', body: { segment: { attributes: { batch: 'slow' } }, dryRun: true } })).body.matched).toBe(30));
+    await eventually(async () => expect((await t.call('POST', '/v1/campaigns', { role: 'marketing', body: { id: 'slow', sequence: 'recycle', segment: { attributes: { batch: 'slow' } }, dryRun: true } })).body.matched).toBe(30));
     const started = await t.call('POST', '/v1/campaigns', { role: 'marketing', body: { id: 'slow', sequence: 'recycle', segment: { attributes: { batch: 'slow' } }, ratePerSecond: 2 } });
     expect(started.status).toBe(202);
     await eventually(async () => expect((await t.call('GET', '/v1/campaigns/slow', { role: 'marketing' })).body.enrolled).toBeGreaterThan(0), { timeoutMs: 30_000 });
