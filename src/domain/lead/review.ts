@@ -56,8 +56,8 @@ export function escalateIfDue(state: LeadMachineState, ctx: LeadContext, effects
   const grade = gradeOf(state.profile, rules);
   if (!gradeAtLeast(grade, rules?.minGrade)) {
     // Said once per grade that holds it back, not on every event.
-    if (state.heldBackBy !== grade) {
-      note(state, ctx, 'qualification', `score ${state.engagement.score} reached ${ctx.program.threshold}, but grade ${grade ?? 'none'} is below the ${rules!.minGrade} sales review needs: stays in nurturing`);
+    if (state.heldBackBy !== (grade ?? 'none')) {
+      note(state, ctx, 'qualification', `score ${state.engagement.score} reached the threshold (${ctx.program.threshold}), but grade ${grade ?? 'none'} is below the ${rules!.minGrade} sales review needs: stays in nurturing`);
     }
     state.heldBackBy = grade ?? 'none';
     return;
