@@ -10,6 +10,9 @@
 // - infra reads the search-attribute definitions and the workflow type the workflows declare
 //   (workflows/{search-attributes,messages}.ts);
 //   leads start and signal workflows by their messages (workflows/{messages,lead,search-attributes}.ts).
+// - campaign activities compile segments (src/leads/segment.ts) and ask leads through the lead
+//   workflow's Update (workflows/messages.ts).
+// - the CSV import's activity (activities/imports.ts) runs the leads' use cases (src/leads/), as the API does.
 // - config.ts sits beside infra (it builds the payload codec; infra/temporal reads its type).
 const SEQUENCE_MODEL = '^src/sequences/(model|steps|delivery|weekdays)\\.ts$';
 const OWN = '^(src|workflows|activities|worker|console|bench|chaos|scripts|test)/';
@@ -37,7 +40,7 @@ module.exports = {
     only('leads-over-infra', 'Leads import only domain, sequences, infra, leads, the config and the workflow messages.', '^src/leads/', [
       '^src/(domain|sequences|infra|leads)/',
       '^src/config\\.ts$',
-      '^workflows/(messages|lead|search-attributes)\\.ts$',
+      '^workflows/(messages|lead|campaign|search-attributes)\\.ts$',
     ]),
     only('server-over-leads', 'The server imports only domain, sequences, infra, leads, server, the config and the CLI runner.', '^src/server/', [
       '^src/(domain|sequences|infra|leads|server)/',
@@ -56,7 +59,17 @@ module.exports = {
       from: { path: '^workflows/' },
       to: { path: '^activities/', dependencyTypesNot: ['type-only'] },
     },
-    only('activities-over-infra', 'Activities import only domain, sequences and infra.', '^activities/', ['^src/(domain|sequences|infra)/', '^activities/']),
+    only('activities-over-infra', 'Activities import only domain, sequences, infra, the segment compiler and the workflow messages (a campaign asks leads by their Update).', '^activities/(?!imports\\.ts$)', [
+      '^src/(domain|sequences|infra)/',
+      '^src/leads/segment\\.ts$',
+      '^workflows/messages\\.ts$',
+      '^activities/',
+    ]),
+    // The CSV import job creates leads and starts their workflows through the same use cases as the API.
+    only('import-activity-over-leads', 'The import activity imports only domain, sequences, infra, leads and the activity types.', '^activities/imports\\.ts$', [
+      '^src/(domain|sequences|infra|leads)/',
+      '^activities/types\\.ts$',
+    ]),
     only('src-never-into-worker', 'Nothing in src/ imports the deployment entry points of worker/.', '^src/', ['^src/', '^workflows/', '^activities/']),
     {
       name: 'console-types-only',

@@ -1,7 +1,10 @@
+import type { ImportProgress } from '../src/domain/imports.js';
 import type { Grade, LeadProfile, LeadView } from '../src/domain/lead.js';
 import type { PinnedEmail } from '../src/sequences/model.js';
 
 import type { DecisionRecord, SlaBreachRecord, TransitionRecord } from '../src/domain/lead/state.js';
+import type { CampaignPage } from '../src/domain/campaign.js';
+import type { CampaignDefinition, CampaignProgress } from '../workflows/messages.js';
 
 /** Rows of the lead's history (stage changes, decisions, SLA expiries), as the lead machine keeps them. */
 export type { DecisionRecord, SlaBreachRecord, TransitionRecord };
@@ -77,4 +80,27 @@ export interface LeadActivities {
   assignOwner(input: AssignOwnerInput): Promise<{ owner: string | null }>;
   /** Sends an SLA reminder (level 1) or manager escalation (level 2), at most once per send key. */
   remindSales(input: RemindSalesInput): Promise<SendResult>;
+}
+
+/** One page of a campaign: the segment's next leads after `after`, each asked to take the campaign. */
+export interface EnrolCampaignPageInput {
+  campaign: CampaignDefinition;
+  after: string | null;
+  limit: number;
+  /** The progress before this page: the activity writes it plus the page to Postgres. */
+  progress: CampaignProgress;
+}
+
+/** The activities of a campaign's workflow; `createCampaignActivities` implements them. */
+export interface CampaignActivities {
+  /** Enrols one page of the segment at the campaign's rate; asking a lead again is safe (it answers "already enrolled"). */
+  enrolCampaignPage(input: EnrolCampaignPageInput): Promise<CampaignPage>;
+  /** Writes the campaign's progress to Postgres (a write older than the row's changes nothing). */
+  recordCampaignProgress(input: { campaignId: string; progress: CampaignProgress }): Promise<void>;
+}
+
+/** The CSV import job's activity (activities/imports.ts). */
+export interface ImportActivities {
+  /** Handles one page of an import's staged rows (creates leads, starts their workflows) and answers the progress. */
+  importPage(input: { importId: string; pageSize: number }): Promise<ImportProgress>;
 }

@@ -45,6 +45,8 @@ export interface StackOptions {
   onWorkerFailure?: (error: Error) => void;
   /** OpenTelemetry (src/infra/tracing.ts): API, client, workflow and activity spans in one trace; none: no tracing at all. */
   tracing?: Tracing;
+  /** Staged rows a CSV import's job handles per activity call (default 500). */
+  importPageSize?: number;
 }
 
 export interface RunningStack {
@@ -169,6 +171,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
           tracking: { secret: config.trackingSecret, baseUrl: config.publicUrl },
         },
         metrics,
+        client,
         ...(options.logger ? { logger: options.logger } : {}),
         shutdownGraceSeconds: config.workerShutdownGraceSeconds,
         ...(config.workerMaxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.workerMaxCachedWorkflows } : {}),
@@ -221,6 +224,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         console: { dir: consoleDistDir() },
         ...(config.temporal.uiUrl ? { temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace } } : {}),
         trackingSecret: config.trackingSecret,
+        ...(options.importPageSize ? { importPageSize: options.importPageSize } : {}),
         codec: { codec: new AesGcmPayloadCodec(config.payloadKeys), corsOrigins: config.codecCorsOrigins },
         ...(options.logger ? { logger: options.logger } : {}),
         ...(options.tracing ? { tracing: options.tracing.fastify } : {}),

@@ -4,7 +4,10 @@ import { fileURLToPath } from 'node:url';
 import type { DataConverter } from '@temporalio/common';
 import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { bundleWorkflowCode, type NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { createCampaignActivities } from '../activities/campaign.js';
+import { createImportActivities } from '../activities/imports.js';
 import type { Tracing } from './infra/tracing.js';
 import { LEADS_TASK_QUEUE } from '../workflows/messages.js';
 
@@ -52,11 +55,15 @@ export interface LeadWorkerOptions extends ActivityDeps {
   dataConverter?: DataConverter;
   /** OpenTelemetry: workflow and activity spans, continuing the caller's trace (a prebuilt workflowBundle must then be a tracing one). */
   tracing?: Pick<Tracing, 'spanProcessor' | 'resource'>;
+  /** The client campaigns ask leads through and the CSV import's activity starts lead workflows with; without one the worker runs neither's activities. */
+  client?: Client;
+  /** Lead workflows an import page starts at once (default 16). */
+  importConcurrency?: number;
 }
 
-/** A worker for task queue `leads`: the lead workflow and its activities over real dependencies. */
+/** A worker for task queue `leads`: the lead, campaign and import workflows and their activities over real dependencies. */
 export async function createLeadWorker(options: LeadWorkerOptions): Promise<Worker> {
-  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, shutdownGraceSeconds = 30, maxCachedWorkflows, dataConverter, tracing, ...deps } = options;
+  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, shutdownGraceSeconds = 30, maxCachedWorkflows, dataConverter, tracing, client, importConcurrency, ...deps } = options;
   return Worker.create({
     connection,
     namespace,
@@ -69,7 +76,11 @@ export async function createLeadWorker(options: LeadWorkerOptions): Promise<Work
     ...(maxCachedWorkflows !== undefined ? { maxCachedWorkflows } : {}),
     ...(dataConverter ? { dataConverter } : {}),
     ...(workflowBundle ? { workflowBundle } : { workflowBundle: await bundleWorkflows({ tracing: Boolean(tracing) }) }),
-    activities: createActivities(deps),
+    activities: {
+      ...createActivities(deps),
+      ...(client ? createCampaignActivities({ pool: deps.pool, client, ...(deps.logger ? { logger: deps.logger } : {}) }) : {}),
+      ...(client ? createImportActivities({ pool: deps.pool, client, ...(importConcurrency ? { concurrency: importConcurrency } : {}) }) : {}),
+    },
     // As the SDK's OpenTelemetry docs set it up: workflow spans leave the sandbox through a sink
     // (not in history, not called on replay), activity spans are children of the workflow's.
     ...(tracing

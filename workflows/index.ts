@@ -1,2 +1,4 @@
 // Workflow bundle entry point: every workflow the worker registers.
 export { leadWorkflow } from './lead.js';
+export { campaignWorkflow } from './campaign.js';
+export { importWorkflow } from './import.js';

@@ -14,11 +14,12 @@ import {
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { LeadActivities } from '../activities/types.js';
 import type { DecisionRecord, SlaBreachRecord, TransitionRecord } from '../src/domain/lead/state.js';
+import { reviewView } from '../src/domain/lead/views.js';
 import { addDuration } from '../src/domain/duration.js';
 import { ErrorCodes } from '../src/domain/errors.js';
 import { SMTP_ACTIVITY_OPTIONS } from './activity-options.js';
 import { hasOwnName, ownEntry } from '../src/domain/own-key.js';
-import { REJECT_REASONS, TERMINAL_STAGES, type DeliveryView, type LeadStage, type LeadView, type ReviewView, type TimelineEntry } from '../src/domain/lead.js';
+import { REJECT_REASONS, TERMINAL_STAGES, type DeliveryView, type LeadStage, type LeadView, type TimelineEntry } from '../src/domain/lead.js';
 import { leadTimeZone, liveScoreItems, nextSendTime, sendsInCapWindow } from '../src/sequences/delivery.js';
 import type { Sequence, SequenceStep } from '../src/sequences/model.js';
 import { durationMs, eventList, labelIndex, sequenceLabel } from '../src/sequences/steps.js';
@@ -143,17 +144,6 @@ export async function leadWorkflowV1(input: LeadWorkflowInput): Promise<LeadView
       frequencyCap: { max: delivery.frequencyCap.max, per: delivery.frequencyCap.per, sentInWindow: sendsInCapWindow(state.sentAt ?? [], Date.now(), delivery.frequencyCap).length },
       nextSendAt: step?.kind === 'email' && state.sequence.sendAt !== undefined ? new Date(state.sequence.sendAt).toISOString() : null,
       decayAfter: decay?.after ?? null,
-    };
-  }
-
-  function reviewView(review: ReviewState | undefined): ReviewView | null {
-    if (!review) return null;
-    return {
-      reviewNo: review.reviewNo,
-      since: new Date(review.since).toISOString(),
-      owner: review.owner,
-      slaDueAt: review.dueAt === undefined ? null : new Date(review.dueAt).toISOString(),
-      slaState: review.expiries === 0 ? 'on_time' : review.expiries === 1 ? 'reminded' : 'escalated',
     };
   }
 

@@ -21,11 +21,12 @@ import type { LeadEffect, NotifySales, RecordReadModel, RemindSales, SendMarketi
 import { fromV1 } from '../src/domain/lead/from-v1.js';
 import { reduce, wakeAt, type LeadInput, type WakeTimes } from '../src/domain/lead/reduce.js';
 import { checkDecision, type Decision } from '../src/domain/lead/review.js';
+import { checkCampaignEnrolment, type CampaignEnrolment } from '../src/domain/lead/campaign.js';
 import type { EmailOutcome } from '../src/domain/lead/sequence.js';
-import { isTerminal, newLeadState, type LeadContext } from '../src/domain/lead/state.js';
+import { isTerminal, newLeadState, pinnedTemplate, type LeadContext } from '../src/domain/lead/state.js';
 import { currentDetails, leadView } from '../src/domain/lead/views.js';
 import { leadWorkflowV1 } from './lead-v1.js';
-import { acceptUpdate, disqualifyUpdate, engagementSignal, leadStateQuery, migrateSequenceSignal, rejectUpdate, unsubscribeSignal, updateProfileSignal, type LeadStateView, type LeadWorkflowInput } from './messages.js';
+import { acceptUpdate, campaignEnrolmentUpdate, disqualifyUpdate, engagementSignal, leadStateQuery, migrateSequenceSignal, rejectUpdate, unsubscribeSignal, updateProfileSignal, type LeadStateView, type LeadWorkflowInput } from './messages.js';
 import { attributePairs, attributesAtStart } from './search-attributes.js';
 
 /** Runs started before it replay the first engine (workflows/lead-v1.ts) until their next continue-as-new. */
@@ -147,7 +148,8 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
   async function sendMarketing({ sendKey, template, sequence, step }: SendMarketingEmail): Promise<void> {
     let outcome: EmailOutcome;
     try {
-      const pinned = program.templates && Object.hasOwn(program.templates, template) ? { content: program.templates[template]! } : {};
+      const content = pinnedTemplate(state, program, template);
+      const pinned = content ? { content } : {};
       const result = await sendNurtureEmail.executeWithOptions({ summary: `email "${template}" (${sequence} step ${step})` }, [{ lead: state.profile, template, sendKey, sequence, step, ...pinned }]);
       outcome = result.suppressed ? 'suppressed' : result.bounced ? 'bounced' : result.sent ? 'sent' : 'alreadySent';
     } catch (error) {
@@ -187,6 +189,17 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
     return { id: state.profile.id, stage: state.stage };
   }
 
+  /** A campaign's ask: the validator refuses a lead that skips it (no trace in history), with the skip reason as the failure type. */
+  function refuseCampaignUnlessAllowed(enrolment: CampaignEnrolment): void {
+    const refusal = checkCampaignEnrolment(state, enrolment, ctx());
+    if (refusal) throw ApplicationFailure.nonRetryable(refusal.message, refusal.code);
+  }
+  function takeCampaign(enrolment: CampaignEnrolment) {
+    refuseCampaignUnlessAllowed(enrolment);
+    apply({ kind: 'campaignEnrolment', ...enrolment });
+    return { id: state.profile.id, enrolment: state.sequence.enrolment };
+  }
+
   // Enrolment first: the first email is decided before any buffered signal is delivered.
   apply(input.machine || input.state ? { kind: 'enrolment', resumed: { escalations: input.pending?.escalations ?? [] } } : { kind: 'enrolment' });
   setHandler(leadStateQuery, (): LeadStateView => ({ ...leadView(state, ctx()), timeline: state.timeline }));
@@ -197,6 +210,8 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
   setHandler(acceptUpdate, (d) => decide({ kind: 'accept', ...d }), { validator: (d) => refuseUnlessAllowed({ kind: 'accept', ...d }) });
   setHandler(rejectUpdate, (d) => decide({ kind: 'reject', ...d }), { validator: (d) => refuseUnlessAllowed({ kind: 'reject', ...d }) });
   setHandler(disqualifyUpdate, (d) => decide({ kind: 'disqualify', ...d }), { validator: (d) => refuseUnlessAllowed({ kind: 'disqualify', ...d }) });
+  // A new handler issues no command: histories recorded before it replay unchanged (no patch).
+  setHandler(campaignEnrolmentUpdate, takeCampaign, { validator: refuseCampaignUnlessAllowed });
 
   for (;;) {
     await condition(() => isTerminal(state.stage) || (continueRequested && idle()));

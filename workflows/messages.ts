@@ -13,6 +13,8 @@ import type {
 import type { ProfileChange } from '../src/domain/profile.js';
 import type { ProgramSnapshot, Rules, Sequence } from '../src/sequences/model.js';
 import type { LeadMachineState } from '../src/domain/lead/state.js';
+import type { CampaignEnrolment } from '../src/domain/lead/campaign.js';
+import type { Segment } from '../src/domain/segment.js';
 import type { LeadStateV1, PendingEffectsV1, ReviewStateV1, SequencePositionV1 } from '../src/domain/lead/from-v1.js';
 
 /**
@@ -67,6 +69,64 @@ export const rejectUpdate = defineUpdate<DecisionResult, [RejectDecision]>('reje
 /** Sales or an admin takes a lead out for good (spam, competitor, duplicate). */
 export const disqualifyUpdate = defineUpdate<DecisionResult, [DisqualifyDecision]>('disqualify');
 
+/**
+ * A campaign enrols the lead in its sequence: the current one ends, the campaign's starts. The
+ * validator refuses (leaving no trace in history) with an ApplicationFailure whose type is the
+ * skip reason (CAMPAIGN_SKIP_REASONS): already enrolled by this campaign, closed, unsubscribed,
+ * in review, already in that sequence.
+ */
+export const campaignEnrolmentUpdate = defineUpdate<CampaignEnrolmentResult, [CampaignEnrolment]>('campaignEnrolment');
+export type { CampaignEnrolment };
+export interface CampaignEnrolmentResult {
+  id: string;
+  /** The lead's enrolment number in the campaign's sequence. */
+  enrolment: number;
+}
+
+/** Workflow type of a campaign: the name of its function in workflows/campaign.ts. */
+export const CAMPAIGN_WORKFLOW_TYPE = 'campaignWorkflow';
+export const campaignWorkflowId = (campaignId: string): string => `campaign-${campaignId}`;
+
+export type CampaignStatus = 'running' | 'completed' | 'cancelled';
+
+/** A campaign as its workflow knows it: what it sends to whom, how fast. */
+export interface CampaignDefinition {
+  id: string;
+  /** The sequence as the campaign pinned it, with the sequences its gotos reach. */
+  snapshot: Omit<CampaignEnrolment, 'campaignId'>;
+  segment: Segment;
+  ratePerSecond: number;
+}
+
+/** Where a campaign stands: carried across continue-as-new, written to Postgres after every page. */
+export interface CampaignProgress {
+  status: CampaignStatus;
+  matched: number;
+  enrolled: number;
+  skipped: Record<string, number>;
+  failed: number;
+  /** The last lead id done (keyset pagination by id); null before the first page. */
+  cursor: string | null;
+  /** Pages done so far: the revision of the Postgres row (a late write of an older page changes nothing). */
+  pages: number;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+export interface CampaignWorkflowInput {
+  campaign: CampaignDefinition;
+  progress: CampaignProgress;
+  /** Leads per page (default: about a second of work at the rate, 10 to 200). */
+  pageSize?: number;
+  /** Pages per run before continuing as new (default 100). */
+  pagesPerRun?: number;
+}
+
+/** Stop the campaign after the page in flight; answers once it has stopped. Leads already enrolled stay enrolled. */
+export const cancelCampaignUpdate = defineUpdate<CampaignProgress, []>('cancelCampaign');
+/** The campaign's progress. */
+export const campaignProgressQuery = defineQuery<CampaignProgress>('campaignProgress');
+
 /** Where the lead stands in its sequence: which one, which step, which enrolment. */
 // The first engine's state shapes are the domain's (src/domain/lead/from-v1.ts), which converts them.
 export type SequencePosition = SequencePositionV1;
@@ -92,3 +152,14 @@ export interface LeadWorkflowInput {
 
 /** What handlers decided and the main loop has not yet done (records, notifications). */
 export type PendingEffects = PendingEffectsV1;
+
+/** The CSV import job's workflow type: the name of its function in workflows/import.ts. */
+export const IMPORT_WORKFLOW_TYPE = 'importWorkflow';
+
+export { importWorkflowId, type ImportProgress } from '../src/domain/imports.js';
+
+export interface ImportWorkflowInput {
+  importId: string;
+  /** Staged rows handled per activity call (default 500). */
+  pageSize?: number;
+}

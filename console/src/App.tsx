@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { Api, ApiError, credentialStore, type Credentials, type Session } from './api.ts';
+import { CampaignsPage } from './CampaignsPage.tsx';
 import { FunnelPage } from './FunnelPage.tsx';
+import { canImport, ImportPage } from './ImportPage.tsx';
 import { LeadPage } from './LeadPage.tsx';
 import { MailboxPage } from './MailboxPage.tsx';
 import { QueuePage } from './QueuePage.tsx';
@@ -68,6 +70,7 @@ export function App() {
     by: credentials.by,
     canDecide: roles.includes('sales') || roles.includes('admin'),
     canSeeFunnel: roles.some((r) => r === 'sales' || r === 'marketing' || r === 'admin'),
+    canRunCampaigns: roles.some((r) => r === 'marketing' || r === 'admin'),
   };
   return <Console signed={signed} onSignOut={() => signOut()} />;
 }
@@ -110,7 +113,7 @@ function Console({ signed, onSignOut }: { signed: Signed; onSignOut: () => void 
   // updates a moment after the decision, so the queue hides them rather than show them once more.
   const [decided, setDecided] = useState<ReadonlySet<string>>(new Set());
   // Keyboard and screen-reader users land on the new page's heading, not at the top of the old one.
-  const routeKey = route.page === 'lead' ? `lead:${route.id}` : route.page;
+  const routeKey = route.page === 'lead' ? `lead:${route.id}` : route.page === 'imports' ? `imports:${route.id ?? ''}` : route.page;
   const firstRender = useRef(true);
   useEffect(() => {
     if (firstRender.current) {
@@ -123,6 +126,8 @@ function Console({ signed, onSignOut }: { signed: Signed; onSignOut: () => void 
   const nav: Array<{ route: Route; label: string; show: boolean }> = [
     { route: { page: 'queue' }, label: 'Review queue', show: true },
     { route: { page: 'funnel' }, label: 'Funnel', show: signed.canSeeFunnel },
+    { route: { page: 'campaigns' }, label: 'Campaigns', show: signed.canRunCampaigns },
+    { route: { page: 'imports' }, label: 'Import', show: canImport(signed.session) },
     { route: { page: 'mailbox' }, label: 'Mailbox', show: signed.session.mailbox },
   ];
   const active = route.page === 'lead' ? 'queue' : route.page;
@@ -178,6 +183,8 @@ function Console({ signed, onSignOut }: { signed: Signed; onSignOut: () => void 
           />
         )}
         {route.page === 'funnel' && (signed.canSeeFunnel ? <FunnelPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}
+        {route.page === 'campaigns' && (signed.canRunCampaigns ? <CampaignsPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}
+        {route.page === 'imports' && (canImport(signed.session) ? <ImportPage signed={signed} heading={heading} id={route.id} /> : <Forbidden heading={heading} />)}
         {route.page === 'mailbox' && (signed.session.mailbox ? <MailboxPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}
       </main>
     </>

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type * as S from '../../src/server/schemas.ts';
+import type * as C from '../../src/server/campaign-routes.ts';
 
 // The console's types are the API's own zod schemas, so the two cannot drift apart.
 export type Session = z.infer<typeof S.Session>;
@@ -8,7 +9,11 @@ export type LeadDetail = z.infer<typeof S.LeadDetail>;
 export type Funnel = z.infer<typeof S.Funnel>;
 export type FunnelFigures = Omit<Funnel, 'filter' | 'bySequence' | 'byWeek'>;
 export type MailMessage = z.infer<typeof S.Mailbox>['messages'][number];
+export type ImportStatus = z.infer<typeof S.ImportStatus>;
+export type ImportAccepted = z.infer<typeof S.ImportAccepted>;
 export type RejectReason = Session['rejectReasons'][number];
+export type Campaign = z.infer<typeof C.Campaign>;
+export type CampaignSegment = z.input<typeof C.SegmentSchema>;
 export type Role = Session['roles'][number];
 
 /** The decision a 409 `not_in_review` names: the one that closed the review first. */
@@ -64,11 +69,12 @@ export const credentialStore = {
 export class Api {
   constructor(private readonly key: string) {}
 
-  private async call<T>(method: 'GET' | 'POST', url: string, body?: unknown): Promise<T> {
+  private async call<T>(method: 'GET' | 'POST', url: string, body?: unknown, csv?: Blob): Promise<T> {
+    const contentType = csv ? 'text/csv' : body === undefined ? undefined : 'application/json';
     const response = await fetch(url, {
       method,
-      headers: { authorization: `Bearer ${this.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      headers: { authorization: `Bearer ${this.key}`, ...(contentType ? { 'content-type': contentType } : {}) },
+      ...(csv ? { body: csv } : body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const json = response.headers.get('content-type')?.includes('application/json') ? await response.json() : undefined;
     if (!response.ok) {
@@ -87,6 +93,14 @@ export class Api {
     const query = new URLSearchParams(Object.entries(filter).filter((entry): entry is [string, string] => Boolean(entry[1])));
     return this.call<Funnel>('GET', `/v1/funnel${query.size ? `?${query}` : ''}`);
   };
+  campaigns = () => this.call<{ campaigns: Campaign[] }>('GET', '/v1/campaigns').then((r) => r.campaigns);
+  dryRun = (segment: CampaignSegment) => this.call<{ matched: number; sample: string[] }>('POST', '/v1/campaigns', { segment, dryRun: true });
+  startCampaign = (body: { id: string; sequence: string; segment: CampaignSegment; ratePerSecond: number }) =>
+    this.call<{ id: string; status: string; matched: number }>('POST', '/v1/campaigns', body);
+  cancelCampaign = (id: string) => this.call<Campaign>('POST', `/v1/campaigns/${encodeURIComponent(id)}/cancel`);
+  /** Uploads a CSV file as an import (the browser streams the file; the API stages it before answering). */
+  importCsv = (file: Blob, sequence?: string) => this.call<ImportAccepted>('POST', `/v1/imports${sequence ? `?sequence=${encodeURIComponent(sequence)}` : ''}`, undefined, file);
+  importStatus = (id: string) => this.call<ImportStatus>('GET', `/v1/imports/${encodeURIComponent(id)}`);
   /** Newest first (the API answers oldest first, up to 1000). */
   mailbox = (to?: string) =>
     this.call<{ messages: MailMessage[] }>('GET', `/v1/dev/mailbox?limit=1000${to ? `&to=${encodeURIComponent(to)}` : ''}`).then((r) => r.messages.reverse());

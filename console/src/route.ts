@@ -1,17 +1,23 @@
 import { useEffect, useState } from 'react';
 
-/** Where the console is: one of its pages, from the URL hash (#/queue, #/leads/ada, #/funnel, #/mailbox). */
-export type Route = { page: 'queue' } | { page: 'lead'; id: string } | { page: 'funnel' } | { page: 'mailbox' };
+/** Where the console is: one of its pages, from the URL hash (#/queue, #/leads/ada, #/funnel, #/mailbox, #/campaigns, #/imports, #/imports/<id>). */
+export type Route = { page: 'queue' } | { page: 'lead'; id: string } | { page: 'funnel' } | { page: 'mailbox' } | { page: 'campaigns' } | { page: 'imports'; id?: string };
 
 export function parseRoute(hash: string): Route {
   const [, page, id] = hash.replace(/^#/, '').split('/');
   if (page === 'leads' && id) return { page: 'lead', id: decodeURIComponent(id) };
   if (page === 'funnel') return { page: 'funnel' };
   if (page === 'mailbox') return { page: 'mailbox' };
+  if (page === 'campaigns') return { page: 'campaigns' };
+  if (page === 'imports') return id ? { page: 'imports', id: decodeURIComponent(id) } : { page: 'imports' };
   return { page: 'queue' };
 }
 
-export const hrefOf = (route: Route): string => (route.page === 'lead' ? `#/leads/${encodeURIComponent(route.id)}` : `#/${route.page}`);
+export const hrefOf = (route: Route): string => {
+  if (route.page === 'lead') return `#/leads/${encodeURIComponent(route.id)}`;
+  if (route.page === 'imports' && route.id) return `#/imports/${encodeURIComponent(route.id)}`;
+  return `#/${route.page}`;
+};
 
 export function useRoute(): Route {
   const [route, setRoute] = useState(() => parseRoute(window.location.hash));

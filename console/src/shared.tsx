@@ -16,7 +16,7 @@ export function TemporalLink({ session, workflowId, label }: { session: Session;
   return (
     <a className="temporal-link" href={href} target="_blank" rel="noopener noreferrer">
       {label ?? 'Workflow in Temporal UI'}
-      <span className="visually-hidden"> (lead workflow {workflowId}, opens in a new tab)</span>
+      <span className="visually-hidden"> (workflow {workflowId}, opens in a new tab)</span>
     </a>
   );
 }

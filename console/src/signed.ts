@@ -7,4 +7,6 @@ export interface Signed {
   by: string;
   canDecide: boolean;
   canSeeFunnel: boolean;
+  /** Marketing (and admin) run campaigns. */
+  canRunCampaigns: boolean;
 }

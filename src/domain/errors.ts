@@ -13,6 +13,8 @@ export const ErrorCodes = {
   invalidRecipient: 'invalid_recipient',
   temporalUnavailable: 'temporal_unavailable',
   unknownTemplate: 'unknown_template',
+  campaignNotFound: 'campaign_not_found',
+  campaignExists: 'campaign_exists',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

@@ -2,7 +2,6 @@ import {
   isGrpcDeadlineError,
   isGrpcServiceError,
   WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
   type WorkflowHandle,
@@ -30,6 +29,8 @@ import type { Pool } from '../infra/db.js';
 import { DEFAULT_SEQUENCE_ID, defaultProgram, pinTemplates, programSnapshot, sequences } from '../sequences/catalog.js';
 import type { Program } from '../sequences/model.js';
 import { suppressAddress } from '../infra/suppressions.js';
+import { isClosedWorkflow } from '../infra/temporal/closed.js';
+import { inLanes } from './lanes.js';
 import {
   acceptUpdate,
   disqualifyUpdate,
@@ -198,12 +199,27 @@ const TEMPORAL_BACKOFF_MS = 3000;
 const RETRY_AFTER_SECONDS = 5;
 
 /** Temporal did not answer in time, or cannot be reached. */
-const isTemporalUnavailable = (error: unknown): boolean => {
+export const isTemporalUnavailable = (error: unknown): boolean => {
   if (isGrpcDeadlineError(error)) return true;
   const grpc = isGrpcServiceError(error) ? error : isGrpcServiceError((error as { cause?: unknown })?.cause) ? ((error as { cause: unknown }).cause as { code?: number }) : undefined;
   // 4 DEADLINE_EXCEEDED, 14 UNAVAILABLE
   return grpc !== undefined && (grpc.code === 4 || grpc.code === 14);
 };
+
+/**
+ * Runs a call to Temporal that the caller must wait for (a decision, a start) with a short
+ * deadline: when Temporal does not answer, a 503 `temporal_unavailable` with Retry-After.
+ */
+export async function withTemporal<T>(client: Client, what: string, run: () => Promise<T>, deadlineMs = TEMPORAL_DEADLINE_MS): Promise<T> {
+  try {
+    return await client.connection.withDeadline(Date.now() + deadlineMs, run);
+  } catch (error) {
+    if (!isTemporalUnavailable(error)) throw error;
+    throw new DomainError(ErrorCodes.temporalUnavailable, `Temporal did not answer within ${deadlineMs / 1000} s: ${what}; try again in ${RETRY_AFTER_SECONDS} s`, {
+      retryAfterSeconds: RETRY_AFTER_SECONDS,
+    });
+  }
+}
 
 /** An event as stored, still to be signalled to its lead's workflow. */
 export interface UndeliveredEvent {
@@ -212,11 +228,6 @@ export interface UndeliveredEvent {
   event: EngagementEvent;
 }
 
-/** Is this the failure a closed lead's workflow gives (completed: no run to signal or update)? */
-const isClosedWorkflow = (error: unknown): boolean =>
-  error instanceof WorkflowNotFoundError ||
-  error instanceof WorkflowExecutionAlreadyStartedError ||
-  /already completed|workflow execution already finished/i.test(String((error as Error)?.message));
 
 /**
  * The application's use cases over Temporal and Postgres: the HTTP API calls these, never the
@@ -247,15 +258,54 @@ export class LeadService {
         { path: 'body.sequence', message: `one of ${LeadService.sequenceIds().join(', ')}` },
       ]);
     }
-    const inserted = await this.deps.pool.query(
-      `INSERT INTO leads (id, email, first_name, last_name, company, timezone, attributes, enrol_sequence)
-       VALUES ($1, lower($2), $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-      [input.id, input.email, input.firstName ?? null, input.lastName ?? null, input.company ?? null, input.timezone ?? null, input.attributes ?? {}, sequenceId],
-    );
+    const inserted = await LeadService.insertLeads(this.deps.pool, [{ ...input, sequence: sequenceId }]);
     const row = await this.row(input.id);
     // The row stays when Temporal does not answer: the caller's retry (a 200) starts the workflow.
     await this.withTemporal(`lead ${row.id} is stored but its workflow could not be started`, () => this.ensureWorkflow(row), SLOW_CALL_DEADLINE_MS);
-    return { id: row.id, stage: row.stage, workflowId: leadWorkflowId(row.id), created: inserted.rowCount === 1 };
+    return { id: row.id, stage: row.stage, workflowId: leadWorkflowId(row.id), created: inserted.has(row.id) };
+  }
+
+  /**
+   * Stores new leads in one statement (a lead whose id exists is left as it is) and answers the
+   * ids it inserted. On `db`, so that a caller can make it part of its own transaction (the CSV
+   * import records which rows it created in the same one). Sequences are the caller's to check.
+   */
+  static async insertLeads(db: Pick<Pool, 'query'>, leads: Array<NewLead & { sequence: string }>): Promise<Set<string>> {
+    const { rows } = await db.query<{ id: string }>(
+      `INSERT INTO leads (id, email, first_name, last_name, company, timezone, attributes, enrol_sequence)
+       SELECT id, lower(email), first_name, last_name, company, timezone, coalesce(attributes, '{}'::jsonb), sequence
+         FROM jsonb_to_recordset($1::jsonb)
+              AS x(id text, email text, first_name text, last_name text, company text, timezone text, attributes jsonb, sequence text)
+       ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [
+        JSON.stringify(
+          leads.map((lead) => ({
+            id: lead.id,
+            email: lead.email,
+            first_name: lead.firstName ?? null,
+            last_name: lead.lastName ?? null,
+            company: lead.company ?? null,
+            timezone: lead.timezone ?? null,
+            attributes: lead.attributes ?? {},
+            sequence: lead.sequence,
+          })),
+        ),
+      ],
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /**
+   * Makes sure each stored lead's workflow runs (starting the missing ones), at most `concurrency`
+   * starts in flight. Safe to repeat: a running workflow is left as it is. `onStarted` counts progress.
+   */
+  async ensureWorkflows(leadIds: string[], options: { concurrency: number; onStarted?: (count: number) => void }): Promise<void> {
+    const { rows } = await this.deps.pool.query<LeadRow>('SELECT * FROM leads WHERE id = ANY($1::text[])', [leadIds]);
+    let started = 0;
+    await inLanes(rows, options.concurrency, async (row) => {
+      await this.ensureWorkflow(row);
+      options.onStarted?.(++started);
+    });
   }
 
   /**
@@ -265,6 +315,13 @@ export class LeadService {
    * closed lead's profile still changes; a patch that changes nothing tells no one.
    */
   async updateProfile(leadId: string, patch: ProfilePatch): Promise<LeadDetail> {
+    await this.changeProfile(leadId, patch);
+    return this.get(leadId);
+  }
+
+  /** updateProfile without the answer: true when the patch changed something (the CSV import updates existing leads with it). */
+  async changeProfile(leadId: string, patch: ProfilePatch): Promise<boolean> {
+    let changed = false;
     const db = await this.deps.pool.connect();
     try {
       await db.query('BEGIN');
@@ -279,6 +336,7 @@ export class LeadService {
           [leadId, profile.email, profile.firstName ?? null, profile.lastName ?? null, profile.company ?? null, profile.timezone ?? null, profile.attributes ?? {}],
         );
         await this.withTemporal(`the profile of lead ${leadId} was not changed`, () => this.signalLead(updated[0]!, updateProfileSignal, change));
+        changed = true;
       }
       await db.query('COMMIT');
     } catch (error) {
@@ -287,7 +345,7 @@ export class LeadService {
     } finally {
       db.release();
     }
-    return this.get(leadId);
+    return changed;
   }
 
   /**
@@ -399,15 +457,8 @@ export class LeadService {
    * Runs a call to Temporal that the caller must wait for (a decision, a start) with a short
    * deadline: when Temporal does not answer, a 503 `temporal_unavailable` with Retry-After.
    */
-  private async withTemporal<T>(what: string, run: () => Promise<T>, deadlineMs = TEMPORAL_DEADLINE_MS): Promise<T> {
-    try {
-      return await this.deps.client.connection.withDeadline(Date.now() + deadlineMs, run);
-    } catch (error) {
-      if (!isTemporalUnavailable(error)) throw error;
-      throw new DomainError(ErrorCodes.temporalUnavailable, `Temporal did not answer within ${deadlineMs / 1000} s: ${what}; try again in ${RETRY_AFTER_SECONDS} s`, {
-        retryAfterSeconds: RETRY_AFTER_SECONDS,
-      });
-    }
+  private withTemporal<T>(what: string, run: () => Promise<T>, deadlineMs = TEMPORAL_DEADLINE_MS): Promise<T> {
+    return withTemporal(this.deps.client, what, run, deadlineMs);
   }
 
   /** The lead's profile, live state (from its workflow) and history (from Postgres). */

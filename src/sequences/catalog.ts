@@ -88,6 +88,20 @@ export function programSnapshot(sequenceId: string = DEFAULT_SEQUENCE_ID, progra
   return snapshot;
 }
 
+/**
+ * What a campaign pins for its leads: the catalog's current version of `sequenceId`, every
+ * sequence its gotos reach, and the sources of their templates (rendered when each email goes).
+ */
+export function campaignSnapshot(sequenceId: string): { sequence: Sequence; sequences?: Sequence[]; templates?: Record<string, PinnedEmail> } {
+  const sequence = ownEntry(sequences, sequenceId);
+  if (!sequence) throw new Error(`unknown sequence "${sequenceId}"`);
+  const reachable = reachableSequences([sequence]).filter((s) => s.id !== sequence.id);
+  // Sources only (rendered for each lead as its email goes); a template written as code renders by id then.
+  const ids = new Set([sequence, ...reachable].flatMap((s) => s.steps.flatMap((step) => (step.kind === 'email' && templateSource(step.template) ? [step.template] : []))));
+  const templates = Object.fromEntries([...ids].map((id): [string, PinnedEmail] => [id, { kind: 'marketing', source: templateSource(id)! }]));
+  return { sequence, ...(reachable.length ? { sequences: reachable } : {}), ...(ids.size ? { templates } : {}) };
+}
+
 /** The default program with deployment settings applied (SALES_REVIEW_SLA). */
 export function programFor(settings: { reviewSla?: string } = {}): Program {
   return settings.reviewSla ? ProgramSchema.parse({ ...defaultProgram, review: { sla: settings.reviewSla } }) : defaultProgram;

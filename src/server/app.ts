@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginCallback, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
@@ -12,6 +13,7 @@ import { readMailbox } from '../infra/smtp-sink.js';
 import { funnelReport } from '../leads/funnel.js';
 import { leadWorkflowId, REJECT_REASONS } from '../domain/lead.js';
 import { LeadService, TEMPORAL_DEADLINE_MS } from '../leads/service.js';
+import { importWorkflowId } from '../domain/imports.js';
 import type { Program } from '../sequences/model.js';
 import { Authenticator } from './auth.js';
 import { CONSOLE_CSP, CONSOLE_PATH, consoleFiles } from './console.js';
@@ -19,7 +21,10 @@ import { recordEventBatch } from './event-batch.js';
 import { HttpError, sendError, toErrorResponse } from './errors.js';
 import * as S from './schemas.js';
 import type { RouteAccess } from './access.js';
+import { registerImportRoutes } from './import-routes.js';
 import { registerSequenceRoutes } from './sequence-routes.js';
+import { registerCampaignRoutes } from './campaign-routes.js';
+import { CampaignService } from '../leads/campaigns.js';
 import { registerTrackingRoutes } from './tracking-routes.js';
 import { refuseUnstorableText } from './text-safety.js';
 import { claimDelivery, releaseDelivery, SIGNATURE_HEADER, WebhookVerifier, type VerifiedDelivery } from './webhook.js';
@@ -69,6 +74,8 @@ export interface AppDeps {
   trackingSecret?: string;
   /** The payload codec served at `/codec/encode` and `/codec/decode` (admin) for the Temporal UI and CLI. */
   codec?: { codec: AesGcmPayloadCodec; corsOrigins: string[] };
+  /** Staged rows a CSV import's job handles per activity call (default 500; tests use small pages). */
+  importPageSize?: number;
 }
 
 /** Request bodies above this are refused with 413 (DESIGN.md). */
@@ -174,8 +181,11 @@ async function buildTypedApp(deps: AppDeps) {
   // from the API logs to the worker logs to the Temporal UI.
   app.addHook('preHandler', async (request, reply) => {
     const id = (request.params as { id?: unknown } | undefined)?.id;
-    if (typeof id === 'string') {
-      request.log = request.log.child({ leadId: id, workflowId: leadWorkflowId(id) });
+    const route = request.routeOptions.url ?? '';
+    // Other routes' ids are not leads' (an import, a sequence, a tracking token).
+    const context = typeof id !== 'string' ? undefined : route.startsWith('/v1/leads/') ? { leadId: id, workflowId: leadWorkflowId(id) } : route.startsWith('/v1/imports/') ? { importId: id, workflowId: importWorkflowId(id) } : undefined;
+    if (context) {
+      request.log = request.log.child(context);
       // Fastify writes "request completed" through the reply's logger.
       reply.log = request.log;
     }
@@ -186,7 +196,8 @@ async function buildTypedApp(deps: AppDeps) {
   // The batch routes check each event on its own (a refused item, not a refused batch).
   app.addHook('preHandler', async (request) => {
     refuseUnstorableText(request.query, 'querystring');
-    if (Buffer.isBuffer(request.body)) return;
+    // Raw bodies (signed webhooks) and streams (CSV imports) are checked where they are read.
+    if (Buffer.isBuffer(request.body) || request.body instanceof Readable) return;
     const batch = ['/v1/events', '/v1/webhooks/events'].includes(request.routeOptions.url ?? '');
     refuseUnstorableText(batch ? { ...(request.body as object), events: [] } : request.body, 'body');
   });
@@ -553,6 +564,8 @@ async function buildTypedApp(deps: AppDeps) {
   if (deps.console) await registerConsole(app as unknown as FastifyInstance, deps.console.dir, open);
   await registerTrackingRoutes(app, { leads, secret: deps.trackingSecret ?? DEV_TRACKING_SECRET, limited: ingestLimited });
   await registerSequenceRoutes(app, { leads, roles });
+  await registerCampaignRoutes(app, { campaigns: new CampaignService({ client: deps.client, pool: deps.pool }), roles });
+  await registerImportRoutes(app as unknown as FastifyInstance, { client: deps.client, pool: deps.pool, leads, roles, ...(deps.importPageSize ? { pageSize: deps.importPageSize } : {}) });
   if (deps.codec) registerCodecServer(deps.codec, { limited, auth, errorResponses });
 
   if (deps.devMailbox) {

@@ -27,6 +27,8 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCodes.invalidRecipient]: 400,
   [ErrorCodes.temporalUnavailable]: 503,
   [ErrorCodes.unknownTemplate]: 500,
+  [ErrorCodes.campaignNotFound]: 404,
+  [ErrorCodes.campaignExists]: 409,
 };
 
 export interface ErrorResponse {

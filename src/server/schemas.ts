@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ROLES } from '../config.js';
 import { LeadIdSchema } from '../domain/lead-id.js';
+import { MAX_REPORTED_ERRORS } from '../domain/imports.js';
 import { GRADES, LEAD_STAGES, REJECT_REASONS, SLA_STATES } from '../domain/lead.js';
 import { defaultProgram, sequences } from '../sequences/catalog.js';
 
@@ -328,6 +329,27 @@ export const Session = z.object({
     .describe("the Temporal Web UI to link a lead's workflow to: <url>/namespaces/<namespace>/workflows/<workflowId>; null: none configured"),
   rejectReasons: z.array(z.enum(REJECT_REASONS)),
   sequences: z.array(z.string()).describe('sequence ids leads can be enrolled in (funnel filter)'),
+});
+
+export const ImportAccepted = z.object({
+  id: z.string(),
+  status: z.enum(['running', 'completed']),
+  workflowId: z.string().describe('import-<id>: the Temporal workflow that runs the import'),
+});
+export const ImportStatus = z.object({
+  id: z.string(),
+  status: z.enum(['running', 'completed']),
+  sequence: z.string(),
+  workflowId: z.string(),
+  rows: z.number().int().describe('data rows in the file (blank lines not counted)'),
+  created: z.number().int().describe('new leads created so far'),
+  updated: z.number().int().describe('rows whose lead existed already: its profile was updated'),
+  refused: z.number().int().describe('rows refused; each has at least one entry in errors'),
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+  errors: z
+    .array(z.object({ row: z.number().int().describe('the row in the file as a spreadsheet numbers it: the header is row 1'), field: z.string().describe('the column'), message: z.string() }))
+    .describe(`why rows were refused, by row (the first ${MAX_REPORTED_ERRORS})`),
 });
 
 export const Health = z.object({ status: z.enum(['ok', 'degraded']), checks: z.record(z.string(), z.string()) });

@@ -18,7 +18,7 @@ import {
   type LeadInput,
   type LeadMachineState,
 } from '../../src/domain/lead/index.js';
-import { defaultProgram, onboarding, programSnapshot } from '../../src/sequences/catalog.js';
+import { defaultProgram, onboarding, programSnapshot, sequences } from '../../src/sequences/catalog.js';
 import { SequenceSchema, type Program, type ProgramSnapshot, type SequenceDefinition } from '../../src/sequences/model.js';
 
 /** The lead machine, pure: table-driven over (stage, input), then the rules one by one. */
@@ -95,6 +95,7 @@ function leadIn(stage: LeadStage | 'unsubscribed'): Lead {
 }
 
 const v2 = sequence({ ...onboarding, version: 2 });
+const webinarInvite = sequences['webinar-invite']!;
 const inputs: Record<string, (lead: Lead) => LeadInput> = {
   'engagement (scored)': (lead) => ({ kind: 'engagement', event: { eventId: `x-${lead.now}`, type: 'page.viewed', occurredAt: '2026-01-05T10:00:00.000Z' } }),
   'engagement (repeated eventId)': () => ({ kind: 'engagement', event: { eventId: 'e-1', type: 'product.compared', occurredAt: '2026-01-05T10:00:00.000Z' } }),
@@ -105,6 +106,7 @@ const inputs: Record<string, (lead: Lead) => LeadInput> = {
   disqualify: () => ({ kind: 'decision', decision: { kind: 'disqualify', by: 'sam', reason: 'spam' } }),
   unsubscribe: () => ({ kind: 'unsubscribe' }),
   'migration request': () => ({ kind: 'migrationRequest', sequence: v2 }),
+  'campaign enrolment': () => ({ kind: 'campaignEnrolment', campaignId: 'spring', sequence: webinarInvite }),
   'timer due (nothing due)': () => ({ kind: 'timerDue' }),
   'effect result (stale email)': () => ({ kind: 'effectResult', result: { kind: 'emailAnswered', sendKey: 'nope', outcome: 'sent' } }),
   'effect result (owner of a review that never was)': () => ({ kind: 'effectResult', result: { kind: 'ownerAssigned', reviewNo: 9, owner: 'x' } }),
@@ -123,6 +125,7 @@ const table: Record<string, Record<string, [LeadStage, string[]]>> = {
     disqualify: ['disqualified', W],
     unsubscribe: ['nurturing', W],
     'migration request': ['nurturing', W], // applied at once: the lead sits at a wait
+    'campaign enrolment': ['nurturing', [...W, 'sendMarketingEmail']], // onboarding ends, the invite goes
     'timer due (nothing due)': ['nurturing', []],
     'effect result (stale email)': ['nurturing', []],
     'effect result (owner of a review that never was)': ['nurturing', []],
@@ -137,6 +140,7 @@ const table: Record<string, Record<string, [LeadStage, string[]]>> = {
     disqualify: ['disqualified', W],
     unsubscribe: ['nurturing', []],
     'migration request': ['nurturing', W],
+    'campaign enrolment': ['nurturing', []], // refused: unsubscribed
     'timer due (nothing due)': ['nurturing', []],
     'effect result (stale email)': ['nurturing', []],
     'effect result (owner of a review that never was)': ['nurturing', []],
@@ -151,6 +155,7 @@ const table: Record<string, Record<string, [LeadStage, string[]]>> = {
     disqualify: ['disqualified', W],
     unsubscribe: ['sales_review', W],
     'migration request': ['sales_review', []], // kept for the next wait: the sequence pauses in review
+    'campaign enrolment': ['sales_review', []], // refused: in review
     'timer due (nothing due)': ['sales_review', []],
     'effect result (stale email)': ['sales_review', []],
     'effect result (owner of a review that never was)': ['sales_review', []],

@@ -3,6 +3,7 @@ export * from './state.js';
 export * from './effects.js';
 export * from './engagement.js';
 export * from './sequence.js';
+export * from './campaign.js';
 export * from './review.js';
 export * from './send-keys.js';
 export * from './views.js';

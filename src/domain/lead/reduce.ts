@@ -3,6 +3,7 @@ import { withProfileChange, type ProfileChange } from '../profile.js';
 import type { Rules, Sequence } from '../../sequences/model.js';
 import { sequenceLabel } from '../../sequences/steps.js';
 import type { LeadEffect } from './effects.js';
+import { checkCampaignEnrolment, takeCampaign, type CampaignEnrolment } from './campaign.js';
 import { applyDecay, nextDecayAt, scoreLines, takeEvent } from './engagement.js';
 import { checkDecision, decide, escalateIfDue, ownerAssigned, slaIfDue, type Decision } from './review.js';
 import { emailAnswered, requestMigration, sequenceWakeAt, walk, type EmailOutcome } from './sequence.js';
@@ -27,6 +28,8 @@ export type LeadInput =
   | { kind: 'unsubscribe' }
   /** A newer sequence version, and the program's current rules when it has some (applied at once when newer). */
   | { kind: 'migrationRequest'; sequence: Sequence; rules?: Rules }
+  /** A campaign enrols the lead in its sequence (refused ones change nothing: see checkCampaignEnrolment). */
+  | ({ kind: 'campaignEnrolment' } & CampaignEnrolment)
   /** A timer the lead asked for (`wakeAt`) is due; any due work is done, whichever timer it was. */
   | { kind: 'timerDue' }
   | { kind: 'effectResult'; result: EffectResult };
@@ -94,6 +97,11 @@ function take(state: LeadMachineState, input: LeadInput, ctx: LeadContext, effec
       if (!input.rules || input.sequence.id !== state.sequence.id || input.sequence.version > state.sequence.version) requestMigration(state, input.sequence, ctx);
       if (input.rules) adoptRules(state, input.rules, ctx, effects);
       return;
+    case 'campaignEnrolment': {
+      const { kind: _kind, ...enrolment } = input;
+      if (checkCampaignEnrolment(state, enrolment, ctx) === undefined) takeCampaign(state, enrolment, ctx);
+      return;
+    }
     case 'timerDue':
       return;
     case 'effectResult':

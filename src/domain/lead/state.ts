@@ -1,5 +1,5 @@
 import type { Grade, LeadProfile, LeadStage, RejectReason, ScoreItem, TimelineEntry } from '../lead.js';
-import type { ProgramSnapshot, Rules, Sequence } from '../../sequences/model.js';
+import type { PinnedEmail, ProgramSnapshot, Rules, Sequence } from '../../sequences/model.js';
 import type { CapPeriod } from './rules.js';
 
 /**
@@ -160,8 +160,12 @@ export interface LeadMachineState {
   sentAt: number[];
   firstEmailDone: boolean;
   emailInFlight?: EmailInFlight;
-  /** Sequence versions the lead was migrated to. */
+  /** Sequence versions the lead was migrated to, or a campaign enrolled it in. */
   pinned: Sequence[];
+  /** Templates campaigns pinned (over the program's of the same id). */
+  templates?: Record<string, PinnedEmail>;
+  /** Campaigns that enrolled the lead, oldest first (at most CAMPAIGNS_KEPT; absent in states from before campaigns). */
+  campaigns?: string[];
   pendingMigration?: Sequence;
   timeline: TimelineEntry[];
   published: Published;
@@ -230,6 +234,12 @@ export function note(state: LeadMachineState, ctx: LeadContext, kind: TimelineEn
 /** Every sequence the lead can run: the snapshot's and those it was migrated to. */
 export function knownSequences(state: LeadMachineState, program: ProgramSnapshot): Sequence[] {
   return [program.enrolSequence, program.recycleSequence, ...(program.sequences ?? []), ...state.pinned];
+}
+
+/** The template pinned for `template`: a campaign's first, then the lead's program's; undefined: rendered by id when it goes. */
+export function pinnedTemplate(state: LeadMachineState, program: ProgramSnapshot, template: string): PinnedEmail | undefined {
+  if (state.templates && Object.hasOwn(state.templates, template)) return state.templates[template];
+  return program.templates && Object.hasOwn(program.templates, template) ? program.templates[template] : undefined;
 }
 
 export function currentSequence(state: LeadMachineState, program: ProgramSnapshot): Sequence {

@@ -6,7 +6,8 @@ import { currentSequence, rulesOf, type LeadContext, type LeadMachineState, type
 
 /** The lead as people see it (API, state query, read model, Temporal UI), computed from its state. */
 
-function reviewView(review: ReviewState | undefined): ReviewView | null {
+/** A review as people see it (both engines keep reviews in this shape). */
+export function reviewView(review: ReviewState | undefined): ReviewView | null {
   if (!review) return null;
   return {
     reviewNo: review.reviewNo,
