@@ -77,7 +77,7 @@ describe('qualification over HTTP', () => {
     const sam = await detail('nofit-sam');
     expect(sam).toMatchObject({ stage: 'nurturing', grade: 'D', score: 50 });
     expect(sam.timeline.filter((e: { kind: string }) => e.kind === 'qualification').map((e: { text: string }) => e.text)).toEqual([
-      'score 50 reached 50, but grade D is below the C sales review needs: stays in nurturing',
+      'score 50 reached the threshold (50), but grade D is below the C sales review needs: stays in nurturing',
     ]);
 
     const inQueue = await eventually(async () => {

@@ -231,7 +231,7 @@ describe('fit grade and the minimum grade', () => {
     lead.event('webinar.viewed');
     expect(lead.state.engagement.score).toBe(55);
     expect(lead.state.stage).toBe('nurturing');
-    expect(lead.timeline().filter((t) => t.includes('below'))).toEqual(['score 50 reached 50, but grade D is below the C sales review needs: stays in nurturing']);
+    expect(lead.timeline().filter((t) => t.includes('below'))).toEqual(['score 50 reached the threshold (50), but grade D is below the C sales review needs: stays in nurturing']);
     const effects = lead.send({ kind: 'profileChange', profile: { email: 'q1@acme.io' } });
     expect(lead.state.stage).toBe('sales_review');
     expect(lead.timeline()).toContain('grade D → C');

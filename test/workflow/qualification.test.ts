@@ -62,7 +62,7 @@ describe('qualification: score and minimum grade', () => {
       const held = await handle.query(leadStateQuery);
       expect(held.score).toBe(165);
       expect(held).toMatchObject({ stage: 'nurturing', grade: 'D', reviewCount: 0 });
-      expect(held.timeline.filter((t) => t.kind === 'qualification').map((t) => t.text)).toEqual(['score 50 reached 50, but grade D is below the C sales review needs: stays in nurturing']);
+      expect(held.timeline.filter((t) => t.kind === 'qualification').map((t) => t.text)).toEqual(['score 50 reached the threshold (50), but grade D is below the C sales review needs: stays in nurturing']);
       expect(recorded.salesNotifications).toEqual([]);
       expect((await handle.describe()).typedSearchAttributes.get(LeadGradeKey)).toBe('D');
 

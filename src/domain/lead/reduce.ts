@@ -4,7 +4,7 @@ import type { Rules, Sequence } from '../../sequences/model.js';
 import { sequenceLabel } from '../../sequences/steps.js';
 import type { LeadEffect } from './effects.js';
 import { checkCampaignEnrolment, takeCampaign, type CampaignEnrolment } from './campaign.js';
-import { applyDecay, nextDecayAt, takeEvent } from './engagement.js';
+import { applyDecay, nextDecayAt, scoreLines, takeEvent } from './engagement.js';
 import { checkDecision, decide, escalateIfDue, ownerAssigned, slaIfDue, type Decision } from './review.js';
 import { emailAnswered, requestMigration, sequenceWakeAt, walk, type EmailOutcome } from './sequence.js';
 import { gradeOf } from './rules.js';
@@ -117,7 +117,7 @@ function take(state: LeadMachineState, input: LeadInput, ctx: LeadContext, effec
  * burst of events costs one write.
  */
 function publish(state: LeadMachineState, ctx: LeadContext, effects: LeadEffect[]): void {
-  const view = leadView(state, ctx);
+  const view = leadView(state, ctx, { breakdown: false });
   const visible = visibleKey(view);
   const published = state.published;
   const records = published.transitions.length + published.decisions.length + published.slaBreaches.length > 0;
@@ -131,7 +131,7 @@ function publish(state: LeadMachineState, ctx: LeadContext, effects: LeadEffect[
   const changes = changedAttributes(state, ctx, true);
   // First in the list: what people see is written before anything else is carried out.
   effects.unshift(
-    { kind: 'recordReadModel', revision, view, transitions: published.transitions, decisions: published.decisions, slaBreaches: published.slaBreaches },
+    { kind: 'recordReadModel', revision, view: { ...view, scoreBreakdown: scoreLines(state.engagement, ctx) }, transitions: published.transitions, decisions: published.decisions, slaBreaches: published.slaBreaches },
     ...(Object.keys(changes).length > 0 ? [{ kind: 'setSearchAttributes' as const, changes }] : []),
   );
   state.published = { revision, visible, score: view.score, attributes: { ...published.attributes, ...changes }, transitions: [], decisions: [], slaBreaches: [] };

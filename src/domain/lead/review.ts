@@ -49,20 +49,20 @@ function changeStage(state: LeadMachineState, ctx: LeadContext, to: LeadStage, r
 /** A nurturing lead at the threshold goes to sales review; the owner is assigned, then sales notified. */
 export function escalateIfDue(state: LeadMachineState, ctx: LeadContext, effects: LeadEffect[]): void {
   if (state.stage !== 'nurturing' || state.engagement.score < ctx.program.threshold) {
-    state.heldBackAt = undefined;
+    state.heldBackBy = undefined;
     return;
   }
   const rules = rulesOf(state, ctx);
   const grade = gradeOf(state.profile, rules);
   if (!gradeAtLeast(grade, rules?.minGrade)) {
     // Said once per grade that holds it back, not on every event.
-    if (state.heldBackAt !== grade) {
-      note(state, ctx, 'qualification', `score ${state.engagement.score} reached ${ctx.program.threshold}, but grade ${grade ?? 'none'} is below the ${rules!.minGrade} sales review needs: stays in nurturing`);
+    if (state.heldBackBy !== (grade ?? 'none')) {
+      note(state, ctx, 'qualification', `score ${state.engagement.score} reached the threshold (${ctx.program.threshold}), but grade ${grade ?? 'none'} is below the ${rules!.minGrade} sales review needs: stays in nurturing`);
     }
-    state.heldBackAt = grade ?? 'none';
+    state.heldBackBy = grade ?? 'none';
     return;
   }
-  state.heldBackAt = undefined;
+  state.heldBackBy = undefined;
   state.reviewCount += 1;
   changeStage(state, ctx, 'sales_review', 'threshold_reached');
   state.review = { reviewNo: state.reviewCount, since: ctx.now, owner: null, dueAt: addDuration(ctx.now, reviewSla(ctx)), expiries: 0 };

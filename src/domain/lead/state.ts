@@ -174,7 +174,7 @@ export interface LeadMachineState {
   /** Rules a migration brought in, newer than the snapshot's (absent: the snapshot's rules). */
   rules?: Rules;
   /** The grade that kept the lead from sales review at its score, once noted (cleared when it escalates or its score drops below). */
-  heldBackAt?: Grade | 'none';
+  heldBackBy?: Grade | 'none';
 }
 
 /** What `reduce` reads besides the state: the clock, the pinned program, the history's length. */

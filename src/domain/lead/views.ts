@@ -42,7 +42,8 @@ function deliveryView(state: LeadMachineState, ctx: LeadContext): DeliveryView |
   };
 }
 
-export function leadView(state: LeadMachineState, ctx: LeadContext): LeadView {
+/** The view; without `breakdown` its scoreBreakdown is left empty (what `publish` compares needs none, and it is the costly part). */
+export function leadView(state: LeadMachineState, ctx: LeadContext, { breakdown = true }: { breakdown?: boolean } = {}): LeadView {
   const delivery = deliveryView(state, ctx);
   return {
     id: state.profile.id,
@@ -53,7 +54,7 @@ export function leadView(state: LeadMachineState, ctx: LeadContext): LeadView {
     unsubscribed: state.unsubscribed,
     sequence: { id: state.sequence.id, version: state.sequence.version, step: state.sequence.step },
     nextActionAt: nextActionAt(state, ctx),
-    scoreBreakdown: scoreLines(state.engagement, ctx),
+    scoreBreakdown: breakdown ? scoreLines(state.engagement, ctx) : [],
     grade: gradeOf(state.profile, rulesOf(state, ctx)),
     rulesVersion: rulesOf(state, ctx)?.version ?? null,
     review: reviewView(state.review),
