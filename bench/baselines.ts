@@ -114,7 +114,7 @@ async function burst(c: BenchContext, b: Burst): Promise<BurstResult> {
   progress.finish(`${b.count - errors} answered, ${rate(b.count - errors, ackAt - t0)}/s`);
   progress.start(`${b.what}: waiting until processed and quiet`, 0);
   await b.waitDone?.();
-  await waitQuiet(c, idle, Math.max(options.drainMs, 10_000));
+  await waitQuiet(c, idle, options.drainMs);
   const cpu = await meter.end(b.count - errors);
   progress.finish();
   progress.start(`${b.what}: reading ${b.workflows.length} histories`, 0);

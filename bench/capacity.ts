@@ -1,9 +1,7 @@
-import path from 'node:path';
 import { findKnee, keepStepping, matchedLatencies, processedSignals, stageUpsertedAt, stepVerdict, type CpuUse, type StepVerdict } from './analysis.js';
 import { ensureStartInput, startBare } from './baselines.js';
 import { bareId, enrol, historiesOf, latencyWithMissing, leadId, leadWorkflow, parkedCount, waitQuiet, waitUntil, type BenchContext } from './context.js';
 import { cpuMeter, measureIdle, type IdleRates } from './cpu.js';
-import { runLoad } from './load.js';
 import type { LoadOp, LoadPlan } from './loadgen.js';
 import { capacityPlan } from './options.js';
 import { KEYS, runLimited } from './stack.js';
@@ -127,7 +125,7 @@ async function runStep(c: BenchContext, plan: StepPlan, idle: IdleRates, nextHan
       : { kind: 'http', ratePerSecond: plan.rate, ops, maxInFlight: 2000, apiUrl: stack.apiUrl, apiKey: KEYS.ingest };
   const meter = await cpuMeter(stack, idle);
   progress.start(plan.label, count);
-  const load = await runLoad(loadPlan, path.join(stack.dataDir, 'load'), (sent) => progress.update(sent));
+  const load = await c.generator.run(loadPlan, (sent) => progress.update(sent));
   progress.finish(`${load.sentAt.length} sent, ${load.errors} errors, at most ${load.maxInFlightSeen} in flight`);
   const from = load.t0;
   const to = load.t0 + plan.seconds * 1000;

@@ -2,6 +2,7 @@ import type { BenchOptions } from './options.js';
 import type { Progress } from './progress.js';
 import { SYSTEM_PROCESSES, sleep, type BenchStack } from './stack.js';
 import type { IdleRates } from './cpu.js';
+import type { LoadGenerator } from './load.js';
 import { summarize, type LatencySummary } from './stats.js';
 
 // What the phases share: the stack, the leads enrolled so far, and the waits every phase uses.
@@ -10,6 +11,8 @@ export interface BenchContext {
   options: BenchOptions;
   stack: BenchStack;
   progress: Progress;
+  /** The open-loop load generator process. */
+  generator: LoadGenerator;
   /** Leads enrolled so far by id prefix (`p`: enrolment and scale leads, `h`: hand-off leads). */
   leads: { p: number; h: number };
   /** Bare workflows started so far (A: parked, B: after one activity). */

@@ -1,12 +1,14 @@
 import fs from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
 import { benchDataConverter } from './codec.js';
 import { benchTickSignal } from './workflows.js';
 
 // The open-loop load generator, a process of its own (its CPU is its own, and it shares no event
-// loop with the probes): reads a plan (argv[2]), sends operation i at t0 + i / rate whatever
-// the answers do, and writes every send's timestamp and answer to the result file (argv[3]).
-// Prints "progress <sent> <answered>" once a second on stdout.
+// loop with the probes), started once per run: for each line "run <plan.json> <result.json>" on
+// stdin it sends operation i of the plan at t0 + i / rate whatever the answers do, writes every
+// send's timestamp and answer to the result file, and prints "done". While a plan runs it prints
+// "progress <sent> <answered>" once a second.
 
 export interface LoadOp {
   /** Workflow id (signal) or lead id (http). */
@@ -42,17 +44,24 @@ export interface LoadResult {
 
 const now = () => performance.timeOrigin + performance.now();
 
-async function main(): Promise<void> {
-  const [planFile, resultFile] = process.argv.slice(2);
-  if (!planFile || !resultFile) throw new Error('usage: loadgen <plan.json> <result.json>');
+const clients = new Map<string, Client>();
+async function signalClient(address: string, namespace: string): Promise<Client> {
+  const key = `${address}/${namespace}`;
+  let client = clients.get(key);
+  if (!client) {
+    const connection = await Connection.connect({ address });
+    client = new Client({ connection, namespace, dataConverter: benchDataConverter() });
+    clients.set(key, client);
+  }
+  return client;
+}
+
+async function runPlan(planFile: string, resultFile: string): Promise<void> {
   const plan = JSON.parse(await fs.readFile(planFile, 'utf8')) as LoadPlan;
   let send: (op: LoadOp) => Promise<void>;
-  let close = async () => undefined as unknown;
   if (plan.kind === 'signal') {
-    const connection = await Connection.connect({ address: plan.temporalAddress! });
-    const client = new Client({ connection, namespace: plan.namespace ?? 'default', dataConverter: benchDataConverter() });
+    const client = await signalClient(plan.temporalAddress!, plan.namespace ?? 'default');
     send = (op) => client.workflow.getHandle(op.target).signal(benchTickSignal, op.id);
-    close = () => connection.close();
   } else {
     send = async (op) => {
       const response = await fetch(`${plan.apiUrl}/v1/leads/${encodeURIComponent(op.target)}/events`, {
@@ -110,7 +119,18 @@ async function main(): Promise<void> {
   console.log(`progress ${next} ${answered}`);
   const result: LoadResult = { t0, sentAt, answeredAt, errors, ...(firstError ? { firstError } : {}), maxInFlightSeen };
   await fs.writeFile(resultFile, JSON.stringify(result));
-  await close();
+}
+
+
+async function main(): Promise<void> {
+  console.log('loadgen ready');
+  for await (const line of createInterface({ input: process.stdin })) {
+    const [command, planFile, resultFile] = line.trim().split(' ');
+    if (command !== 'run' || !planFile || !resultFile) continue;
+    await runPlan(planFile, resultFile);
+    console.log('done');
+  }
+  for (const client of clients.values()) await client.connection.close();
 }
 
 main().then(

@@ -67,9 +67,10 @@ entry points, a baseline worker, and the load generator, each as its own process
              Temporal and Postgres bytes per lead; with --cache-sweep, replay cost against
              memory per WORKER_MAX_CACHED_WORKFLOWS value
 
-  --quick               the CI smoke run (under two minutes): --starts 50 --events 100
-                        --event-leads 20 --rates 10,20 --step-seconds 3 --target-seconds 3
-                        --parked 200, short settle/drain/idle; results go to bench/results/quick/
+  --quick               the CI smoke run (about two minutes): --starts 20 --events 40
+                        --event-leads 10 --concurrency 16 --rates 10,20 --step-seconds 2
+                        --target-seconds 2 --parked 100 --settle-ms 1000 --drain-ms 5000
+                        --idle-ms 500; results go to bench/results/quick/ (git-ignored)
   --phases LIST         which phases to run (default baselines,capacity,scale)
   --starts N            burst starts of A, B and Leadflow enrolments (default 1000)
   --events M            burst signals of C, D and Leadflow events (default 2000)
@@ -164,19 +165,19 @@ export function parseBenchOptions(argv: string[], repo: string): Parsed {
   const options: BenchOptions = {
     quick: q,
     phases: PHASES.filter((p) => phases.includes(p)),
-    starts: int('starts', values.starts, 1000, 50),
-    events: int('events', values.events, 2000, 100),
-    eventLeads: int('event-leads', values['event-leads'], 500, 20),
+    starts: int('starts', values.starts, 1000, 20),
+    events: int('events', values.events, 2000, 40),
+    eventLeads: int('event-leads', values['event-leads'], 500, 10),
     concurrency: int('concurrency', values.concurrency, 32, 16),
     rates: list('rates', values.rates, q ? [10, 20] : [10, 20, 40, 80, 160]).sort((a, b) => a - b),
-    stepSeconds: int('step-seconds', values['step-seconds'], 30, 3),
+    stepSeconds: int('step-seconds', values['step-seconds'], 30, 2),
     targetRate: int('target-rate', values['target-rate'], 50, 50),
-    targetSeconds: int('target-seconds', values['target-seconds'], 100, 3),
+    targetSeconds: int('target-seconds', values['target-seconds'], 100, 2),
     handoffShare: share,
     settleMs: int('settle-ms', values['settle-ms'], 5000, 1000, 0),
     drainMs: int('drain-ms', values['drain-ms'], 30_000, 5000, 0),
-    idleMs: int('idle-ms', values['idle-ms'], 5000, 1000, 100),
-    parked: int('parked', values.parked, 100_000, 200),
+    idleMs: int('idle-ms', values['idle-ms'], 5000, 500, 100),
+    parked: int('parked', values.parked, 100_000, 100),
     cacheSweep: list('cache-sweep', values['cache-sweep'], []),
     sweepRate: int('sweep-rate', values['sweep-rate'], 20, 20),
     sweepSeconds: int('sweep-seconds', values['sweep-seconds'], 60, 5),

@@ -5,6 +5,7 @@ import { evaluateTargets, type Target } from './analysis.js';
 import { runBaselines, type BaselinesResult } from './baselines.js';
 import { runCapacity, type CapacityResult } from './capacity.js';
 import type { BenchContext } from './context.js';
+import { startLoadGenerator, type LoadGenerator } from './load.js';
 import type { BenchOptions } from './options.js';
 import { describeMachine, watchLoad, type MachineDescription } from './procs.js';
 import { summarizeProfiles, type ProfileSummary } from './profile.js';
@@ -90,10 +91,12 @@ export async function runBench(options: BenchOptions, progress: Progress, write:
     await write(result);
   };
   let stack;
+  let generator: LoadGenerator | undefined;
   try {
     stack = await startStack({ cluster: options.cluster, workers: options.workers, cpuProf: options.cpuProf, keepData: options.keepData, outDir: options.outDir }, progress);
     result.setup = stack.setup;
-    const context: BenchContext = { options, stack, progress, leads: { p: 0, h: 0 }, bare: { a: 0, b: 0 } };
+    generator = await startLoadGenerator(path.join(stack.dataDir, 'load'));
+    const context: BenchContext = { options, stack, progress, generator, leads: { p: 0, h: 0 }, bare: { a: 0, b: 0 } };
     if (options.phases.includes('baselines')) {
       result.baselines = await runBaselines(context);
       await save();
@@ -112,6 +115,7 @@ export async function runBench(options: BenchOptions, progress: Progress, write:
       });
     }
     // Stop the processes now: the worker writes its CPU profile on exit.
+    await generator.stop();
     await stack.stop();
     if (options.cpuProf) result.profile = await summarizeProfiles(stack.profileDir);
     result.partial = false;
@@ -119,6 +123,7 @@ export async function runBench(options: BenchOptions, progress: Progress, write:
     result.error = (error as Error).stack ?? String(error);
     progress.log(`bench failed: ${result.error}`);
   } finally {
+    await generator?.stop();
     await stack?.stop();
     result.load = loadWatch.stop();
     await save();

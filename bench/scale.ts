@@ -1,9 +1,7 @@
-import path from 'node:path';
 import { LEAD_WORKFLOW_TYPE } from '../workflows/messages.js';
 import { matchedLatencies, processedSignals, type CpuUse } from './analysis.js';
 import { enrol, historiesOf, latencyWithMissing, leadId, leadWorkflow, parkedCount, waitQuiet, waitUntil, type BenchContext } from './context.js';
 import { cpuMeter, measureIdle } from './cpu.js';
-import { runLoad } from './load.js';
 import type { LoadOp } from './loadgen.js';
 import { KEYS, runLimited, sleep } from './stack.js';
 import { growthPercent, mib, rate, type LatencySummary } from './stats.js';
@@ -184,7 +182,7 @@ async function sweepPoint(c: BenchContext, value: number): Promise<CacheSweepPoi
   const ops: LoadOp[] = Array.from({ length: events }, (_, i) => ({ target: leadId(c, 'p', first + (i % leads)), id: `sw${value}-${i}`, type: 'email.opened' }));
   const meter = await cpuMeter(stack, idle);
   progress.start(`cache sweep ${value}: ${options.sweepRate} events/s over ${leads} leads for ${options.sweepSeconds} s`, events);
-  const load = await runLoad({ kind: 'http', ratePerSecond: options.sweepRate, ops, maxInFlight: 2000, apiUrl: stack.apiUrl, apiKey: KEYS.ingest }, path.join(stack.dataDir, 'load'), (n) => progress.update(n));
+  const load = await c.generator.run({ kind: 'http', ratePerSecond: options.sweepRate, ops, maxInFlight: 2000, apiUrl: stack.apiUrl, apiKey: KEYS.ingest }, (n) => progress.update(n));
   progress.finish(`${load.errors} errors`);
   await waitQuiet(c, idle, options.drainMs);
   const cpu = await meter.end(events - load.errors);

@@ -174,14 +174,15 @@ export async function startStack(options: StackOptions, progress: Progress): Pro
       WORKER_SHUTDOWN_GRACE_SECONDS: '5',
     };
     const baselineQueue = `bench-${runId}`;
-    const baselineWorker = await startChild({
+    // Started together with the Leadflow worker and API: each bundles its workflow code.
+    const baselineStarting = startChild({
       name: 'baseline worker',
       cwd: REPO,
       args: ['--import', 'tsx', 'bench/baseline-worker.ts'],
       env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: namespace, BENCH_TASK_QUEUE: baselineQueue },
       readyLine: /baseline worker ready/,
     });
-    stops.push(() => baselineWorker.stop());
+    void baselineStarting.then((child) => stops.push(() => child.stop()), () => undefined);
 
     const startWorkers = (extraEnv: NodeJS.ProcessEnv) =>
       Promise.all(
@@ -213,6 +214,7 @@ export async function startStack(options: StackOptions, progress: Progress): Pro
       workerPids = workers.map((c) => c.pid);
       apiPid = apiChild.pid;
     }
+    const baselineWorker = await baselineStarting;
     progress.finish(`worker pid ${workerPids.join(', ')}, API pid ${apiPid} on :${apiPort}, baseline worker pid ${baselineWorker.pid}`);
 
     const apiUrl = `http://127.0.0.1:${apiPort}`;
