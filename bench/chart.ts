@@ -35,6 +35,8 @@ export interface ChartInput {
   latency: LatencySeries[];
   /** Dashed line on the latency panel (ms), e.g. the p99 target. */
   latencyTargetMs?: number;
+  /** Heading of the latency panel. */
+  latencyTitle?: string;
   ratios: RatioBar[];
   /** Dashed line on the ratio panel, e.g. 0.85. */
   ratioTarget?: number;
@@ -132,6 +134,7 @@ export function renderChart(input: ChartInput): string {
     parts.push(`<line x1="${left.x}" x2="${left.x + left.w}" y1="${yL(v).toFixed(1)}" y2="${yL(v).toFixed(1)}" stroke="#e5e5e5"/>`);
     text(left.x - 6, yL(v) + 4, `${Math.round(v)}`, 'font-size="11" text-anchor="end" fill="#555"');
   }
+  if (input.latencyTitle) text(left.x + left.w / 2, top - 8, input.latencyTitle, 'font-size="12" text-anchor="middle"');
   text(18, top + plotH / 2, 'hand-off latency (ms)', `font-size="12" transform="rotate(-90 18 ${top + plotH / 2})" text-anchor="middle"`);
   const groupW = left.w / metrics.length;
   const series = Math.max(1, input.latency.length);

@@ -38,6 +38,7 @@ export function chartOf(r: BenchResult): string {
         ]
       : [],
     latencyTargetMs: 250,
+    latencyTitle: `hand-off latency at a sustained ${r.options.targetRate} events/s (${t?.samples ?? 0} samples)`,
     ratios: b
       ? [
           { label: 'enrolment\n/ B', value: b.ratios.enrolToB },
@@ -51,7 +52,8 @@ export function chartOf(r: BenchResult): string {
       ? {
           curves: [
             { label: 'bare C (signal → processed)', points: r.capacity.bare.map(curvePoint) },
-            { label: 'Leadflow events (hand-off to sales_review)', points: r.capacity.leadflow.map(curvePoint) },
+            // The sustained target step is a point of the Leadflow curve too.
+            { label: 'Leadflow events (hand-off to sales_review)', points: [...r.capacity.leadflow, ...(r.capacity.target ? [r.capacity.target] : [])].map(curvePoint).sort((x, y) => x.offered - y.offered) },
           ],
           curveP99LimitMs: 250,
         }
