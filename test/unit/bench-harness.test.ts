@@ -17,7 +17,8 @@ import type { BurstResult } from '../../bench/baselines.js';
 import { isHandoff, type StepResult } from '../../bench/capacity.js';
 import { capacityPlan, parseBenchOptions, planErrors } from '../../bench/options.js';
 import { Progress } from '../../bench/progress.js';
-import { targetsOf, type BenchResult } from '../../bench/run.js';
+import { chartOf, report } from '../../bench/report.js';
+import { resultBase, targetsOf, type BenchResult } from '../../bench/run.js';
 import { scaleCheckpoints } from '../../bench/scale.js';
 import { summarize } from '../../bench/stats.js';
 import { benchFailures } from '../../bench/verdict.js';
@@ -308,5 +309,34 @@ describe('bench: the exit code', () => {
     expect(benchFailures(run({ baselines: baselines(burst({ unprocessed: 3 })) }))).toEqual(['A: 3 operations never showed as processed in the histories']);
     expect(benchFailures(run({ capacity: { bare: [step({ kneeLatency: summarize([]) })], leadflow: [], knee: {}, handoffSamples: 0 } }))).toEqual(['capacity bare C at 10/s: no latency sample']);
     expect(benchFailures(run({ error: 'Error: boom\n  at x' }))).toEqual(['the run stopped: Error: boom']);
+  });
+});
+
+describe('bench: the report of a partial run', () => {
+  it('renders a run that stopped before any phase, naming the error and every target as not measured', () => {
+    const parsed = parseBenchOptions(['--quick'], '/repo');
+    if (!('options' in parsed)) throw new Error('expected options');
+    const r: BenchResult = {
+      version: 2,
+      mode: 'quick',
+      topology: { temporal: 'dev-server', workers: 1 },
+      command: 'npm run bench -- --quick',
+      startedAt: '2026-12-01T00:00:00.000Z',
+      finishedAt: '2026-12-01T00:00:10.000Z',
+      durationSeconds: 10,
+      partial: true,
+      error: 'Error: Temporal CLI not found\n  at startStack',
+      options: parsed.options,
+      settings: {},
+      machine: { cpuModel: 'cpu', cores: 2, ramMiB: 1024, node: 'v20', platform: 'linux-x64', kernel: '6' },
+      load: { start: [1], end: [1], oneMinute: { min: 1, mean: 1, max: 1, samples: 1 } },
+      targets: targetsOf({ options: parsed.options }),
+    };
+    const text = report(r);
+    expect(text).toContain('PARTIAL RESULT');
+    expect(text).toContain('error: Error: Temporal CLI not found');
+    expect(text.match(/not measured/g)).toHaveLength(6);
+    expect(chartOf(r)).toContain('PARTIAL');
+    expect(resultBase(r)).toBe('/repo/bench/results/quick/quick-dev-w1-2026-12-01T000000Z');
   });
 });
