@@ -38,12 +38,33 @@ export interface BaselinesResult {
   c: BurstResult;
   d: BurstResult;
   events: BurstResult;
+  /**
+   * What one lead's own history says an input costs (lead p-1): enrolment up to the parked lead,
+   * and an engagement event averaged over the events burst (coalesced score writes included).
+   */
+  cost?: { enrolment: HistoryCost; event: HistoryCost };
   ratios: {
     enrolToB: number;
     eventsToC: number;
     /** Every burst's processed rate over A's. */
     toA: { b: number; enrol: number; c: number; d: number; events: number };
   };
+}
+
+export interface HistoryCost {
+  historyEvents: number;
+  activities: number;
+}
+
+/** History events and activities of a lead before its first signal, and per signal after it. */
+export function historyCost(marks: readonly HistoryMark[]): { enrolment: HistoryCost; event: HistoryCost } {
+  const first = marks.findIndex((m) => m.kind === 'signaled');
+  const before = first < 0 ? marks : marks.slice(0, first);
+  const after = first < 0 ? [] : marks.slice(first);
+  const signals = after.filter((m) => m.kind === 'signaled').length;
+  const per = (n: number) => (signals ? Math.round((n / signals) * 10) / 10 : Number.NaN);
+  const activities = (ms: readonly HistoryMark[]) => ms.filter((m) => m.kind === 'activityCompleted').length;
+  return { enrolment: { historyEvents: before.length, activities: activities(before) }, event: { historyEvents: per(after.length), activities: per(activities(after)) } };
 }
 
 const BARE_WORKFLOW = { a: 'benchParkedWorkflow', b: 'benchActivityWorkflow' } as const;
@@ -234,6 +255,8 @@ export async function runBaselines(c: BenchContext): Promise<BaselinesResult> {
     opId: (i) => `ev-${i}`,
   });
   const toA = (x: BurstResult) => ratio(x.processedRate, a.processedRate);
+  await sleep(3000); // the coalesced score write after the last events
+  const costMarks = K > 1 ? await c.stack.history(leadWorkflow(leadId(c, 'p', 1))).catch(() => undefined) : undefined;
   return {
     startInputBytes: Buffer.byteLength(JSON.stringify(input)),
     a,
@@ -242,6 +265,7 @@ export async function runBaselines(c: BenchContext): Promise<BaselinesResult> {
     c: cBurst,
     d: dBurst,
     events,
+    ...(costMarks?.length ? { cost: historyCost(costMarks) } : {}),
     ratios: {
       enrolToB: ratio(enrolled.processedRate, b.processedRate),
       eventsToC: ratio(events.processedRate, cBurst.processedRate),

@@ -107,6 +107,12 @@ export function report(r: BenchResult): string {
         ['what', 'count', 'answered/s', 'processed/s', 'processed p50 ms', 'processed p99 ms', 'unprocessed', 'errors', 'CPU ms/op (all)'],
         burstRows(b).map(([name, x]) => [name, x.count, x.ackRate, x.processedRate, x.processedLatencyMs.p50, x.processedLatencyMs.p99, x.unprocessed, x.errors, x.cpu.all?.msPerOp ?? Number.NaN]),
       ),
+      ...(b.cost
+        ? [
+            `cost per input, from one lead's own history: enrolment to the parked lead ${b.cost.enrolment.historyEvents} history events, ${b.cost.enrolment.activities} activities; ` +
+              `an engagement event ${b.cost.event.historyEvents} history events, ${b.cost.event.activities} activities on average`,
+          ]
+        : []),
       `ratios (processed): enrolment / B ${b.ratios.enrolToB}, events / C ${b.ratios.eventsToC}; to A: B ${b.ratios.toA.b}, enrolment ${b.ratios.toA.enrol}, C ${b.ratios.toA.c}, D ${b.ratios.toA.d}, events ${b.ratios.toA.events}`,
       '',
       'CPU ms per operation and process (over each burst until quiet, minus each process\'s idle CPU over as long)',

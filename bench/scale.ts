@@ -114,10 +114,9 @@ export async function runScale(c: BenchContext, onCheckpoint: (partial: ScaleRes
     }
     result.enrolSeconds = Math.round(result.segments.reduce((n, s) => n + s.processedSeconds, 0) * 10) / 10;
   };
-  if (total() > 0) {
-    result.checkpoints.push(await checkpoint(c, total()));
-    await onCheckpoint(result);
-  }
+  // The first checkpoint is where this phase starts (0 leads when it runs alone): bytes per lead are growth from there.
+  result.checkpoints.push(await checkpoint(c, total()));
+  await onCheckpoint(result);
   for (const stop of scaleCheckpoints(total(), options.parked)) {
     const from = c.leads.p;
     const count = stop - total();
@@ -172,9 +171,12 @@ export async function runScale(c: BenchContext, onCheckpoint: (partial: ScaleRes
 async function sweepPoint(c: BenchContext, value: number): Promise<CacheSweepPoint> {
   const { options, progress, stack } = c;
   progress.start(`cache sweep: restarting the worker with WORKER_MAX_CACHED_WORKFLOWS=${value}`, 0);
+  const idleBefore = await measureIdle(stack, options.idleMs);
   await stack.restartWorkers({ WORKER_MAX_CACHED_WORKFLOWS: String(value) });
-  progress.finish();
+  // A fresh worker is busy for a while after its ready line (polls, JIT): its idle is measured once it is back at the old one's.
+  await waitQuiet(c, idleBefore, Math.max(options.drainMs, 10_000));
   const idle = await measureIdle(stack, options.idleMs);
+  progress.finish();
   const events = options.sweepRate * options.sweepSeconds;
   // Three events per lead: the first replays the lead into the fresh cache, the next two hit or miss by the bound.
   const leads = Math.max(1, Math.min(c.leads.p - options.eventLeads, Math.ceil(events / 3)));

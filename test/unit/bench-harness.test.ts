@@ -13,7 +13,7 @@ import {
   type HistoryMark,
   type StepMeasure,
 } from '../../bench/analysis.js';
-import type { BurstResult } from '../../bench/baselines.js';
+import { historyCost, type BurstResult } from '../../bench/baselines.js';
 import { isHandoff, type StepResult } from '../../bench/capacity.js';
 import { capacityPlan, parseBenchOptions, planErrors } from '../../bench/options.js';
 import { Progress } from '../../bench/progress.js';
@@ -338,5 +338,22 @@ describe('bench: the report of a partial run', () => {
     expect(text.match(/not measured/g)).toHaveLength(6);
     expect(chartOf(r)).toContain('PARTIAL');
     expect(resultBase(r)).toBe('/repo/bench/results/quick/quick-dev-w1-2026-12-01T000000Z');
+  });
+});
+
+describe('bench: cost per input from a lead\'s history', () => {
+  it('counts the events before the first signal as the enrolment, and averages the rest per signal', () => {
+    const marks: HistoryMark[] = [
+      { kind: 'started', at: 0 },
+      { kind: 'taskCompleted', at: 1 },
+      { kind: 'activityCompleted', at: 2 },
+      { kind: 'taskCompleted', at: 3 },
+      { kind: 'signaled', at: 10, name: 'engagement' },
+      { kind: 'other', at: 11 },
+      { kind: 'taskCompleted', at: 12 },
+      { kind: 'signaled', at: 20, name: 'engagement' },
+      { kind: 'taskCompleted', at: 21 },
+    ];
+    expect(historyCost(marks)).toEqual({ enrolment: { historyEvents: 4, activities: 1 }, event: { historyEvents: 2.5, activities: 0 } });
   });
 });
