@@ -69,7 +69,7 @@ entry points, a baseline worker, and the load generator, each as its own process
 
   --quick               the CI smoke run (about two minutes): --starts 20 --events 40
                         --event-leads 10 --concurrency 16 --rates 10,20 --step-seconds 2
-                        --target-seconds 2 --parked 100 --settle-ms 1000 --drain-ms 5000
+                        --target-seconds 2 --parked 80 --settle-ms 1000 --drain-ms 5000
                         --idle-ms 500; results go to bench/results/quick/ (git-ignored)
   --phases LIST         which phases to run (default baselines,capacity,scale)
   --starts N            burst starts of A, B and Leadflow enrolments (default 1000)
@@ -177,7 +177,7 @@ export function parseBenchOptions(argv: string[], repo: string): Parsed {
     settleMs: int('settle-ms', values['settle-ms'], 5000, 1000, 0),
     drainMs: int('drain-ms', values['drain-ms'], 30_000, 5000, 0),
     idleMs: int('idle-ms', values['idle-ms'], 5000, 500, 100),
-    parked: int('parked', values.parked, 100_000, 100),
+    parked: int('parked', values.parked, 100_000, 80),
     cacheSweep: list('cache-sweep', values['cache-sweep'], []),
     sweepRate: int('sweep-rate', values['sweep-rate'], 20, 20),
     sweepSeconds: int('sweep-seconds', values['sweep-seconds'], 60, 5),

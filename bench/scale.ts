@@ -72,7 +72,7 @@ async function checkpoint(c: BenchContext, leads: number): Promise<ParkedCheckpo
   for (let i = 0; i < 3; i++) {
     const r = await stack.rss();
     samples.push({ worker: r.worker, api: r.api });
-    await sleep(1000);
+    await sleep(Math.min(1000, options.settleMs / 2));
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const running = (await stack.client.workflow.count(`WorkflowType="${LEAD_WORKFLOW_TYPE}" AND ExecutionStatus="Running" AND WorkflowId STARTS_WITH "lead-${stack.runId}-"`).catch(() => undefined))?.count;

@@ -199,7 +199,7 @@ describe('bench: options, checked up front', () => {
   it('has short quick defaults that write under bench/results/quick', () => {
     const parsed = parse('--quick');
     if (!('options' in parsed)) throw new Error(JSON.stringify(parsed));
-    expect(parsed.options).toMatchObject({ rates: [10, 20], stepSeconds: 2, parked: 100, outDir: '/repo/bench/results/quick' });
+    expect(parsed.options).toMatchObject({ rates: [10, 20], stepSeconds: 2, parked: 80, outDir: '/repo/bench/results/quick' });
   });
 
   it('parses lists and sweep values, and sorts the rates', () => {
