@@ -96,8 +96,8 @@ interface Burst {
   what: string;
   count: number;
   send: (i: number) => Promise<unknown>;
-  /** Waits until every operation could be processed (a cheap probe), before histories are read. */
-  waitDone?: () => Promise<void>;
+  /** Waits until every answered operation could be processed (a cheap probe), before histories are read. */
+  waitDone?: (answered: number) => Promise<void>;
   /** The workflow ids whose histories show the processing. */
   workflows: string[];
   /** Processed times (epoch ms) by operation id, from the histories. */
@@ -134,7 +134,7 @@ async function burst(c: BenchContext, b: Burst): Promise<BurstResult> {
   if (errors === b.count) throw new Error(`${b.what}: every request failed; the first: ${firstError}`);
   progress.finish(`${b.count - errors} answered, ${rate(b.count - errors, ackAt - t0)}/s`);
   progress.start(`${b.what}: waiting until processed and quiet`, 0);
-  await b.waitDone?.();
+  await b.waitDone?.(b.count - errors);
   await waitQuiet(c, idle, options.drainMs);
   const cpu = await meter.end(b.count - errors);
   progress.finish();
@@ -222,7 +222,7 @@ export async function runBaselines(c: BenchContext): Promise<BaselinesResult> {
     what: `Leadflow: POST /v1/leads (${N})`,
     count: N,
     send: (i) => enrol(c, 'p', pFrom + i),
-    waitDone: () => waitUntil(() => parkedCount(c, 'p'), pFrom + N, () => undefined, 180_000),
+    waitDone: (answered) => waitUntil(() => parkedCount(c, 'p'), pFrom + answered, () => undefined, 180_000),
     workflows: Array.from({ length: N }, (_, i) => leadWorkflow(leadId(c, 'p', pFrom + i))),
     processed: parkedBy((i) => leadWorkflow(leadId(c, 'p', pFrom + i)), N, true),
     opId: String,

@@ -230,5 +230,10 @@ export async function runCapacity(c: BenchContext, onStep: (partial: CapacityRes
   result.target = await runStep(c, { label, kind: 'leadflow', rate: options.targetRate, seconds: options.targetSeconds }, idle, nextHandoff, stepNo++);
   result.handoffSamples = [...result.leadflow, result.target].reduce((n, s) => n + (s.handoff?.samples ?? 0), 0);
   await onStep(result);
+  // An overloaded sustained step leaves a backlog: the scale phase should not start on top of it.
+  if (!result.target.drained) {
+    progress.start('capacity: letting the backlog drain (at most 5 minutes)', 0);
+    progress.finish((await waitQuiet(c, idle, 300_000)) ? 'quiet' : 'still busy');
+  }
   return result;
 }
