@@ -105,6 +105,34 @@ Targets are reported, never asserted. The results are written after every phase 
 fails leaves the earlier phases' results, marked partial). The exit code is 1 when the bench
 failed to run, a request failed, or a step was not measured (no samples); 0 otherwise.`;
 
+/** Every option of the command line (each one documented in HELP: a test checks it). */
+export const CLI_OPTIONS = {
+  quick: { type: 'boolean', default: false },
+  phases: { type: 'string' },
+  starts: { type: 'string' },
+  events: { type: 'string' },
+  'event-leads': { type: 'string' },
+  concurrency: { type: 'string' },
+  rates: { type: 'string' },
+  'step-seconds': { type: 'string' },
+  'target-rate': { type: 'string' },
+  'target-seconds': { type: 'string' },
+  'handoff-share': { type: 'string' },
+  'settle-ms': { type: 'string' },
+  'drain-ms': { type: 'string' },
+  'idle-ms': { type: 'string' },
+  parked: { type: 'string' },
+  'cache-sweep': { type: 'string' },
+  'sweep-rate': { type: 'string' },
+  'sweep-seconds': { type: 'string' },
+  'cpu-prof': { type: 'boolean', default: false },
+  cluster: { type: 'boolean', default: false },
+  workers: { type: 'string' },
+  out: { type: 'string' },
+  'keep-data': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 export type Parsed = { help: true } | { options: BenchOptions } | { error: string };
 
 /** Parses and checks the command line; `repo` is where bench/results lives. */
@@ -113,32 +141,7 @@ export function parseBenchOptions(argv: string[], repo: string): Parsed {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: {
-        quick: { type: 'boolean', default: false },
-        phases: { type: 'string' },
-        starts: { type: 'string' },
-        events: { type: 'string' },
-        'event-leads': { type: 'string' },
-        concurrency: { type: 'string' },
-        rates: { type: 'string' },
-        'step-seconds': { type: 'string' },
-        'target-rate': { type: 'string' },
-        'target-seconds': { type: 'string' },
-        'handoff-share': { type: 'string' },
-        'settle-ms': { type: 'string' },
-        'drain-ms': { type: 'string' },
-        'idle-ms': { type: 'string' },
-        parked: { type: 'string' },
-        'cache-sweep': { type: 'string' },
-        'sweep-rate': { type: 'string' },
-        'sweep-seconds': { type: 'string' },
-        'cpu-prof': { type: 'boolean', default: false },
-        cluster: { type: 'boolean', default: false },
-        workers: { type: 'string' },
-        out: { type: 'string' },
-        'keep-data': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
+      options: CLI_OPTIONS,
     }));
   } catch (error) {
     return { error: (error as Error).message };

@@ -15,7 +15,7 @@ import {
 } from '../../bench/analysis.js';
 import { historyCost, type BurstResult } from '../../bench/baselines.js';
 import { isHandoff, type StepResult } from '../../bench/capacity.js';
-import { capacityPlan, parseBenchOptions, planErrors } from '../../bench/options.js';
+import { capacityPlan, CLI_OPTIONS, HELP, parseBenchOptions, planErrors } from '../../bench/options.js';
 import { Progress } from '../../bench/progress.js';
 import { chartOf, report } from '../../bench/report.js';
 import { resultBase, targetsOf, type BenchResult } from '../../bench/run.js';
@@ -223,6 +223,10 @@ describe('bench: options, checked up front', () => {
     expect(error('--event-leads', '50')).toMatch(/event leads would reach \d+ points.*raise --event-leads to at least \d+/);
     expect(error('--bogus')).toContain('bogus');
     expect(parse('--help')).toEqual({ help: true });
+  });
+
+  it('documents every option in --help', () => {
+    for (const name of Object.keys(CLI_OPTIONS)) expect(HELP).toMatch(new RegExp(`^  (-h, )?--${name}\\b`, 'm'));
   });
 
   it('sizes the capacity plan: every step and the sustained step, hand-offs at the share', () => {
