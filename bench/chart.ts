@@ -1,5 +1,8 @@
-// The bench's chart as a self-contained SVG (no dependency): hand-off latency percentiles
-// on the left, throughput as a ratio of the bare engine's on the right, targets dashed.
+// The bench's chart as a self-contained SVG (no dependency). Top row: the capacity curves of bare
+// and Leadflow on one plot each, processed rate against the offered rate (the diagonal is "keeps
+// up") and p99 latency against the offered rate (the knee's 250 ms dashed). Bottom row: the
+// hand-off latency percentiles at the sustained target rate, and processed rates as ratios of
+// the matched baselines (targets dashed).
 
 export interface LatencySeries {
   label: string;
@@ -14,15 +17,33 @@ export interface RatioBar {
   value: number;
 }
 
+/** One step of a capacity curve. */
+export interface CurvePoint {
+  offered: number;
+  processed: number;
+  p99Ms: number;
+}
+
+export interface CurveSeries {
+  label: string;
+  points: CurvePoint[];
+}
+
 export interface ChartInput {
   title: string;
   subtitle: string;
   latency: LatencySeries[];
   /** Dashed line on the latency panel (ms), e.g. the p99 target. */
   latencyTargetMs?: number;
+  /** Heading of the latency panel. */
+  latencyTitle?: string;
   ratios: RatioBar[];
-  /** Dashed line on the ratio panel, e.g. 0.7. */
+  /** Dashed line on the ratio panel, e.g. 0.85. */
   ratioTarget?: number;
+  /** Capacity curves (bare and Leadflow), drawn when given. */
+  curves?: CurveSeries[];
+  /** The knee's p99 limit, dashed on the latency curve plot. */
+  curveP99LimitMs?: number;
 }
 
 const COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948'];
@@ -39,18 +60,69 @@ export function niceMax(value: number): number {
 
 const finite = (v: number) => (Number.isFinite(v) ? v : 0);
 
+type Parts = string[];
+const textOf = (parts: Parts) => (x: number, y: number, body: string, attrs = '') => parts.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attrs}>${escapeXml(body)}</text>`);
+
+/** A line plot of `value(point)` against the offered rate, one polyline per series. */
+function curvePlot(parts: Parts, box: { x: number; y: number; w: number; h: number }, curves: CurveSeries[], value: (p: CurvePoint) => number, yLabel: string, options: { diagonal?: boolean; limit?: number; cap?: number }): void {
+  const text = textOf(parts);
+  const all = curves.flatMap((c) => c.points);
+  const xMax = niceMax(Math.max(1, ...all.map((p) => finite(p.offered))));
+  const values = all.map(value).filter(Number.isFinite);
+  const yMax = niceMax(Math.max(options.diagonal ? xMax : 0, options.limit ? options.limit * 1.2 : 0, ...values.map((v) => Math.min(v, options.cap ?? v))));
+  const X = (v: number) => box.x + (finite(v) / xMax) * box.w;
+  const Y = (v: number) => box.y + box.h - (Math.min(finite(v), yMax) / yMax) * box.h;
+  for (let i = 0; i <= 4; i++) {
+    const v = (yMax / 4) * i;
+    parts.push(`<line x1="${box.x}" x2="${box.x + box.w}" y1="${Y(v).toFixed(1)}" y2="${Y(v).toFixed(1)}" stroke="#e5e5e5"/>`);
+    text(box.x - 6, Y(v) + 4, `${Math.round(v)}`, 'font-size="11" text-anchor="end" fill="#555"');
+    const xv = (xMax / 4) * i;
+    text(X(xv), box.y + box.h + 14, `${Math.round(xv)}`, 'font-size="11" text-anchor="middle" fill="#555"');
+  }
+  text(box.x + box.w / 2, box.y + box.h + 30, 'offered events/s (measured)', 'font-size="12" text-anchor="middle"');
+  text(box.x + box.w / 2, box.y - 8, yLabel, 'font-size="12" text-anchor="middle"');
+  if (options.diagonal) parts.push(`<line x1="${X(0)}" y1="${Y(0)}" x2="${X(xMax).toFixed(1)}" y2="${Y(xMax).toFixed(1)}" stroke="#bbb" stroke-dasharray="3 3"/>`);
+  if (options.limit !== undefined) {
+    const y = Y(options.limit);
+    parts.push(`<line x1="${box.x}" x2="${box.x + box.w}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#d62728" stroke-dasharray="6 4"/>`);
+    text(box.x + box.w - 4, y - 4, `knee: p99 < ${options.limit} ms`, 'font-size="11" text-anchor="end" fill="#d62728"');
+  }
+  curves.forEach((c, i) => {
+    const color = COLORS[i % COLORS.length];
+    const pts = c.points.map((p) => `${X(p.offered).toFixed(1)},${Y(value(p)).toFixed(1)}`);
+    if (pts.length > 1) parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`);
+    c.points.forEach((p) => {
+      const v = value(p);
+      parts.push(`<circle cx="${X(p.offered).toFixed(1)}" cy="${Y(v).toFixed(1)}" r="3.5" fill="${color}"><title>${escapeXml(`${c.label} at ${p.offered}/s: ${Number.isFinite(v) ? v : 'not measured'}`)}</title></circle>`);
+    });
+    parts.push(`<rect x="${box.x + 10}" y="${box.y + 8 + i * 16}" width="10" height="10" fill="${color}"/>`);
+    text(box.x + 26, box.y + 17 + i * 16, c.label, 'font-size="11"');
+  });
+}
+
 export function renderChart(input: ChartInput): string {
   const width = 960;
-  const height = 420;
-  const top = 70;
-  const bottom = 90;
-  const plotH = height - top - bottom;
-  const parts: string[] = [];
-  const text = (x: number, y: number, body: string, attrs = '') => parts.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attrs}>${escapeXml(body)}</text>`);
+  const curvesRow = input.curves?.length ? 300 : 0;
+  const height = 420 + curvesRow;
+  const parts: Parts = [];
+  const text = textOf(parts);
 
   parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   text(20, 28, input.title, 'font-size="18" font-weight="bold"');
   text(20, 48, input.subtitle, 'font-size="12" fill="#555"');
+
+  if (input.curves?.length) {
+    const box = { y: 90, w: 380, h: 170 };
+    curvePlot(parts, { ...box, x: 70 }, input.curves, (p) => p.processed, 'processed events/s', { diagonal: true });
+    curvePlot(parts, { ...box, x: 550 }, input.curves, (p) => p.p99Ms, 'p99 latency ms (bare: signal processed; Leadflow: hand-off)', {
+      ...(input.curveP99LimitMs !== undefined ? { limit: input.curveP99LimitMs } : {}),
+      cap: 5000,
+    });
+  }
+
+  const top = 70 + curvesRow;
+  const bottom = 90;
+  const plotH = 420 - 70 - bottom;
 
   // Left panel: latency percentiles, grouped by percentile, one bar per series.
   const left = { x: 70, w: 520 };
@@ -62,6 +134,7 @@ export function renderChart(input: ChartInput): string {
     parts.push(`<line x1="${left.x}" x2="${left.x + left.w}" y1="${yL(v).toFixed(1)}" y2="${yL(v).toFixed(1)}" stroke="#e5e5e5"/>`);
     text(left.x - 6, yL(v) + 4, `${Math.round(v)}`, 'font-size="11" text-anchor="end" fill="#555"');
   }
+  if (input.latencyTitle) text(left.x + left.w / 2, top - 8, input.latencyTitle, 'font-size="12" text-anchor="middle"');
   text(18, top + plotH / 2, 'hand-off latency (ms)', `font-size="12" transform="rotate(-90 18 ${top + plotH / 2})" text-anchor="middle"`);
   const groupW = left.w / metrics.length;
   const series = Math.max(1, input.latency.length);
@@ -88,7 +161,7 @@ export function renderChart(input: ChartInput): string {
     text(lx + 18, ly, s.label, 'font-size="12"');
   });
 
-  // Right panel: throughput as a ratio of the bare engine.
+  // Right panel: processed rates as ratios of the matched baselines.
   const right = { x: 660, w: 270 };
   const ratioMax = Math.max(1, niceMax(Math.max(input.ratioTarget ?? 0, ...input.ratios.map((r) => finite(r.value)))));
   const yR = (v: number) => top + plotH - (finite(v) / ratioMax) * plotH;
@@ -97,7 +170,7 @@ export function renderChart(input: ChartInput): string {
     parts.push(`<line x1="${right.x}" x2="${right.x + right.w}" y1="${yR(v).toFixed(1)}" y2="${yR(v).toFixed(1)}" stroke="#e5e5e5"/>`);
     text(right.x - 6, yR(v) + 4, v.toFixed(2), 'font-size="11" text-anchor="end" fill="#555"');
   }
-  text(right.x + right.w / 2, top - 8, 'throughput / bare engine', 'font-size="12" text-anchor="middle"');
+  text(right.x + right.w / 2, top - 8, 'processed / matched baseline', 'font-size="12" text-anchor="middle"');
   const slot = right.w / Math.max(1, input.ratios.length);
   input.ratios.forEach((r, i) => {
     const v = finite(r.value);

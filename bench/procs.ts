@@ -143,27 +143,27 @@ export function describeMachine(): MachineDescription {
 }
 
 /** Samples the 1-minute load average while the bench runs. */
-export function watchLoad(everyMs = 5_000): { stop(): { start: number[]; end: number[]; oneMinute: { min: number; mean: number; max: number; samples: number } } } {
+type LoadSummary = { start: number[]; end: number[]; oneMinute: { min: number; mean: number; max: number; samples: number } };
+export function watchLoad(everyMs = 5_000): { stop(): LoadSummary; peek(): LoadSummary } {
   const start = os.loadavg();
   const samples: number[] = [start[0]!];
   const timer = setInterval(() => samples.push(os.loadavg()[0]!), everyMs);
   timer.unref();
+  const summary = (): LoadSummary => {
+    const end = os.loadavg();
+    const all = [...samples, end[0]!];
+    const round = (v: number) => Math.round(v * 100) / 100;
+    return {
+      start: start.map(round),
+      end: end.map(round),
+      oneMinute: { min: round(Math.min(...all)), mean: round(all.reduce((a, b) => a + b, 0) / all.length), max: round(Math.max(...all)), samples: all.length },
+    };
+  };
   return {
+    peek: summary,
     stop() {
       clearInterval(timer);
-      const end = os.loadavg();
-      samples.push(end[0]!);
-      const round = (v: number) => Math.round(v * 100) / 100;
-      return {
-        start: start.map(round),
-        end: end.map(round),
-        oneMinute: {
-          min: round(Math.min(...samples)),
-          mean: round(samples.reduce((a, b) => a + b, 0) / samples.length),
-          max: round(Math.max(...samples)),
-          samples: samples.length,
-        },
-      };
+      return summary();
     },
   };
 }

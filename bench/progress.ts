@@ -1,5 +1,8 @@
-// A progress display for long phases: a redrawn bar on a terminal, plain lines otherwise (CI
-// logs), so a stuck phase is visible either way. Writes to stderr; results go to stdout.
+import cliProgress from 'cli-progress';
+
+// Progress of long phases on stderr (results go to stdout): a cli-progress bar with rate and ETA
+// on a terminal; plain lines otherwise (CI logs): one at the start, one at each quarter and one
+// at least every `plainEveryMs`, so a stuck phase shows in a log too.
 
 export interface ProgressSink {
   write(text: string): void;
@@ -11,30 +14,41 @@ export class Progress {
   private total = 0;
   private done = 0;
   private startedAt = 0;
-  private lastDraw = 0;
   private lastPlainStep = -1;
+  private lastPlainAt = 0;
+  private bar: cliProgress.SingleBar | undefined;
 
   constructor(
     private readonly out: ProgressSink = process.stderr,
     private readonly now: () => number = () => Date.now(),
+    private readonly plainEveryMs = 15_000,
   ) {}
 
   /** Starts a phase of `total` steps (0: no bar, only the label). */
   start(label: string, total: number): void {
-    this.finishLine();
+    if (this.label) this.finish();
     this.label = label;
     this.total = total;
     this.done = 0;
     this.startedAt = this.now();
-    this.lastDraw = 0;
     this.lastPlainStep = -1;
-    this.draw(true);
+    this.lastPlainAt = this.startedAt;
+    if (this.out.isTTY && total > 0) {
+      this.bar = new cliProgress.SingleBar(
+        { stream: this.out as unknown as NodeJS.WriteStream, format: `${label.replace(/[{}]/g, '')} [{bar}] {percentage}% {value}/{total} {rate}/s ETA {eta_formatted}`, barsize: 24, hideCursor: false, clearOnComplete: true, fps: 10 },
+        cliProgress.Presets.legacy,
+      );
+      this.bar.start(total, 0, { rate: '0.0' });
+      return;
+    }
+    this.plain(true);
   }
 
   /** Sets the count of finished steps. */
   update(done: number): void {
     this.done = done;
-    this.draw(false);
+    if (this.bar) this.bar.update(done, { rate: this.rate() });
+    else this.plain(false);
   }
 
   tick(step = 1): void {
@@ -43,46 +57,45 @@ export class Progress {
 
   /** Ends the phase with a summary line. */
   finish(summary = ''): void {
+    if (!this.label) return;
+    this.bar?.stop();
+    this.bar = undefined;
     const seconds = ((this.now() - this.startedAt) / 1000).toFixed(1);
-    if (this.out.isTTY) this.out.write(`\r\x1b[2K`);
     this.out.write(`${this.label}: ${summary ? `${summary} ` : ''}(${seconds} s)\n`);
     this.label = '';
   }
 
   /** A line of its own, not erased by the bar. */
   log(line: string): void {
-    if (this.out.isTTY && this.label) this.out.write(`\r\x1b[2K`);
-    this.out.write(`${line}\n`);
-    if (this.label) this.draw(true);
-  }
-
-  private finishLine(): void {
-    if (this.label) this.finish();
-  }
-
-  private draw(force: boolean): void {
-    const now = this.now();
-    if (this.out.isTTY) {
-      if (!force && now - this.lastDraw < 100 && this.done < this.total) return;
-      this.lastDraw = now;
-      this.out.write(`\r\x1b[2K${this.render(now)}`);
+    if (this.bar) {
+      this.out.write(`\r\x1b[2K${line}\n`);
+      this.bar.render();
       return;
     }
-    // Plain output: one line at the start and at each quarter.
-    const step = this.total > 0 ? Math.floor((this.done / this.total) * 4) : 0;
-    if (step === this.lastPlainStep || (this.done >= this.total && this.total > 0 && step < 4)) return;
+    this.out.write(`${line}\n`);
+  }
+
+  private rate(): string {
+    const elapsed = (this.now() - this.startedAt) / 1000;
+    return elapsed > 0 ? (this.done / elapsed).toFixed(1) : '0.0';
+  }
+
+  private plain(force: boolean): void {
+    const now = this.now();
+    const step = this.total > 0 ? Math.floor((Math.min(this.done, this.total) / this.total) * 4) : 0;
+    const due = now - this.lastPlainAt >= this.plainEveryMs;
+    if (!force && !due && step === this.lastPlainStep) return;
     this.lastPlainStep = step;
+    this.lastPlainAt = now;
     this.out.write(`${this.render(now)}\n`);
   }
 
-  /** "label [#####-----]  50% 500/1000  123.4/s" */
+  /** "label 50% 500/1000 123.4/s" (plain lines). */
   render(now = this.now()): string {
     if (this.total <= 0) return `${this.label} …`;
-    const width = 24;
     const share = Math.min(1, this.done / this.total);
-    const filled = Math.round(share * width);
     const elapsed = (now - this.startedAt) / 1000;
-    const speed = elapsed > 0 ? `  ${(this.done / elapsed).toFixed(1)}/s` : '';
-    return `${this.label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.floor(share * 100)).padStart(3)}% ${this.done}/${this.total}${speed}`;
+    const speed = elapsed > 0 ? ` ${(this.done / elapsed).toFixed(1)}/s` : '';
+    return `${this.label} ${String(Math.floor(share * 100)).padStart(3)}% ${this.done}/${this.total}${speed}`;
   }
 }

@@ -2,28 +2,30 @@ import type { BenchResult } from './run.js';
 
 /**
  * Why a bench run is not a measurement of a working system, one sentence each; empty when it is
- * one. Targets (latency, memory) are reported, never asserted; failed hand-offs and failed
- * requests are not targets but failures, and make `npm run bench` exit 1 (after writing results).
+ * one. Targets, knees and broken steps are results, never failures; failed requests, work the
+ * histories never show as processed in a burst, a step that got no latency sample at all, and a
+ * phase that did not finish are failures, and make `npm run bench` exit 1 (after writing results).
  */
-export function benchFailures(r: Pick<BenchResult, 'baseline' | 'leadflow' | 'handoff'>): string[] {
+export function benchFailures(r: Pick<BenchResult, 'baselines' | 'capacity' | 'scale' | 'error'>): string[] {
   const failures: string[] = [];
-  const phases = [
-    ['bare engine starts', r.baseline.start],
-    ['bare engine signals', r.baseline.signal],
-    ['enrolments', r.leadflow.enrol],
-    ['engagement events', r.leadflow.events],
-    ['enrolments of the parked leads', r.leadflow.enrolToParked],
-  ] as const;
-  for (const [name, phase] of phases) {
-    if (phase.errors > 0) failures.push(`${name}: ${phase.errors} requests failed${phase.firstError ? ` (first: ${phase.firstError})` : ''}`);
+  if (r.error) failures.push(`the run stopped: ${r.error.split('\n')[0]}`);
+  const b = r.baselines;
+  if (b) {
+    for (const x of [b.a, b.b, b.enrol, b.c, b.d, b.events]) {
+      if (x.errors > 0) failures.push(`${x.what}: ${x.errors} requests failed${x.firstError ? ` (first: ${x.firstError})` : ''}`);
+      if (x.unprocessed > 0) failures.push(`${x.what}: ${x.unprocessed} operations never showed as processed in the histories`);
+    }
   }
-  for (const [name, h] of [
-    ['idle', r.handoff.idle],
-    ['under load', r.handoff.load],
-  ] as const) {
-    if (h.failures > 0) failures.push(`hand-offs ${name}: ${h.failures} of ${h.count} failed${h.firstFailure ? ` (first: ${h.firstFailure})` : ''}`);
-    if (h.skipped > 0) failures.push(`hand-offs ${name}: ${h.skipped} of ${h.count} not attempted after 3 timeouts in a row`);
-    if (h.load && h.load.errors > 0) failures.push(`background load ${name}: ${h.load.errors} of ${h.load.sent} event requests failed${h.load.firstError ? ` (first: ${h.load.firstError})` : ''}`);
+  const c = r.capacity;
+  if (c) {
+    const steps = [...c.bare.map((s) => ['bare C', s] as const), ...c.leadflow.map((s) => ['Leadflow', s] as const), ...(c.target ? [['Leadflow sustained', c.target] as const] : [])];
+    for (const [name, s] of steps) {
+      if (s.errors > 0) failures.push(`capacity ${name} at ${s.offeredPerSecond}/s: ${s.errors} of ${s.sent} requests failed${s.firstError ? ` (first: ${s.firstError})` : ''}`);
+      if (s.kneeLatency.count === 0) failures.push(`capacity ${name} at ${s.offeredPerSecond}/s: no latency sample`);
+    }
+  }
+  for (const g of r.scale?.segments ?? []) {
+    if (g.errors > 0) failures.push(`enrolment ${g.from} → ${g.to}: ${g.errors} requests failed${g.firstError ? ` (first: ${g.firstError})` : ''}`);
   }
   return failures;
 }

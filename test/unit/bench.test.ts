@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { niceMax, renderChart } from '../../bench/chart.js';
 import { areaOf, summarizeProfileData } from '../../bench/profile.js';
-import { Progress } from '../../bench/progress.js';
-import type { BenchResult, HandoffResult, ThroughputResult } from '../../bench/run.js';
 import { growthPercent, percentile, rate, ratio, summarize, table } from '../../bench/stats.js';
-import { benchFailures } from '../../bench/verdict.js';
 
 describe('bench statistics', () => {
   it('takes nearest-rank percentiles', () => {
@@ -38,49 +35,6 @@ describe('bench statistics', () => {
   });
 });
 
-describe('bench progress', () => {
-  const sink = (isTTY: boolean) => {
-    const written: string[] = [];
-    return { written, out: { isTTY, write: (text: string) => void written.push(text) } };
-  };
-
-  it('prints plain lines at each quarter when not a terminal (CI logs)', () => {
-    let now = 0;
-    const { written, out } = sink(false);
-    const progress = new Progress(out, () => now);
-    progress.start('enrol', 100);
-    for (let i = 1; i <= 100; i++) {
-      now += 10;
-      progress.update(i);
-    }
-    progress.finish('done');
-    expect(written.every((line) => !line.includes('\r'))).toBe(true);
-    expect(written.map((l) => l.replace(/\s+/g, ' ').trim())).toEqual([
-      'enrol [------------------------] 0% 0/100',
-      'enrol [######------------------] 25% 25/100 100.0/s',
-      'enrol [############------------] 50% 50/100 100.0/s',
-      'enrol [##################------] 75% 75/100 100.0/s',
-      'enrol [########################] 100% 100/100 100.0/s',
-      'enrol: done (1.0 s)',
-    ]);
-  });
-
-  it('redraws one line on a terminal, at most ten times a second', () => {
-    let now = 0;
-    const { written, out } = sink(true);
-    const progress = new Progress(out, () => now);
-    progress.start('events', 1000);
-    for (let i = 1; i <= 1000; i++) {
-      now += 1; // one second in all
-      progress.update(i);
-    }
-    const redraws = written.filter((w) => w.startsWith('\r'));
-    expect(redraws.length).toBeGreaterThan(5);
-    expect(redraws.length).toBeLessThanOrEqual(13);
-    expect(redraws.at(-1)).toContain('100% 1000/1000  1000.0/s');
-  });
-});
-
 describe('bench chart', () => {
   it('rounds axis maxima up to 1, 2 or 5 times a power of ten', () => {
     expect(niceMax(430)).toBe(500);
@@ -90,29 +44,57 @@ describe('bench chart', () => {
     expect(niceMax(0)).toBe(1);
   });
 
-  it('draws a bar per series and percentile, a bar per ratio, and both targets', () => {
+  it('draws latency and ratio bars, and the capacity curves of bare and Leadflow on one plot each', () => {
     const svg = renderChart({
       title: 'Leadflow <bench>',
       subtitle: 'test',
       latency: [
-        { label: 'idle', p50: 40, p95: 90, p99: 120, max: 150 },
-        { label: 'load', p50: 60, p95: 300, p99: 450, max: 900 },
+        { label: 'read model', p50: 40, p95: 90, p99: 120, max: 150 },
+        { label: 'search attribute', p50: 60, p95: 300, p99: 450, max: 900 },
       ],
-      latencyTargetMs: 500,
+      latencyTargetMs: 250,
       ratios: [
         { label: 'enrol', value: 0.8 },
         { label: 'events', value: 0.5 },
       ],
-      ratioTarget: 0.7,
+      ratioTarget: 0.85,
+      curves: [
+        {
+          label: 'bare C',
+          points: [
+            { offered: 10, processed: 10, p99Ms: 30 },
+            { offered: 20, processed: 19.8, p99Ms: 40 },
+            { offered: 40, processed: 25, p99Ms: 4000 },
+          ],
+        },
+        {
+          label: 'Leadflow',
+          points: [
+            { offered: 10, processed: 9.9, p99Ms: 80 },
+            { offered: 20, processed: 12, p99Ms: Number.NaN },
+          ],
+        },
+      ],
+      curveP99LimitMs: 250,
     });
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg).toContain('Leadflow &lt;bench&gt;');
     expect(svg.match(/<rect [^>]*><title>/g)).toHaveLength(2 * 4 + 2);
-    expect(svg).toContain('<title>load p99: 450 ms</title>');
-    expect(svg).toContain('<title>events: 0.5</title>');
-    expect(svg).toContain('target p99 &lt; 500 ms');
-    expect(svg).toContain('target ≥ 0.7');
+    expect(svg).toContain('<title>search attribute p99: 450 ms</title>');
+    expect(svg).toContain('target ≥ 0.85');
+    // Two plots (processed, p99), a polyline per series on each, a point per step.
+    expect(svg.match(/<polyline /g)).toHaveLength(4);
+    expect(svg.match(/<circle /g)).toHaveLength(2 * 5);
+    expect(svg).toContain('<title>bare C at 40/s: 25</title>');
+    expect(svg).toContain('<title>Leadflow at 20/s: not measured</title>');
+    expect(svg).toContain('knee: p99 &lt; 250 ms');
     expect(svg).not.toContain('NaN');
+  });
+
+  it('leaves the curves out when no capacity phase ran', () => {
+    const svg = renderChart({ title: 't', subtitle: 's', latency: [], ratios: [] });
+    expect(svg).not.toContain('<polyline');
+    expect(svg).toContain('height="420"');
   });
 });
 
@@ -148,34 +130,3 @@ describe('bench CPU profile summary', () => {
   });
 });
 
-describe('bench verdict (the exit code)', () => {
-  const phase = (errors = 0): ThroughputResult => ({ count: 10, concurrency: 1, ackSeconds: 1, ackRate: 10, processedSeconds: 1, processedRate: 10, requestLatencyMs: summarize([1]), errors });
-  const handoff = (failures = 0, skipped = 0, loadErrors?: number): HandoffResult => ({
-    count: 10,
-    failures,
-    skipped,
-    ackMs: summarize([1]),
-    reviewMs: summarize([1]),
-    smtpMs: summarize([1]),
-    ...(loadErrors !== undefined ? { load: { targetPerSecond: 50, achievedPerSecond: 50, sent: 100, errors: loadErrors, ackMs: summarize([1]) } } : {}),
-  });
-  const run = (over: { events?: number; idle?: HandoffResult; load?: HandoffResult } = {}): Pick<BenchResult, 'baseline' | 'leadflow' | 'handoff'> => ({
-    baseline: { start: phase(), signal: phase() },
-    leadflow: { enrol: phase(), events: phase(over.events), enrolToParked: phase() },
-    handoff: { idle: over.idle ?? handoff(), load: over.load ?? handoff(0, 0, 0) },
-  });
-
-  it('passes a run without failed hand-offs or requests', () => {
-    expect(benchFailures(run())).toEqual([]);
-  });
-
-  it('fails when every hand-off timed out, when some were skipped, and on request errors', () => {
-    expect(benchFailures(run({ idle: handoff(3, 7) }))).toEqual(['hand-offs idle: 3 of 10 failed', 'hand-offs idle: 7 of 10 not attempted after 3 timeouts in a row']);
-    expect(benchFailures(run({ events: 2 }))).toEqual(['engagement events: 2 requests failed']);
-    expect(benchFailures(run({ load: handoff(0, 0, 5) }))).toEqual(['background load under load: 5 of 100 event requests failed']);
-    // The first error is named, so a failed CI run says what the request met.
-    const withError = handoff(0, 0, 1);
-    withError.load!.firstError = 'POST /v1/leads/b-3/events answered 500';
-    expect(benchFailures(run({ load: withError }))).toEqual(['background load under load: 1 of 100 event requests failed (first: POST /v1/leads/b-3/events answered 500)']);
-  });
-});
