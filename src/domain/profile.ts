@@ -32,27 +32,20 @@ export function mergeAttributes(current: Record<string, unknown>, patch: Record<
  * (empty when the patch changes nothing, so nothing needs telling).
  */
 export function applyProfilePatch(profile: LeadProfile, patch: ProfilePatch): { profile: LeadProfile; change: ProfileChange } {
-  const next: LeadProfile = { ...profile };
   const change: ProfileChange = {};
   for (const field of EDITABLE_FIELDS) {
     const value = patch[field];
     if (value === undefined) continue;
     const normalised = field === 'email' && value !== null ? value.toLowerCase() : value;
-    if ((profile[field] ?? null) === normalised) continue;
-    if (normalised === null) delete next[field];
-    else next[field] = normalised;
-    Object.assign(change, { [field]: normalised });
+    if ((profile[field] ?? null) !== normalised) Object.assign(change, { [field]: normalised });
   }
   if (patch.attributes) {
     const before = profile.attributes ?? {};
     const merged = mergeAttributes(before, patch.attributes);
-    if (!sameJson(before, merged)) {
-      if (Object.keys(merged).length > 0) next.attributes = merged;
-      else delete next.attributes;
-      change.attributes = merged;
-    }
+    if (!sameJson(before, merged)) change.attributes = merged;
   }
-  return { profile: next, change };
+  // Postgres and the lead machine apply the change by the same rule.
+  return { profile: withProfileChange(profile, change), change };
 }
 
 /** A profile with a change applied (the lead machine's side of the same rule). */
