@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 // The bench's command line: every option, its default (full run and --quick), and the checks
 // that refuse a plan up front rather than 40 minutes in.
 
-export const PHASES = ['baselines', 'capacity', 'scale'] as const;
+export const PHASES = ['baselines', 'capacity', 'scale', 'bulk'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface BenchOptions {
@@ -38,6 +38,12 @@ export interface BenchOptions {
   cacheSweep: number[];
   sweepRate: number;
   sweepSeconds: number;
+  /** Rows of the bulk phase's CSV import; the campaign goes over the same leads. */
+  bulkRows: number;
+  /** The bulk campaign's ratePerSecond. */
+  campaignRate: number;
+  /** Requests per second of each API probe while a bulk job runs (lead detail, enrolment). */
+  probeRate: number;
   cpuProf: boolean;
   cluster: boolean;
   workers: number;
@@ -66,11 +72,14 @@ entry points, a baseline worker, and the load generator, each as its own process
   scale      enrol up to --parked leads through the API; worker RSS at 1k / 10k / 100k,
              Temporal and Postgres bytes per lead; with --cache-sweep, replay cost against
              memory per WORKER_MAX_CACHED_WORKFLOWS value
+  bulk       a CSV of --bulk-rows new leads through POST /v1/imports, then a campaign over
+             exactly those leads (POST /v1/campaigns); time, rate and progress of each, and
+             the API's answer times while they run (a lead's detail, a new lead's enrolment)
 
   --quick               the CI smoke run (about two minutes): --starts 20 --events 40
                         --event-leads 10 --concurrency 16 --rates 10,20 --step-seconds 2
-                        --target-seconds 2 --parked 80 --settle-ms 1000 --drain-ms 5000
-                        --idle-ms 500; results go to bench/results/quick/ (git-ignored)
+                        --target-seconds 2 --parked 80 --bulk-rows 40 --settle-ms 1000
+                        --drain-ms 5000 --idle-ms 500; results go to bench/results/quick/ (git-ignored)
   --phases LIST         which phases to run (default baselines,capacity,scale)
   --starts N            burst starts of A, B and Leadflow enrolments (default 1000)
   --events M            burst signals of C, D and Leadflow events (default 2000)
@@ -94,6 +103,9 @@ entry points, a baseline worker, and the load generator, each as its own process
                         --sweep-seconds, report worker CPU per event, event latency, RSS
   --sweep-rate R        (default 20)
   --sweep-seconds S     (default 60)
+  --bulk-rows N         rows of the bulk import, leads of the bulk campaign (default 100000)
+  --campaign-rate R     the bulk campaign's ratePerSecond (default 1000, the most it accepts)
+  --probe-rate R        API probes per second while a bulk job runs (default 2)
   --cluster             run on the production topology (npm run cluster) instead of the dev server
   --workers W           Leadflow worker processes (default 1); memory and CPU are their sums
   --cpu-prof            run the worker under node --cpu-prof and summarise where its CPU goes
@@ -125,6 +137,9 @@ export const CLI_OPTIONS = {
   'cache-sweep': { type: 'string' },
   'sweep-rate': { type: 'string' },
   'sweep-seconds': { type: 'string' },
+  'bulk-rows': { type: 'string' },
+  'campaign-rate': { type: 'string' },
+  'probe-rate': { type: 'string' },
   'cpu-prof': { type: 'boolean', default: false },
   cluster: { type: 'boolean', default: false },
   workers: { type: 'string' },
@@ -184,6 +199,9 @@ export function parseBenchOptions(argv: string[], repo: string): Parsed {
     cacheSweep: list('cache-sweep', values['cache-sweep'], []),
     sweepRate: int('sweep-rate', values['sweep-rate'], 20, 20),
     sweepSeconds: int('sweep-seconds', values['sweep-seconds'], 60, 5),
+    bulkRows: int('bulk-rows', values['bulk-rows'], 100_000, 40),
+    campaignRate: int('campaign-rate', values['campaign-rate'], 1000, 1000),
+    probeRate: int('probe-rate', values['probe-rate'], 2, 2),
     cpuProf: values['cpu-prof'],
     cluster: values.cluster,
     workers: int('workers', values.workers, 1, 1),
@@ -223,5 +241,6 @@ export function planErrors(o: BenchOptions): string[] {
   }
   if (o.cacheSweep.length && o.cluster) errors.push('--cache-sweep restarts the worker, which --cluster does not allow');
   if (o.cacheSweep.length && !o.phases.includes('scale')) errors.push('--cache-sweep runs in the scale phase: add scale to --phases');
+  if (o.campaignRate > 1000) errors.push('--campaign-rate: a campaign accepts at most 1000 leads per second');
   return errors;
 }

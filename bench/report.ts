@@ -178,6 +178,19 @@ export function report(r: BenchResult): string {
       );
     }
   }
+  const bulk = r.bulk;
+  if (bulk && (bulk.import || bulk.campaign)) {
+    const jobs = [bulk.import, bulk.campaign].filter((j): j is NonNullable<typeof j> => !!j);
+    sections.push(
+      '',
+      `Bulk work (issue 16): a CSV import, then a campaign over its leads; the API probed at ${r.options.probeRate}/s per route meanwhile`,
+      table(
+        ['job', 'rows', 'seconds', 'per second', 'status', 'counts', 'detail p50 ms', 'detail p99 ms', 'enrol p50 ms', 'enrol p99 ms', 'probe errors'],
+        jobs.map((j) => [j.what, j.rows, j.seconds, j.rate, j.status, Object.entries(j.counts).map(([k, v]) => `${k} ${v}`).join(', '), j.api.leadDetailMs.p50, j.api.leadDetailMs.p99, j.api.enrolMs.p50, j.api.enrolMs.p99, j.api.errors]),
+      ),
+      ...(bulk.import?.parkedSeconds !== undefined ? [`every imported lead parked (first email sent) ${formatNumber(bulk.import.parkedSeconds)} s after the import was posted`] : []),
+    );
+  }
   sections.push('', 'Targets (reported, not asserted)', table(['target', 'value', 'limit', 'met'], r.targets.map((x) => [x.target, x.value, x.limit, x.met ? 'yes' : Number.isFinite(x.value) ? 'NO' : 'not measured'])));
   for (const p of r.profile ?? []) {
     sections.push('', `Worker CPU profile ${path.basename(p.file)}: ${p.sampledCpuSeconds} s busy of ${p.profiledSeconds} s`, table(['area', 'self ms', '%'], p.byArea.slice(0, 10).map((a) => [a.area, a.selfMs, a.share])));

@@ -11,9 +11,10 @@ import { describeMachine, watchLoad, type MachineDescription } from './procs.js'
 import { summarizeProfiles, type ProfileSummary } from './profile.js';
 import type { Progress } from './progress.js';
 import { runScale, type ScaleResult } from './scale.js';
+import { runBulk, type BulkResult } from './bulk.js';
 import { startStack } from './stack.js';
 
-// One bench run: the stack once, then the phases in order (baselines, capacity, scale), the
+// One bench run: the stack once, then the phases in order (baselines, capacity, scale, bulk), the
 // result written after every phase and step, so a failure late in a long run keeps what the
 // earlier phases measured (marked partial, with the error).
 
@@ -37,6 +38,7 @@ export interface BenchResult {
   baselines?: BaselinesResult;
   capacity?: CapacityResult;
   scale?: ScaleResult;
+  bulk?: BulkResult;
   targets: Target[];
   profile?: ProfileSummary[];
 }
@@ -111,6 +113,12 @@ export async function runBench(options: BenchOptions, progress: Progress, write:
     if (options.phases.includes('scale')) {
       result.scale = await runScale(context, async (partial) => {
         result.scale = partial;
+        await save();
+      });
+    }
+    if (options.phases.includes('bulk')) {
+      result.bulk = await runBulk(context, async (partial) => {
+        result.bulk = partial;
         await save();
       });
     }

@@ -24,7 +24,7 @@ import type { Progress } from './progress.js';
 // /proc by name, so every phase bills CPU and memory the same way.
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
-export const KEYS = { ingest: 'bench-ingest-key', sales: 'bench-sales-key' };
+export const KEYS = { ingest: 'bench-ingest-key', sales: 'bench-sales-key', marketing: 'bench-marketing-key' };
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The processes the bench samples; `bench` is the bench's own client (the driver, not the system). */
@@ -104,7 +104,7 @@ export async function startStack(options: StackOptions, progress: Progress): Pro
           ...(databaseUrl ? { databaseUrl } : {}),
           apis: 1,
           workers: options.workers,
-          appEnv: { LOG_LEVEL: 'warn', HOST: '127.0.0.1', LEADS_API_KEYS: `ingest:${KEYS.ingest},sales:${KEYS.sales}`, RATE_LIMIT_MAX: '0', WORKER_SHUTDOWN_GRACE_SECONDS: '5' },
+          appEnv: { LOG_LEVEL: 'warn', HOST: '127.0.0.1', LEADS_API_KEYS: `ingest:${KEYS.ingest},sales:${KEYS.sales},marketing:${KEYS.marketing}`, RATE_LIMIT_MAX: '0', WORKER_SHUTDOWN_GRACE_SECONDS: '5' },
           workerEnv: (i) => ({ METRICS_PORT: String(metricsPorts[i]) }),
           log: (line) => progress.log(`cluster: ${line}`),
         })
@@ -168,7 +168,7 @@ export async function startStack(options: StackOptions, progress: Progress): Pro
       DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
-      LEADS_API_KEYS: `ingest:${KEYS.ingest},sales:${KEYS.sales}`,
+      LEADS_API_KEYS: `ingest:${KEYS.ingest},sales:${KEYS.sales},marketing:${KEYS.marketing}`,
       // The bench is one client sending thousands of requests: the per-key limit would be the bottleneck.
       RATE_LIMIT_MAX: '0',
       WORKER_SHUTDOWN_GRACE_SECONDS: '5',

@@ -20,6 +20,8 @@ import { Progress } from '../../bench/progress.js';
 import { chartOf, report } from '../../bench/report.js';
 import { resultBase, targetsOf, type BenchResult } from '../../bench/run.js';
 import { scaleCheckpoints } from '../../bench/scale.js';
+import { bulkCsv } from '../../bench/bulk.js';
+import { parseLeadsCsv } from '../../src/server/csv-import.js';
 import { summarize } from '../../bench/stats.js';
 import { benchFailures } from '../../bench/verdict.js';
 
@@ -191,7 +193,7 @@ describe('bench: options, checked up front', () => {
     const parsed = parse();
     if (!('options' in parsed)) throw new Error(JSON.stringify(parsed));
     const o = parsed.options;
-    expect(o).toMatchObject({ quick: false, rates: [10, 20, 40, 80, 160], stepSeconds: 30, targetRate: 50, targetSeconds: 100, parked: 100_000, phases: ['baselines', 'capacity', 'scale'], outDir: '/repo/bench/results' });
+    expect(o).toMatchObject({ quick: false, rates: [10, 20, 40, 80, 160], stepSeconds: 30, targetRate: 50, targetSeconds: 100, parked: 100_000, bulkRows: 100_000, campaignRate: 1000, phases: ['baselines', 'capacity', 'scale', 'bulk'], outDir: '/repo/bench/results' });
     expect(Math.floor(o.targetRate * o.targetSeconds * o.handoffShare)).toBeGreaterThanOrEqual(1000);
     expect(capacityPlan(o).handoffs).toBeGreaterThanOrEqual(1000);
   });
@@ -199,7 +201,7 @@ describe('bench: options, checked up front', () => {
   it('has short quick defaults that write under bench/results/quick', () => {
     const parsed = parse('--quick');
     if (!('options' in parsed)) throw new Error(JSON.stringify(parsed));
-    expect(parsed.options).toMatchObject({ rates: [10, 20], stepSeconds: 2, parked: 80, outDir: '/repo/bench/results/quick' });
+    expect(parsed.options).toMatchObject({ rates: [10, 20], stepSeconds: 2, parked: 80, bulkRows: 40, outDir: '/repo/bench/results/quick' });
   });
 
   it('parses lists and sweep values, and sorts the rates', () => {
@@ -221,6 +223,8 @@ describe('bench: options, checked up front', () => {
     expect(error('--cache-sweep', '100', '--phases', 'capacity')).toContain('add scale to --phases');
     // The event leads would cross the threshold: refused before anything starts.
     expect(error('--event-leads', '50')).toMatch(/event leads would reach \d+ points.*raise --event-leads to at least \d+/);
+    expect(error('--campaign-rate', '5000')).toContain('at most 1000 leads per second');
+    expect(error('--bulk-rows', '0')).toContain('--bulk-rows must be an integer ≥ 1');
     expect(error('--bogus')).toContain('bogus');
     expect(parse('--help')).toEqual({ help: true });
   });
@@ -359,5 +363,33 @@ describe('bench: cost per input from a lead\'s history', () => {
       { kind: 'taskCompleted', at: 21 },
     ];
     expect(historyCost(marks)).toEqual({ enrolment: { historyEvents: 4, activities: 1 }, event: { historyEvents: 2.5, activities: 0 } });
+  });
+});
+
+describe('bench: the bulk phase', () => {
+  it('writes a CSV the import accepts row for row, the run id in an attribute the campaign segments on', async () => {
+    const csv = bulkCsv('r1', 3);
+    const rows = [];
+    for await (const row of parseLeadsCsv((async function* () { yield Buffer.from(csv); })())) rows.push(row);
+    expect(rows).toHaveLength(3);
+    expect(rows.map((r) => ('lead' in r ? r.lead.id : r.errors))).toEqual(['r1-i-0', 'r1-i-1', 'r1-i-2']);
+    expect(rows[0]).toMatchObject({ lead: { email: 'i0.r1@bench.example.com', attributes: { bulk_run: 'r1' } } });
+  });
+
+  it('reports both jobs with their rates and the API answer times', () => {
+    const parsed = parseBenchOptions(['--quick'], '/repo');
+    if (!('options' in parsed)) throw new Error('expected options');
+    const job = (what: string, counts: Record<string, number>) => ({ what, rows: 40, seconds: 8, rate: 5, status: 'completed', counts, progress: [], api: { leadDetailMs: summarize([3, 4]), enrolMs: summarize([20, 30]), errors: 0 } });
+    const r = {
+      version: 2, mode: 'quick', topology: { temporal: 'dev-server', workers: 1 }, command: 'x', startedAt: '2026-12-01T00:00:00.000Z', finishedAt: '2026-12-01T00:00:10.000Z', durationSeconds: 10, partial: false,
+      options: parsed.options, settings: {}, machine: { cpuModel: 'cpu', cores: 2, ramMiB: 1024, node: 'v20', platform: 'linux-x64', kernel: '6' },
+      load: { start: [1], end: [1], oneMinute: { min: 1, mean: 1, max: 1, samples: 1 } }, targets: [],
+      bulk: { import: { ...job('POST /v1/imports', { created: 40 }), parkedSeconds: 12.5 }, campaign: job('POST /v1/campaigns', { enrolled: 38, 'skipped sales_review': 2 }) },
+    } as BenchResult;
+    const text = report(r);
+    expect(text).toContain('Bulk work');
+    expect(text).toMatch(/POST \/v1\/imports.*created 40/);
+    expect(text).toMatch(/POST \/v1\/campaigns.*enrolled 38, skipped sales_review 2/);
+    expect(text).toContain('parked (first email sent) 12.5 s');
   });
 });
