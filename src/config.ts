@@ -40,7 +40,9 @@ export interface Setting {
 }
 
 /** An empty string counts as unset: compose files and shells often pass `VAR=`. */
-const optional = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
+/** A blank value counts as unset (its default applies), as in a `.env` file's `NAME=`. */
+const blankIsUnset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema);
+const optional = <T extends z.ZodType>(schema: T) => blankIsUnset(schema.optional());
 const text = z.string().trim().min(1);
 const port = z.coerce.number().int().min(0).max(65535);
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -206,9 +208,9 @@ export const SETTINGS = {
     expects: 'an integer from 0 to 3600',
   },
   WORKER_MAX_CACHED_WORKFLOWS: {
-    schema: optional(integer(0, 1_000_000)),
+    schema: blankIsUnset(integer(0, 1_000_000).default(1000)),
     description:
-      "lead workflows a worker keeps in memory between tasks (the SDK's sticky cache, about 1 MiB each, see docs/benchmarks.md); unset: the SDK's default, sized from the heap limit (about 2,300 with a 4 GiB heap); 0 turns the cache off. A lead not cached replays its history at its next event",
+      "lead workflows a worker keeps in memory between tasks (the SDK's sticky cache); a lead not cached replays its history at its next event. The default 1,000 is chosen from the bench's sweep (docs/benchmarks.md): it bounds the worker near 1 GiB however many leads are parked, where the SDK's own default (sized from the heap limit, about 2,300 with a 4 GiB heap) let it grow past 1.4 GiB, and a miss costs a short replay. Size it to the leads active at once; 0 turns the cache off",
     expects: 'an integer from 0 to 1000000',
   },
   OTEL_EXPORTER_OTLP_ENDPOINT: {
@@ -266,8 +268,8 @@ export interface Config {
   rateLimit: { max: number; ingestMax: number; windowSeconds: number };
   metricsPort: number;
   workerShutdownGraceSeconds: number;
-  /** The worker's sticky-cache size; undefined: the SDK's default. */
-  workerMaxCachedWorkflows?: number;
+  /** The worker's sticky-cache size (default 1,000, from the bench's sweep). */
+  workerMaxCachedWorkflows: number;
   /** Keys of the payload codec; the first encrypts. */
   payloadKeys: PayloadKey[];
   /** True when payloadKeys is the public development key. */
@@ -470,7 +472,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimit: { max: e.RATE_LIMIT_MAX, ingestMax: e.RATE_LIMIT_INGEST_MAX, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
     metricsPort: e.METRICS_PORT,
     workerShutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
-    ...(e.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { workerMaxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS } : {}),
+    workerMaxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
     payloadKeys,
     devPayloadKeys: !e.PAYLOAD_KEYS,
     codecCorsOrigins: e.CODEC_CORS_ORIGINS.length ? e.CODEC_CORS_ORIGINS : [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],

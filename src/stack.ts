@@ -174,7 +174,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         client,
         ...(options.logger ? { logger: options.logger } : {}),
         shutdownGraceSeconds: config.workerShutdownGraceSeconds,
-        ...(config.workerMaxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.workerMaxCachedWorkflows } : {}),
+        maxCachedWorkflows: config.workerMaxCachedWorkflows,
         dataConverter,
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
         ...(options.tracing ? { tracing: options.tracing } : {}),

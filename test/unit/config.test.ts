@@ -72,11 +72,12 @@ describe('config', () => {
     expect(loadConfig({}).webhook.secrets).toEqual([]);
   });
 
-  it("reads the worker's sticky-cache size, unset by default (the SDK's own default)", () => {
+  it("reads the worker's sticky-cache size, 1,000 by default (chosen from the bench's sweep)", () => {
     expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '500' }).workerMaxCachedWorkflows).toBe(500);
     expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '0' }).workerMaxCachedWorkflows).toBe(0);
-    expect(loadConfig({}).workerMaxCachedWorkflows).toBeUndefined();
-    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '' }).workerMaxCachedWorkflows).toBeUndefined();
+    // The default comes from the bench's sweep (docs/benchmarks.md), not from the SDK's heap-sized one.
+    expect(loadConfig({}).workerMaxCachedWorkflows).toBe(1000);
+    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '' }).workerMaxCachedWorkflows).toBe(1000);
   });
 
   it('accepts a complete production environment', () => {
