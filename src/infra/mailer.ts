@@ -25,8 +25,11 @@ export function isPermanentSmtpError(error: unknown): boolean {
   return (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) || (e.code === 'EENVELOPE' && !(typeof e.responseCode === 'number' && e.responseCode < 500));
 }
 
-/** A nodemailer SMTP transport for `smtp://` or `smtps://` URLs (credentials in the URL). */
-export function createMailer(smtpUrl: string): Mailer {
+/**
+ * A nodemailer SMTP transport for `smtp://` or `smtps://` URLs (credentials in the URL).
+ * `socketTimeoutMs`: how long a silent relay is waited for (30 s; tests of a hung relay shorten it).
+ */
+export function createMailer(smtpUrl: string, { socketTimeoutMs = 30_000 }: { socketTimeoutMs?: number } = {}): Mailer {
   // nodemailer waits up to 2 min to connect and 10 min on a silent socket. A relay that hangs would
   // keep the send's transaction, row lock and pool connection that long, past the activity's own
   // timeout: enough hung sends fill the worker's pool and stall every activity (seen in a chaos run).
@@ -34,7 +37,7 @@ export function createMailer(smtpUrl: string): Mailer {
   const url = new URL(smtpUrl);
   url.searchParams.set('connectionTimeout', '10000');
   url.searchParams.set('greetingTimeout', '10000');
-  url.searchParams.set('socketTimeout', '30000');
+  url.searchParams.set('socketTimeout', String(socketTimeoutMs));
   const transport = nodemailer.createTransport(url.toString());
   return {
     async send(message) {
