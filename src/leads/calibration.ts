@@ -39,7 +39,7 @@ export async function scoringReport(pool: Pool, program: Program, filter: { sinc
   const conditionalTypes = [...new Set((program.rules?.scoring ?? []).map((r) => r.event))];
   const leads: CalibrationLead[] = [];
   for (let after: string | null = null; ; ) {
-    const { rows } = await pool.query<Row>(LEADS, [filter.since ?? null, conditionalTypes, after, PAGE]);
+    const { rows }: { rows: Row[] } = await pool.query<Row>(LEADS, [filter.since ?? null, conditionalTypes, after, PAGE]);
     for (const row of rows) {
       const rules = new Set<string>();
       for (const type of row.types) if (!conditionalTypes.includes(type)) add(rules, ruleOfEvent(program, { type }));

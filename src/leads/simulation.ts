@@ -98,7 +98,7 @@ export async function runSimulation(pool: Pool, program: Program, change: Progra
   };
   const results: LeadSimulation[] = [];
   for (let after: string | null = null; ; ) {
-    const { rows } = await pool.query<Row>(LEADS, [scope.since ?? null, scope.leadIds ?? null, after, PAGE]);
+    const { rows }: { rows: Row[] } = await pool.query<Row>(LEADS, [scope.since ?? null, scope.leadIds ?? null, after, PAGE]);
     for (const row of rows) results.push(simulateLead(recordedLead(row, snapshotOf), change));
     onProgress?.(results.length);
     if (rows.length < PAGE) break;

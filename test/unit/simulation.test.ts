@@ -119,9 +119,11 @@ describe('a simulation over a population', () => {
     const report = simulationReport(population.map((l) => simulateLead(l, { threshold: 55 })));
     expect(report.changed.map((c) => [c.leadId, c.change])).toEqual([
       ['ben', 'gone'],
-      ['dan', 'gone'],
+      // Never in review before the rejection, so nothing resets its 50 points: 70 at e4.
+      ['dan', 'later'],
       ['eve', 'later'],
     ]);
+    expect(report.changed.find((c) => c.leadId === 'dan')?.simulated).toBe(new Date(at(11)).toISOString());
     expect(report.newlyEscalated).toBe(0);
   });
 
