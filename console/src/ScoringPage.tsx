@@ -21,7 +21,8 @@ const horizontal = (title: string): ChartOptions<'bar'> => ({
   responsive: true,
   maintainAspectRatio: false,
   plugins: { legend: { display: true, position: 'bottom' }, tooltip: { enabled: true } },
-  scales: { x: { beginAtZero: true, title: { display: true, text: title } } },
+  // Every rule's name on its bar: none skipped for want of room.
+  scales: { x: { beginAtZero: true, title: { display: true, text: title } }, y: { ticks: { autoSkip: false } } },
 });
 
 /**
@@ -78,9 +79,9 @@ function ScoringBody({ report }: { report: ScoringReport }) {
           </dd>
         </div>
         <div className="figure" data-testid="figure-accepted">
-          <dt>Accepted</dt>
+          <dt>Accepted (share of escalated)</dt>
           <dd>
-            {t.accepted} ({percent(t.acceptanceRate)} of escalated)
+            {t.accepted} ({percent(t.acceptanceRate)})
           </dd>
         </div>
         <div className="figure" data-testid="figure-won">
@@ -92,7 +93,7 @@ function ScoringBody({ report }: { report: ScoringReport }) {
         <section className="card" aria-labelledby="lift-title">
           <h2 id="lift-title">Lift per rule</h2>
           <p className="muted small">Pale bars: fewer than {report.minSample} leads, not to be trusted yet.</p>
-          <div className="chart" role="img" aria-label={`Lift per rule: ${rules.map((r) => `${r.rule} ${liftText(r.lift)}${r.warning ? ' (too few leads)' : ''}`).join(', ')}`}>
+          <div className="chart per-rule" role="img" aria-label={`Lift per rule: ${rules.map((r) => `${r.rule} ${liftText(r.lift)}${r.warning ? ' (too few leads)' : ''}`).join(', ')}`}>
             <Bar
               data={{
                 labels: rules.map((r) => r.rule),
@@ -105,7 +106,7 @@ function ScoringBody({ report }: { report: ScoringReport }) {
         <section className="card" aria-labelledby="points-title">
           <h2 id="points-title">Points: current and suggested</h2>
           <p className="muted small">A rule without a suggestion has no lift to go by.</p>
-          <div className="chart" role="img" aria-label={`Points per rule: ${rules.map((r) => `${r.rule} ${r.currentPoints} now, ${r.suggestedPoints ?? 'no'} suggested`).join(', ')}`}>
+          <div className="chart per-rule" role="img" aria-label={`Points per rule: ${rules.map((r) => `${r.rule} ${r.currentPoints} now, ${r.suggestedPoints ?? 'no'} suggested`).join(', ')}`}>
             <Bar
               data={{
                 labels: rules.map((r) => r.rule),

@@ -107,6 +107,21 @@ export interface SimulationAnswer {
 const CHANGED_SHOWN = 50;
 const when = (at: string | null): string => (at ? at.replace('T', ' ').slice(0, 19) : '-');
 
+/** How much earlier (-) or later (+) the simulated first escalation is: "-350 ms", "+2 d 3 h". */
+export function shiftOf(now: string | null, simulated: string | null): string {
+  if (!now || !simulated) return '';
+  const ms = Date.parse(simulated) - Date.parse(now);
+  const sign = ms < 0 ? '-' : '+';
+  const a = Math.abs(ms);
+  if (a < 1000) return `${sign}${a} ms`;
+  if (a < 60_000) return `${sign}${Math.round(a / 100) / 10} s`;
+  if (a < 3_600_000) return `${sign}${Math.round(a / 60_000)} min`;
+  if (a < 86_400_000) return `${sign}${Math.round(a / 360_000) / 10} h`;
+  const days = Math.floor(a / 86_400_000);
+  const hours = Math.round((a % 86_400_000) / 3_600_000);
+  return `${sign}${days} d${hours ? ` ${hours} h` : ''}`;
+}
+
 /** The answer in words, with a table of the changed leads. */
 export function summary(args: Pick<SimulateArgs, 'program'>, r: SimulationAnswer): string {
   const what = [
@@ -122,8 +137,8 @@ export function summary(args: Pick<SimulateArgs, 'program'>, r: SimulationAnswer
     `  newly escalated leads:   ${r.newlyEscalated} (earlier than they did, or never did); of them sales actually accepted ${r.acceptedAmongNew}, rejected ${r.rejectedAmongNew}, won ${r.wonAmongNew}`,
   ];
   if (r.changed.length) {
-    lines.push('', `Leads that change (${r.changed.length}):`, `  ${'lead'.padEnd(24)}${'change'.padEnd(10)}${'escalated now'.padEnd(22)}simulated`);
-    for (const c of r.changed.slice(0, CHANGED_SHOWN)) lines.push(`  ${c.leadId.padEnd(24)}${c.change.padEnd(10)}${when(c.now).padEnd(22)}${when(c.simulated)}`);
+    lines.push('', `Leads that change (${r.changed.length}; first escalation, UTC):`, `  ${'lead'.padEnd(24)}${'change'.padEnd(10)}${'escalated now'.padEnd(22)}${'simulated'.padEnd(22)}shift`);
+    for (const c of r.changed.slice(0, CHANGED_SHOWN)) lines.push(`  ${c.leadId.padEnd(24)}${c.change.padEnd(10)}${when(c.now).padEnd(22)}${when(c.simulated).padEnd(22)}${shiftOf(c.now, c.simulated)}`.trimEnd());
     if (r.changed.length > CHANGED_SHOWN) lines.push(`  ... and ${r.changed.length - CHANGED_SHOWN} more (--json lists them all)`);
   } else lines.push('', 'No lead changes.');
   if (r.unreproduced.length) {

@@ -67,7 +67,7 @@ describe('scoring calibration page', () => {
     // Nobody viewed a webinar, and every lead viewed a page: no lift, a plain warning each.
     expect(await row('webinar.viewed').getByRole('note').textContent()).toBe('⚠ only 0 lead(s) had webinar.viewed (fewer than 30): too few to trust its lift');
     expect(await row('page.viewed').getByRole('note').textContent()).toContain('nothing to compare its leads with');
-    expect(await page.getByTestId('figure-accepted').locator('dd').textContent()).toBe('35 (70 % of escalated)');
+    expect(await page.getByTestId('figure-accepted').locator('dd').textContent()).toBe('35 (70 %)');
 
     // The charts carry their figures for screen readers.
     const liftChart = await page.getByRole('img', { name: /^Lift per rule:/ }).getAttribute('aria-label');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs, summary } from '../../src/tools/simulate-cli.js';
+import { parseArgs, shiftOf, summary } from '../../src/tools/simulate-cli.js';
 
 describe('npm run simulate', () => {
   it('turns the flags into the program change, the scope, the API and the key', () => {
@@ -18,6 +18,15 @@ describe('npm run simulate', () => {
       key: 'k',
     });
     expect(parseArgs(['--since', '2026-11-01T10:00:00+01:00', '--fit', 'fit.json', '--json'], {})).toMatchObject({ since: '2026-11-01T09:00:00.000Z', fitFile: 'fit.json', json: true });
+  });
+
+  it('says how much earlier or later a lead escalates', () => {
+    expect(shiftOf('2026-11-03T10:00:00.000Z', '2026-11-03T09:59:59.650Z')).toBe('-350 ms');
+    expect(shiftOf('2026-11-03T10:00:00.000Z', '2026-11-03T10:00:12.340Z')).toBe('+12.3 s');
+    expect(shiftOf('2026-11-03T10:00:00.000Z', '2026-11-03T10:40:00.000Z')).toBe('+40 min');
+    expect(shiftOf('2026-11-03T10:00:00.000Z', '2026-11-03T04:30:00.000Z')).toBe('-5.5 h');
+    expect(shiftOf('2026-11-03T10:00:00.000Z', '2026-11-06T13:00:00.000Z')).toBe('+3 d 3 h');
+    expect(shiftOf(null, '2026-11-03T10:00:00.000Z')).toBe('');
   });
 
   it('says what is wrong with the command line', () => {
@@ -44,7 +53,7 @@ describe('npm run simulate', () => {
       '  leads escalated:         25 now -> 30 simulated',
       '  newly escalated leads:   6 (earlier than they did, or never did); of them sales actually accepted 3, rejected 2, won 1',
     ]);
-    expect(lines).toContain('  lead-0                  earlier   2026-11-03 10:00:00   2026-11-02 09:30:15');
+    expect(lines).toContain('  lead-0                  earlier   2026-11-03 10:00:00   2026-11-02 09:30:15   -1 d');
     expect(lines.filter((l) => l.startsWith('  lead-'))).toHaveLength(50);
     expect(lines).toContain('  ... and 2 more (--json lists them all)');
     expect(lines.slice(-2)).toEqual(['Warning: 1 lead(s) do not replay into their real escalations under their own program (their results are not to be trusted):', '  old-1: escalated 1 time(s), the replay 0']);
