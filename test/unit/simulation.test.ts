@@ -63,6 +63,20 @@ describe('the replay of a past lead through the lead machine', () => {
     expect(replayLead(lead('soon', [['product.compared', 1], ['product.compared', 2], ['pricing.viewed', 89 * 24 * 60]]), program).map((e) => e.score)).toEqual([50]);
   });
 
+  it('keeps a capped rule within its cap per period, counted from the events\' times', () => {
+    // Pricing pages give 15 each, at most 30 a day.
+    const capped: ProgramSnapshot = { ...program, rules: { version: 1, scoring: [{ id: 'pricing-visits', event: 'pricing.viewed', points: 15, cap: { points: 30, per: '1 day' } }] } };
+    const sameDay = lead('cap', ['pricing.viewed', 'pricing.viewed', 'pricing.viewed', 'pricing.viewed', 'product.compared']);
+    // 15 + 15 + 0 + 0 + 20 = 50 at the fifth event.
+    expect(replayLead(sameDay, capped).map((e) => [e.eventId, e.score])).toEqual([['cap-e5', 50]]);
+    // Two a day, a day apart: the second day's period opens with its first visit, 60 at the fourth.
+    const spread = lead('spread', [['pricing.viewed', 1], ['pricing.viewed', 2], ['pricing.viewed', 24 * 60 + 1], ['pricing.viewed', 24 * 60 + 2]]);
+    expect(replayLead(spread, capped).map((e) => [e.eventId, e.score])).toEqual([['spread-e4', 60]]);
+    // A capped rule's points change like any rule's: at 25 points and a threshold of 25 the first visit escalates, at 15 the second.
+    expect(replayLead(sameDay, withChange(capped, { threshold: 25, scoring: { 'pricing-visits': 25 } })).map((e) => [e.eventId, e.score])).toEqual([['cap-e1', 25]]);
+    expect(replayLead(sameDay, withChange(capped, { threshold: 25 })).map((e) => [e.eventId, e.score])).toEqual([['cap-e2', 30]]);
+  });
+
   it('says it cannot vouch for a lead that a lost outcome recycled (the machine has no such input here)', () => {
     const back = lead('back', ['product.compared', 'product.compared', 'pricing.viewed', ['product.compared', 30], ['product.compared', 31], ['pricing.viewed', 32]], {
       decisions: [decision(10, 1, 'accepted')],
