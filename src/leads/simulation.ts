@@ -31,7 +31,10 @@ interface Row {
   recycled_at: number | null;
 }
 
-const MS = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::float8`;
+/** An instant column as epoch milliseconds (a JSON number). */
+function epochMs(column: string): string {
+  return `floor(extract(epoch FROM ${column}) * 1000)::float8`;
+}
 
 /**
  * One page of past leads with everything the replay needs: events the workflow received (in the
@@ -40,16 +43,16 @@ const MS = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::flo
  */
 const LEADS = `
   SELECT l.id, l.email, l.first_name, l.last_name, l.company, l.timezone, l.attributes, l.enrol_sequence,
-         ${MS('l.created_at')} AS enrolled_at,
-         coalesce((SELECT json_agg(json_build_object('at', ${MS('e.delivered_at')}, 'eventId', e.event_id, 'type', e.type,
+         ${epochMs('l.created_at')} AS enrolled_at,
+         coalesce((SELECT json_agg(json_build_object('at', ${epochMs('e.delivered_at')}, 'eventId', e.event_id, 'type', e.type,
                                    'occurredAt', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'properties', e.properties) ORDER BY e.seq)
                      FROM lead_events e WHERE e.lead_id = l.id AND e.delivered_at IS NOT NULL), '[]'::json) AS events,
-         coalesce((SELECT json_agg(json_build_object('at', ${MS('d.at')}, 'reviewNo', d.review_no, 'decision', d.decision, 'reason', d.reason, 'by', d.decided_by) ORDER BY d.at)
+         coalesce((SELECT json_agg(json_build_object('at', ${epochMs('d.at')}, 'reviewNo', d.review_no, 'decision', d.decision, 'reason', d.reason, 'by', d.decided_by) ORDER BY d.at)
                      FROM sales_decisions d WHERE d.lead_id = l.id), '[]'::json) AS decisions,
-         coalesce((SELECT json_agg(json_build_object('at', ${MS('t.at')}, 'score', t.score) ORDER BY t.at, t.id)
+         coalesce((SELECT json_agg(json_build_object('at', ${epochMs('t.at')}, 'score', t.score) ORDER BY t.at, t.id)
                      FROM lead_transitions t WHERE t.lead_id = l.id AND t.to_stage = 'sales_review'), '[]'::json) AS escalations,
          ARRAY(SELECT o.review_no FROM lead_outcomes o WHERE o.lead_id = l.id AND o.outcome = 'won' ORDER BY o.review_no) AS won,
-         (SELECT ${MS('min(o.decided_at)')} FROM lead_outcomes o WHERE o.lead_id = l.id AND o.outcome = 'lost' AND o.recycle) AS recycled_at
+         (SELECT ${epochMs('min(o.decided_at)')} FROM lead_outcomes o WHERE o.lead_id = l.id AND o.outcome = 'lost' AND o.recycle) AS recycled_at
     FROM leads l
    WHERE ($1::timestamptz IS NULL OR l.created_at >= $1) AND ($2::text[] IS NULL OR l.id = ANY($2)) AND ($3::text IS NULL OR l.id > $3)
    ORDER BY l.id
