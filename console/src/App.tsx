@@ -6,6 +6,7 @@ import { canImport, ImportPage } from './ImportPage.tsx';
 import { LeadPage } from './LeadPage.tsx';
 import { MailboxPage } from './MailboxPage.tsx';
 import { QueuePage } from './QueuePage.tsx';
+import { ScoringPage } from './ScoringPage.tsx';
 import { hrefOf, useRoute, type Route } from './route.ts';
 import type { HeadingRef } from './shared.tsx';
 import type { Signed } from './signed.ts';
@@ -126,6 +127,7 @@ function Console({ signed, onSignOut }: { signed: Signed; onSignOut: () => void 
   const nav: Array<{ route: Route; label: string; show: boolean }> = [
     { route: { page: 'queue' }, label: 'Review queue', show: true },
     { route: { page: 'funnel' }, label: 'Funnel', show: signed.canSeeFunnel },
+    { route: { page: 'scoring' }, label: 'Scoring', show: signed.canSeeFunnel },
     { route: { page: 'campaigns' }, label: 'Campaigns', show: signed.canRunCampaigns },
     { route: { page: 'imports' }, label: 'Import', show: canImport(signed.session) },
     { route: { page: 'mailbox' }, label: 'Mailbox', show: signed.session.mailbox },
@@ -183,6 +185,7 @@ function Console({ signed, onSignOut }: { signed: Signed; onSignOut: () => void 
           />
         )}
         {route.page === 'funnel' && (signed.canSeeFunnel ? <FunnelPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}
+        {route.page === 'scoring' && (signed.canSeeFunnel ? <ScoringPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}
         {route.page === 'campaigns' && (signed.canRunCampaigns ? <CampaignsPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}
         {route.page === 'imports' && (canImport(signed.session) ? <ImportPage signed={signed} heading={heading} id={route.id} /> : <Forbidden heading={heading} />)}
         {route.page === 'mailbox' && (signed.session.mailbox ? <MailboxPage signed={signed} heading={heading} /> : <Forbidden heading={heading} />)}

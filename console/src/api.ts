@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type * as S from '../../src/server/schemas.ts';
 import type * as C from '../../src/server/campaign-routes.ts';
+import type * as R from '../../src/server/report-routes.ts';
 
 // The console's types are the API's own zod schemas, so the two cannot drift apart.
 export type Session = z.infer<typeof S.Session>;
@@ -15,6 +16,8 @@ export type RejectReason = Session['rejectReasons'][number];
 export type Campaign = z.infer<typeof C.Campaign>;
 export type CampaignSegment = z.input<typeof C.SegmentSchema>;
 export type Role = Session['roles'][number];
+export type ScoringReport = z.infer<typeof R.ScoringReport>;
+export type RuleCalibration = ScoringReport['rules'][number];
 
 /** The decision a 409 `not_in_review` names: the one that closed the review first. */
 export interface ClosingDecision {
@@ -93,6 +96,7 @@ export class Api {
     const query = new URLSearchParams(Object.entries(filter).filter((entry): entry is [string, string] => Boolean(entry[1])));
     return this.call<Funnel>('GET', `/v1/funnel${query.size ? `?${query}` : ''}`);
   };
+  scoring = (since?: string) => this.call<ScoringReport>('GET', `/v1/reports/scoring${since ? `?since=${encodeURIComponent(since)}` : ''}`);
   campaigns = () => this.call<{ campaigns: Campaign[] }>('GET', '/v1/campaigns').then((r) => r.campaigns);
   /** The dry run ignores the id; the sequence is any the catalog has. */
   dryRun = (segment: CampaignSegment, sequence: string) =>

@@ -24,6 +24,7 @@ import type { RouteAccess } from './access.js';
 import { registerImportRoutes } from './import-routes.js';
 import { registerSequenceRoutes } from './sequence-routes.js';
 import { registerCampaignRoutes } from './campaign-routes.js';
+import { registerReportRoutes } from './report-routes.js';
 import { CampaignService } from '../leads/campaigns.js';
 import { registerTrackingRoutes } from './tracking-routes.js';
 import { refuseUnstorableText } from './text-safety.js';
@@ -565,6 +566,7 @@ async function buildTypedApp(deps: AppDeps) {
   await registerTrackingRoutes(app, { leads, secret: deps.trackingSecret ?? DEV_TRACKING_SECRET, limited: ingestLimited });
   await registerSequenceRoutes(app, { leads, roles });
   await registerCampaignRoutes(app, { campaigns: new CampaignService({ client: deps.client, pool: deps.pool }), roles });
+  await registerReportRoutes(app as unknown as FastifyInstance, { pool: deps.pool, ...(deps.program ? { program: deps.program } : {}), roles });
   await registerImportRoutes(app as unknown as FastifyInstance, { client: deps.client, pool: deps.pool, leads, roles, ...(deps.importPageSize ? { pageSize: deps.importPageSize } : {}) });
   if (deps.codec) registerCodecServer(deps.codec, { limited, auth, errorResponses });
 

@@ -41,7 +41,7 @@ const emailAddress = z
  * An ISO-8601 instant with its offset, stored as UTC: Postgres takes offsets up to ±15:59 and no
  * year 0, both of which the ISO pattern allows, so the value is normalised here and refused here.
  */
-const instant = z.iso
+export const instant = z.iso
   .datetime({ offset: true })
   .refine((value) => {
     const year = new Date(value).getUTCFullYear();

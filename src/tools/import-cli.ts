@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
+import { ApiFailed, apiRequest, type ApiAnswer } from './api-request.js';
 
 const HELP = `npm run import -- <leads.csv> [options]
 
@@ -30,8 +31,6 @@ Examples:
   LEADFLOW_API_URL=https://leads.example.com LEADFLOW_API_KEY=... npm run import -- leads.csv`;
 
 class UsageError extends Error {}
-/** A failure the user can act on: printed as one sentence, exit 1. */
-class ImportFailed extends Error {}
 
 interface Args {
   file?: string;
@@ -79,30 +78,7 @@ interface ImportStatus {
 /** Errors printed at the end; the API keeps the first 1000, the CLI shows this many. */
 const ERRORS_SHOWN = 50;
 
-async function request(args: Args, path: string, init: RequestInit = {}): Promise<{ status: number; body: { error?: string; message?: string } & Record<string, unknown> }> {
-  let response: Response;
-  try {
-    response = await fetch(new URL(path, args.api.replace(/\/*$/, '/')), { ...init, headers: { authorization: `Bearer ${args.key}`, ...init.headers } });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new ImportFailed(`cannot reach the API at ${args.api} (${cause?.code ?? cause?.message ?? (error as Error).message}); is it running? Set --api or LEADFLOW_API_URL`);
-  }
-  const text = await response.text();
-  let body: { error?: string; message?: string } & Record<string, unknown>;
-  try {
-    body = text ? JSON.parse(text) : {};
-  } catch {
-    body = { message: text.slice(0, 200) };
-  }
-  if (response.status === 401 || response.status === 403) {
-    throw new ImportFailed(`the API refused the key (${response.status} ${body.error ?? ''}): ${body.message ?? ''}; pass an ingest or marketing key with --key or LEADFLOW_API_KEY`);
-  }
-  if (response.status >= 400) {
-    const details = Array.isArray(body.details) ? `\n${(body.details as Array<{ path: string; message: string }>).map((d) => `  ${d.path}: ${d.message}`).join('\n')}` : '';
-    throw new ImportFailed(`the API answered ${response.status} ${body.error ?? ''}: ${body.message ?? text.slice(0, 200)}${details}`);
-  }
-  return { status: response.status, body };
-}
+const request = (args: Args, path: string, init: RequestInit = {}): Promise<ApiAnswer> => apiRequest({ api: args.api, key: args.key, keyHint: 'an ingest or marketing key' }, path, init);
 
 const isTty = (): boolean => Boolean(process.stderr.isTTY);
 
@@ -186,7 +162,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     console.log(summary(status));
     return status.refused > 0 ? 3 : 0;
   } catch (error) {
-    if (!(error instanceof ImportFailed)) throw error;
+    if (!(error instanceof ApiFailed)) throw error;
     console.error(`import: ${error.message}`);
     return 1;
   }
