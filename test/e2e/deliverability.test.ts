@@ -29,7 +29,9 @@ afterAll(async () => {
 });
 
 const FEEDBACK = '/v1/webhooks/email-feedback';
-const signed = (rawBody: string, secret = SECRET) => t.call('POST', FEEDBACK, { role: null, rawBody, headers: { 'leadflow-signature': signWebhook(secret, rawBody) } });
+let signedAt = Math.floor(Date.now() / 1000) - 200;
+/** Signs each delivery with a timestamp of its own (the same body signed twice in one second would be the same delivery: a replay). */
+const signed = (rawBody: string, secret = SECRET) => t.call('POST', FEEDBACK, { role: null, rawBody, headers: { 'leadflow-signature': signWebhook(secret, rawBody, ++signedAt) } });
 /** As SNS posts: text/plain, the message type in a header, no signature of ours. */
 async function viaSns(envelope: SnsEnvelope): Promise<Answer> {
   const response = await fetch(`${t.stack.apiUrl}${FEEDBACK}`, {
