@@ -91,6 +91,21 @@ describe('POST /v1/webhooks/email-feedback, the generic shape', () => {
     expect(funnel.complained).toBeGreaterThanOrEqual(1);
   });
 
+  it('ties a notification that names our Message-ID to that email: the lead shows it under the email it is about', async () => {
+    await enrol('gen-msgid');
+    const welcome = await eventually(async () => {
+      const [first] = (await t.call('GET', '/v1/dev/mailbox?to=gen-msgid%40example.com')).body.messages as Array<{ messageId: string }>;
+      expect(first?.messageId).toMatch(/^<[0-9a-f]{40}@leadflow>$/);
+      return first!;
+    });
+    // Providers often quote the Message-ID without its angle brackets.
+    const body = JSON.stringify({ type: 'bounce', bounceType: 'hard', email: 'gen-msgid@example.com', messageId: welcome.messageId.slice(1, -1) });
+    expect((await signed(body)).body).toMatchObject({ recorded: 1, suppressed: 1 });
+    const detail = await lead('gen-msgid');
+    expect(detail.emails).toEqual([expect.objectContaining({ template: 'welcome', status: 'sent', feedback: [expect.objectContaining({ kind: 'hard_bounce', source: 'generic' })] })]);
+    expect(detail.history.find((h: { kind: string }) => h.kind === 'feedback').data.sendKey).toMatch(/^gen-msgid:/);
+  });
+
   it('suppresses after SOFT_BOUNCE_LIMIT soft bounces in a row; a delivery in between starts the count again', async () => {
     await enrol('soft-run');
     const email = 'soft-run@example.com';
