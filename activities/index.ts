@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { LeadProfile } from '../src/domain/lead.js';
 import { inTransaction, type Pool } from '../src/infra/db.js';
-import { isPermanentSmtpError, type Mailer } from '../src/infra/mailer.js';
-import { suppressAddress, suppressionOf } from '../src/infra/suppressions.js';
+import { isPermanentSmtpError, isTransientSmtpReply, type Mailer } from '../src/infra/mailer.js';
+import { suppressionOf } from '../src/infra/suppressions.js';
+import { DEFAULT_SOFT_BOUNCE_LIMIT, recordFeedback } from '../src/infra/email-feedback.js';
 import type { Metrics } from '../src/infra/metrics.js';
 import { trackEmail, type TrackingOptions } from '../src/infra/tracking.js';
 import { ErrorCodes } from '../src/domain/errors.js';
@@ -34,6 +35,10 @@ export interface ActivityDeps {
     salesOwners?: string[];
     /** Tracked links, open pixel and unsubscribe link in marketing email; absent: sent as rendered. */
     tracking?: TrackingOptions;
+    /** Attempts a marketing email gets while the relay answers 4xx; then it counts as a soft bounce (SMTP_TRANSIENT_ATTEMPTS). Absent: retried as long as Temporal retries. */
+    smtpTransientAttempts?: number;
+    /** Soft bounces in a row that suppress the address (SOFT_BOUNCE_LIMIT, default 3). */
+    softBounceLimit?: number;
   };
   metrics?: Pick<Metrics, 'emailsSent' | 'emailsSuppressed' | 'escalations'> & Partial<Pick<Metrics, 'slaBreaches' | 'emailsTemplateMissing'>>;
 }
@@ -147,6 +152,8 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
         return { sent: false, messageId: row.message_id ?? undefined };
       }
       if (row.status === 'bounced') return { sent: false, bounced: true, ...(content.kind === 'marketing' ? { suppressed: true } : {}) };
+      // The attempt that counted the soft bounce committed it; a rerun (a crash before its answer reached Temporal) sends nothing.
+      if (row.status === 'soft_bounced') return { sent: false, softBounced: true };
       // Checked on every attempt, right before SMTP: an address unsubscribed or bounced while
       // this send was retrying gets nothing.
       if (content.kind === 'marketing') {
@@ -172,6 +179,21 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
         handedOff = messageId;
       } catch (error) {
         const reason = (error as Error).message;
+        const softBounce = content.kind === 'marketing' && isTransientSmtpReply(error) && config.smtpTransientAttempts !== undefined && attempt() >= config.smtpTransientAttempts;
+        if (softBounce) {
+          // The relay said "try again later" on every attempt we give it: a soft bounce. The send
+          // ends here, recorded (the sequence moves on); enough of them in a row suppress the address.
+          const detail = withoutAddress(reason, email.to).slice(0, 500);
+          await db.query(`UPDATE email_outbox SET status = 'soft_bounced', attempts = $2, last_error = $3 WHERE send_key = $1`, [email.sendKey, attempt(), detail]);
+          const { suppressed } = await recordFeedback(
+            db,
+            [{ dedupeKey: `smtp|${email.sendKey}`, email: email.to, kind: 'soft_bounce', source: 'smtp', at: new Date().toISOString(), detail: detail.slice(0, 200) }],
+            { softBounceLimit: config.softBounceLimit ?? DEFAULT_SOFT_BOUNCE_LIMIT, sendKey: email.sendKey, leadId: email.lead.id },
+          );
+          metrics?.emailsSuppressed.inc({ kind: content.kind });
+          logger?.warn({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, err: detail, attempts: attempt() }, `email soft-bounced: the relay answered 4xx on every attempt${suppressed ? '; address suppressed' : ''}`);
+          return { sent: false, softBounced: true, ...(suppressed ? { suppressed: true } : {}) };
+        }
         if (!isPermanentSmtpError(error)) {
           logger?.warn({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, err: withoutAddress(reason, email.to) }, 'email send failed: will retry');
           // Temporal keeps the last failure's message in plain text: relays often quote the address.
@@ -180,7 +202,13 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
         // A 5xx is permanent: retrying cannot help. The address is suppressed (a hard bounce) so
         // no later marketing email tries it again, and the send ends here, recorded, not retried.
         await db.query(`UPDATE email_outbox SET status = 'bounced', attempts = $2, last_error = $3 WHERE send_key = $1`, [email.sendKey, attempt(), withoutAddress(reason, email.to).slice(0, 500)]);
-        if (content.kind === 'marketing') await suppressAddress(db, email.to, 'hard_bounce', email.lead.id);
+        if (content.kind === 'marketing') {
+          await recordFeedback(db, [{ dedupeKey: `smtp|${email.sendKey}`, email: email.to, kind: 'hard_bounce', source: 'smtp', at: new Date().toISOString(), detail: withoutAddress(reason, email.to).slice(0, 200) }], {
+            softBounceLimit: config.softBounceLimit ?? DEFAULT_SOFT_BOUNCE_LIMIT,
+            sendKey: email.sendKey,
+            leadId: email.lead.id,
+          });
+        }
         metrics?.emailsSuppressed.inc({ kind: content.kind });
         logger?.warn({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template, err: withoutAddress(reason, email.to) }, 'email bounced permanently: address suppressed, not retried');
         return { sent: false, bounced: true, ...(content.kind === 'marketing' ? { suppressed: true } : {}) };

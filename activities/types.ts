@@ -65,6 +65,8 @@ export interface SendResult {
   suppressed?: boolean;
   /** True when the SMTP server refused the message permanently (5xx): not retried, address suppressed. */
   bounced?: boolean;
+  /** True when the relay answered 4xx on every attempt (SMTP_TRANSIENT_ATTEMPTS): counted as a soft bounce, not sent. */
+  softBounced?: boolean;
   messageId?: string;
 }
 

@@ -162,7 +162,7 @@ export const SETTINGS = {
   },
   WEBHOOK_SECRETS: {
     schema: optional(text),
-    description: 'secrets that sign `POST /v1/webhooks/events` (several: rotation); unset: the route is off',
+    description: 'secrets that sign `POST /v1/webhooks/events` and the generic shape of `POST /v1/webhooks/email-feedback` (several: rotation); unset: the events route is off (the feedback route then takes SNS messages only)',
     expects: 'comma-separated secrets of 16+ characters',
     secret: true,
   },
@@ -171,6 +171,22 @@ export const SETTINGS = {
     description: 'signs the open, click and unsubscribe links in marketing email (HMAC-SHA256); unset outside production: a development secret; required in production',
     expects: 'a secret of 16+ characters',
     secret: true,
+  },
+  EMAIL_FEEDBACK_SNS_TOPICS: {
+    schema: optional(text).transform((v) => (v ?? '').split(',').map((a) => a.trim()).filter(Boolean)).pipe(z.array(z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$/))),
+    description:
+      'Amazon SNS topics whose signed messages (SES bounces, complaints, deliveries) `POST /v1/webhooks/email-feedback` accepts; a message from any other topic is refused; unset: SNS messages are refused (the generic shape, signed with WEBHOOK_SECRETS, still works)',
+    expects: 'comma-separated SNS topic ARNs such as arn:aws:sns:eu-west-1:123456789012:ses-feedback',
+  },
+  SOFT_BOUNCE_LIMIT: {
+    schema: integer(1, 100).default(3),
+    description: 'soft bounces in a row (no delivery between them) after which an address gets no more marketing email',
+    expects: 'an integer from 1 to 100',
+  },
+  SMTP_TRANSIENT_ATTEMPTS: {
+    schema: integer(1, 50).default(5),
+    description: 'attempts a marketing email gets while the relay answers 4xx (try again later); after the last one the send counts as a soft bounce and the sequence moves on',
+    expects: 'an integer from 1 to 50',
   },
   WEBHOOK_TOLERANCE_SECONDS: { schema: integer(1, 3600).default(300), description: "how far a webhook signature's timestamp may be from now", expects: 'an integer from 1 to 3600' },
   RATE_LIMIT_MAX: {
@@ -264,6 +280,8 @@ export interface Config {
   trackingSecret: string;
   /** Signed-webhook ingestion; no secrets means the webhook route is off. */
   webhook: { secrets: string[]; toleranceSeconds: number };
+  /** Bounces and complaints: SNS topics accepted, soft bounces in a row that suppress, attempts a 4xx answer gets. */
+  emailFeedback: { snsTopicArns: string[]; softBounceLimit: number; smtpTransientAttempts: number };
   /** Requests per window per API key (per client address without one); ingestion has its own, larger budget; 0 turns a limit off. */
   rateLimit: { max: number; ingestMax: number; windowSeconds: number };
   metricsPort: number;
@@ -468,6 +486,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys,
     devApiKeys: !e.LEADS_API_KEYS,
     webhook: { secrets: parseWebhookSecrets(e.WEBHOOK_SECRETS), toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS },
+    emailFeedback: { snsTopicArns: e.EMAIL_FEEDBACK_SNS_TOPICS, softBounceLimit: e.SOFT_BOUNCE_LIMIT, smtpTransientAttempts: e.SMTP_TRANSIENT_ATTEMPTS },
     trackingSecret: e.TRACKING_SECRET ?? DEV_TRACKING_SECRET,
     rateLimit: { max: e.RATE_LIMIT_MAX, ingestMax: e.RATE_LIMIT_INGEST_MAX, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
     metricsPort: e.METRICS_PORT,

@@ -47,6 +47,8 @@ export interface StackOptions {
   tracing?: Tracing;
   /** Staged rows a CSV import's job handles per activity call (default 500). */
   importPageSize?: number;
+  /** How the email-feedback route GETs SNS URLs (signing certificates, subscription confirmations); default: fetch. Tests serve fixtures. */
+  snsFetch?: (url: string) => Promise<string>;
 }
 
 export interface RunningStack {
@@ -169,6 +171,8 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
           salesManagerInbox: config.salesManagerInbox,
           salesOwners: config.salesOwners,
           tracking: { secret: config.trackingSecret, baseUrl: config.publicUrl },
+          smtpTransientAttempts: config.emailFeedback.smtpTransientAttempts,
+          softBounceLimit: config.emailFeedback.softBounceLimit,
         },
         metrics,
         client,
@@ -220,6 +224,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         devMailbox: !config.smtpUrl,
         metrics,
         webhook: config.webhook,
+        emailFeedback: { snsTopicArns: config.emailFeedback.snsTopicArns, softBounceLimit: config.emailFeedback.softBounceLimit, ...(options.snsFetch ? { fetchText: options.snsFetch } : {}) },
         rateLimit: config.rateLimit,
         console: { dir: consoleDistDir() },
         ...(config.temporal.uiUrl ? { temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace } } : {}),

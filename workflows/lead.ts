@@ -151,7 +151,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
       const content = pinnedTemplate(state, program, template);
       const pinned = content ? { content } : {};
       const result = await sendNurtureEmail.executeWithOptions({ summary: `email "${template}" (${sequence} step ${step})` }, [{ lead: state.profile, template, sendKey, sequence, step, ...pinned }]);
-      outcome = result.suppressed ? 'suppressed' : result.bounced ? 'bounced' : result.sent ? 'sent' : 'alreadySent';
+      outcome = result.softBounced ? 'softBounced' : result.suppressed ? 'suppressed' : result.bounced ? 'bounced' : result.sent ? 'sent' : 'alreadySent';
     } catch (error) {
       if (!(error instanceof ActivityFailure)) throw error;
       outcome = error.cause instanceof ApplicationFailure && error.cause.type === ErrorCodes.unknownTemplate ? 'templateMissing' : 'failed';

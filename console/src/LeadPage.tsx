@@ -44,6 +44,8 @@ export function LeadPage({
   const { data: lead, error, reload } = useLoad(() => signed.api.lead(id), [signed.api, id]);
   const [lost, setLost] = useState<{ decision?: ClosingDecision; message: string }>();
   const name = lead ? leadName(lead) : id;
+  // The workflow's story names each open or click it did not score, and why.
+  const filtered = lead ? lead.timeline.filter((entry) => entry.kind === 'filtered').reverse() : [];
 
   return (
     <article aria-labelledby="lead-title">
@@ -98,10 +100,18 @@ export function LeadPage({
               <dd>
                 {lead.reviewCount} ({lead.slaBreaches} past SLA)
               </dd>
-              {lead.unsubscribed && (
+              {(lead.unsubscribed || lead.deliverability.suppressed) && (
                 <>
                   <dt>Email</dt>
-                  <dd>unsubscribed</dd>
+                  <dd data-testid="lead-suppressed">{lead.deliverability.suppressed ? `suppressed: ${words(lead.deliverability.suppressed)}` : 'unsubscribed'}</dd>
+                </>
+              )}
+              {lead.deliverability.hardBounces + lead.deliverability.softBounces + lead.deliverability.complaints > 0 && (
+                <>
+                  <dt>Deliverability</dt>
+                  <dd>
+                    {lead.deliverability.hardBounces} hard bounce(s), {lead.deliverability.softBounces} soft ({lead.deliverability.softBouncesInRow} in a row), {lead.deliverability.complaints} complaint(s)
+                  </dd>
                 </>
               )}
             </dl>
@@ -166,6 +176,19 @@ export function LeadPage({
             ) : (
               <p className="muted">No scored events since the last reset.</p>
             )}
+            {filtered.length > 0 && (
+              <>
+                <h3>Recorded, not scored</h3>
+                <p className="muted">Opens and clicks the engagement filter judged a machine's (privacy proxies, link scanners):</p>
+                <ol className="breakdown filtered" data-testid="filtered-engagement">
+                  {filtered.map((entry, i) => (
+                    <li key={i}>
+                      <time dateTime={entry.at}>{age(entry.at)}</time>: {entry.text}
+                    </li>
+                  ))}
+                </ol>
+              </>
+            )}
           </section>
 
           <section aria-labelledby="emails-title" className="card wide">
@@ -188,7 +211,14 @@ export function LeadPage({
                         {email.subject ?? email.template}
                         <span className="sub">{email.template}</span>
                       </td>
-                      <td data-label="Status">{email.status}</td>
+                      <td data-label="Status">
+                        {email.status}
+                        {(email.feedback ?? []).map((f, j) => (
+                          <span key={j} className="sub">
+                            {words(f.kind)} ({f.source}) {age(f.at)}
+                          </span>
+                        ))}
+                      </td>
                       <td data-label="Sent">{age(email.sentAt)}</td>
                       <td data-label="Engagement">
                         {email.engagement.length ? email.engagement.map((e) => `${e.type === 'email.clicked' ? 'clicked' : 'opened'} ${age(e.at)}`).join(', ') : <span className="muted">none</span>}

@@ -89,7 +89,7 @@ export interface ScoreLine extends ScoreItem {
 /** One line of the lead's story as its workflow tells it (newest last, bounded). */
 export interface TimelineEntry {
   at: string;
-  kind: 'enrolled' | 'event' | 'email' | 'stage' | 'decision' | 'sla' | 'unsubscribed' | 'continued' | 'sequence' | 'profile' | 'qualification';
+  kind: 'enrolled' | 'event' | 'email' | 'stage' | 'decision' | 'sla' | 'unsubscribed' | 'continued' | 'sequence' | 'profile' | 'qualification' | 'filtered';
   text: string;
 }
 

@@ -25,6 +25,12 @@ export function isPermanentSmtpError(error: unknown): boolean {
   return (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) || (e.code === 'EENVELOPE' && !(typeof e.responseCode === 'number' && e.responseCode < 500));
 }
 
+/** A 4xx reply from the relay ("try again later": greylisting, a full mailbox, a rate limit), as opposed to a lost connection. */
+export function isTransientSmtpReply(error: unknown): boolean {
+  const code = (error as { responseCode?: number }).responseCode;
+  return typeof code === 'number' && code >= 400 && code < 500;
+}
+
 /**
  * A nodemailer SMTP transport for `smtp://` or `smtps://` URLs (credentials in the URL).
  * `socketTimeoutMs`: how long a silent relay is waited for (30 s; tests of a hung relay shorten it).

@@ -1,7 +1,7 @@
 import type pg from 'pg';
+import type { SuppressionReason } from '../domain/deliverability.js';
 
-/** Why an address gets no marketing email. */
-export type SuppressionReason = 'unsubscribed' | 'hard_bounce';
+export type { SuppressionReason };
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 

@@ -22,6 +22,8 @@ export interface TrackingClaims {
   a: TrackingAction;
   /** Target URL (clicks). */
   u?: string;
+  /** How many distinct tracked links the email has (clicks; absent in links sent before): a scanner clicks them all. */
+  n?: number;
 }
 
 const b64 = (data: Buffer | string) => Buffer.from(data).toString('base64url');
@@ -52,10 +54,12 @@ export function verifyTrackingToken(secret: string, token: string, leadId: strin
 
 /**
  * The eventId an open or click becomes: one per email for opens (a second open of the same email
- * is a duplicate), one per email and link for clicks. Same dedupe path as POST /v1/leads/{id}/events.
+ * is a duplicate), one per email and link for clicks, and per visitor (user agent and address)
+ * when the route knows it: a link scanner's click on arrival must not make the person's own click
+ * later a duplicate. Same dedupe path as POST /v1/leads/{id}/events.
  */
-export function trackingEventId(claims: TrackingClaims): string {
-  const digest = createHash('sha256').update(`${claims.k}\n${claims.a}\n${claims.u ?? ''}`).digest('hex').slice(0, 32);
+export function trackingEventId(claims: TrackingClaims, visitor?: string): string {
+  const digest = createHash('sha256').update(`${claims.k}\n${claims.a}\n${claims.u ?? ''}${visitor === undefined ? '' : `\n${visitor}`}`).digest('hex').slice(0, 32);
   return `${claims.a}:${digest}`;
 }
 
@@ -78,8 +82,10 @@ const escapeAttr = (value: string): string => value.replace(/&/g, '&amp;').repla
  * one-click).
  */
 export function trackEmail(email: RenderedEmail, context: { leadId: string; sendKey: string; template: string }, options: TrackingOptions): RenderedEmail & { headers: Record<string, string> } {
+  // Every click token carries the email's count of distinct links (the engagement filter's "every link at once").
+  const links = new Set([...email.html.matchAll(/href="(https?:\/\/[^"]+)"/g)].map((m) => unescapeHtml(m[1]!))).size;
   const token = (action: TrackingAction, url?: string) =>
-    signTrackingToken(options.secret, { l: context.leadId, k: context.sendKey, t: context.template, a: action, ...(url ? { u: url } : {}) });
+    signTrackingToken(options.secret, { l: context.leadId, k: context.sendKey, t: context.template, a: action, ...(url ? { u: url, n: links } : {}) });
   const link = (action: TrackingAction, url?: string) => trackingUrl(options.baseUrl, context.leadId, action, token(action, url));
 
   const tracked = new Map<string, string>();

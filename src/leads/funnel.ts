@@ -47,6 +47,12 @@ export interface FunnelFigures {
   /** Leads that reached sales review more than once. */
   reEscalated: number;
   unsubscribed: number;
+  /** Leads whose address bounced hard (a provider's report or a 5xx at send time). */
+  hardBounced: number;
+  /** Leads whose address soft-bounced at least once. */
+  softBounced: number;
+  /** Leads whose recipient complained (marked the email as spam). */
+  complained: number;
   /** accepted / (accepted + rejected); null before any decision. */
   acceptanceRate: number | null;
   /** From enrolment to the first escalation. */
@@ -100,7 +106,10 @@ const LEAD_FIGURES = `
            (SELECT count(*) FROM reviews r WHERE r.lead_id = s.id) AS escalations,
            (SELECT min(r.at) FROM reviews r WHERE r.lead_id = s.id) AS first_escalation,
            (SELECT count(*) FROM sales_decisions d WHERE d.lead_id = s.id AND d.decision = 'rejected') AS rejections,
-           (SELECT count(*) FROM review_sla_breaches b WHERE b.lead_id = s.id AND b.level = 1) AS breaches
+           (SELECT count(*) FROM review_sla_breaches b WHERE b.lead_id = s.id AND b.level = 1) AS breaches,
+           EXISTS (SELECT 1 FROM email_feedback f WHERE f.lead_id = s.id AND f.kind = 'hard_bounce') AS hard_bounced,
+           EXISTS (SELECT 1 FROM email_feedback f WHERE f.lead_id = s.id AND f.kind = 'soft_bounce') AS soft_bounced,
+           EXISTS (SELECT 1 FROM email_feedback f WHERE f.lead_id = s.id AND f.kind = 'complaint') AS complained
       FROM scoped s
   )
   SELECT GROUPING(sequence) AS all_sequences, GROUPING(week) AS all_weeks, sequence, week,
@@ -114,6 +123,9 @@ const LEAD_FIGURES = `
          count(*) FILTER (WHERE rejections > 0)::int AS recycled,
          count(*) FILTER (WHERE escalations > 1)::int AS re_escalated,
          count(*) FILTER (WHERE unsubscribed)::int AS unsubscribed,
+         count(*) FILTER (WHERE hard_bounced)::int AS hard_bounced,
+         count(*) FILTER (WHERE soft_bounced)::int AS soft_bounced,
+         count(*) FILTER (WHERE complained)::int AS complained,
          coalesce(sum(breaches), 0)::int AS sla_breaches,
          count(first_escalation)::int AS escalation_count,
          percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_escalation - created_at)) AS escalation_p50,
@@ -202,6 +214,9 @@ export async function funnelReport(pool: Pool, filter: FunnelFilter = {}): Promi
       recycled: Number(row.recycled),
       reEscalated: Number(row.re_escalated),
       unsubscribed: Number(row.unsubscribed),
+      hardBounced: Number(row.hard_bounced),
+      softBounced: Number(row.soft_bounced),
+      complained: Number(row.complained),
       acceptanceRate: accepted + rejected > 0 ? accepted / (accepted + rejected) : null,
       timeToEscalation: {
         count: Number(row.escalation_count),
@@ -219,7 +234,7 @@ export async function funnelReport(pool: Pool, filter: FunnelFilter = {}): Promi
     };
   };
 
-  const empty: FunnelFigures = figures({ all_sequences: 1, all_weeks: 1, sequence: null, week: null, enrolled: 0, nurturing: 0, sales_review: 0, accepted_stage: 0, disqualified_stage: 0, escalated: 0, escalations: 0, recycled: 0, re_escalated: 0, unsubscribed: 0, sla_breaches: 0, escalation_count: 0, escalation_p50: null, escalation_p90: null });
+  const empty: FunnelFigures = figures({ all_sequences: 1, all_weeks: 1, sequence: null, week: null, enrolled: 0, nurturing: 0, sales_review: 0, accepted_stage: 0, disqualified_stage: 0, escalated: 0, escalations: 0, recycled: 0, re_escalated: 0, unsubscribed: 0, hard_bounced: 0, soft_bounced: 0, complained: 0, sla_breaches: 0, escalation_count: 0, escalation_p50: null, escalation_p90: null });
   let totals = empty;
   const bySequence: FunnelReport['bySequence'] = [];
   const byWeek: FunnelReport['byWeek'] = [];

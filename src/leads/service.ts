@@ -29,6 +29,7 @@ import type { Pool } from '../infra/db.js';
 import { DEFAULT_SEQUENCE_ID, defaultProgram, pinTemplates, programSnapshot, sequences } from '../sequences/catalog.js';
 import type { Program } from '../sequences/model.js';
 import { suppressAddress } from '../infra/suppressions.js';
+import { deliverabilityOf, type Deliverability } from '../infra/email-feedback.js';
 import { isClosedWorkflow } from '../infra/temporal/closed.js';
 import { inLanes } from './lanes.js';
 import {
@@ -56,7 +57,7 @@ export interface NewLead extends LeadProfile {
 
 export interface HistoryEntry {
   at: string;
-  kind: 'transition' | 'event' | 'email' | 'decision';
+  kind: 'transition' | 'event' | 'email' | 'decision' | 'feedback';
   summary: string;
   data: Record<string, unknown>;
 }
@@ -73,6 +74,8 @@ export interface LeadDetail extends LeadStateView {
   createdAt: string;
   /** Marketing emails the lead received, with its opens and clicks. */
   emails: ReceivedEmail[];
+  /** What mail providers reported about the lead's address (bounces, complaints, deliveries) and whether it is suppressed. */
+  deliverability: Deliverability;
   history: HistoryEntry[];
 }
 
@@ -95,6 +98,8 @@ export interface ReceivedEmail {
   status: string;
   sentAt: string | null;
   engagement: Array<{ type: string; at: string }>;
+  /** Bounces, complaints and deliveries reported about this email. */
+  feedback: Array<{ kind: string; source: string; at: string }>;
 }
 
 /** A lead as the list and the review queue show it: from the Postgres read model. */
@@ -178,7 +183,11 @@ const RECEIVED_EMAILS = `
                              ORDER BY ev.occurred_at)
                FROM lead_events ev
               WHERE ev.lead_id = o.lead_id AND ev.type IN ('email.opened', 'email.clicked')
-                AND (ev.properties->>'sendKey' = o.send_key OR ev.properties->>'template' = o.template)), '[]'::json))
+                AND (ev.properties->>'sendKey' = o.send_key OR ev.properties->>'template' = o.template)), '[]'::json),
+           'feedback', coalesce((
+             SELECT json_agg(json_build_object('kind', f.kind, 'source', f.source,
+                             'at', to_char(f.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ORDER BY f.at)
+               FROM email_feedback f WHERE f.send_key = o.send_key), '[]'::json))
          ORDER BY o.created_at) AS emails
     FROM email_outbox o
    WHERE o.lead_id = l.id AND o.kind = 'marketing'`;
@@ -425,6 +434,12 @@ export class LeadService {
 
   private temporalBackoffUntil = 0;
 
+  /** When the email with `sendKey` went to lead `leadId` (ISO-8601), or undefined when it did not (yet). */
+  async emailSentAt(leadId: string, sendKey: string): Promise<string | undefined> {
+    const { rows } = await this.deps.pool.query<{ sent_at: Date | null }>('SELECT sent_at FROM email_outbox WHERE send_key = $1 AND lead_id = $2', [sendKey, leadId]);
+    return rows[0]?.sent_at?.toISOString();
+  }
+
   /** Signals one event to its lead's workflow (starting it if needed); a closed lead keeps the event on record but scores nothing. */
   private signalEvent(row: LeadRow, signal: EngagementEvent): Promise<void> {
     return this.signalLead(row, engagementSignal, signal);
@@ -476,6 +491,7 @@ export class LeadService {
       workflowId: leadWorkflowId(row.id),
       createdAt: row.created_at.toISOString(),
       emails: await this.emails(leadId),
+      deliverability: await deliverabilityOf(this.deps.pool, row.email),
       history: await this.history(leadId),
     };
   }
@@ -744,6 +760,10 @@ export class LeadService {
          SELECT at, 'decision', decision || coalesce(' (' || reason || ')', '') || ' by ' || decided_by,
                 jsonb_build_object('reviewNo', review_no, 'decision', decision, 'reason', reason, 'by', decided_by, 'notes', notes)
            FROM sales_decisions WHERE lead_id = $1
+         UNION ALL
+         SELECT at, 'feedback', replace(kind, '_', ' ') || ' (' || source || ')' || coalesce(': ' || detail, ''),
+                jsonb_build_object('kind', kind, 'source', source, 'sendKey', send_key, 'detail', detail)
+           FROM email_feedback WHERE lead_id = $1
        ) h ORDER BY at, kind LIMIT 500`,
       [leadId],
     );

@@ -2,6 +2,7 @@ import { hasOwnName, ownEntry } from '../domain/own-key.js';
 import { library } from './library/index.js';
 import { ProgramSchema, SequenceSchema, type Program, type ProgramSnapshot, type Sequence } from './model.js';
 import { DEFAULT_RULES, DEFAULT_SCORING } from './scoring.js';
+import { DEFAULT_ENGAGEMENT_FILTER } from './engagement-filter.js';
 import { hasTemplate, registerTemplate, renderTemplate, templateSource } from './templates.js';
 import type { LeadProfile } from '../domain/lead.js';
 import type { PinnedEmail } from './model.js';
@@ -60,6 +61,7 @@ export const defaultProgram: Program = ProgramSchema.parse({
   },
   decay: { after: '90 days' },
   rules: DEFAULT_RULES,
+  engagementFilter: DEFAULT_ENGAGEMENT_FILTER,
 });
 
 /** Sequences a lead on `start` can reach through gotos (itself and the recycle sequence included). */

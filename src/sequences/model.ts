@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { TemplateSource } from './templates.js';
 import { isDuration, parseDuration } from '../domain/duration.js';
 import { GRADES, REJECT_REASONS } from '../domain/lead.js';
+import { parseIpRange } from '../domain/ip.js';
 import { WEEKDAYS } from './weekdays.js';
 
 /**
@@ -88,6 +89,43 @@ export const SequenceSchema = z.object({
 export type Sequence = z.infer<typeof SequenceSchema>;
 /** A sequence as written in its file (before zod fills defaults). */
 export type SequenceDefinition = z.input<typeof SequenceSchema>;
+
+/** A user-agent pattern: a regular expression, matched case-insensitively. */
+const UserAgentPattern = z.string().min(1).max(500).refine((p) => {
+  try {
+    new RegExp(p, 'i');
+    return true;
+  } catch {
+    return false;
+  }
+}, 'a valid regular expression');
+
+/** `17.0.0.0/8`, `2620:149::/32`. */
+const IpRangeText = z.string().refine((r) => parseIpRange(r) !== undefined, 'an IPv4 or IPv6 range in CIDR form, e.g. 17.0.0.0/8');
+
+/**
+ * Honest engagement (src/sequences/engagement-filter.ts): opens and clicks that are a machine's,
+ * not a person's, are recorded but score nothing. A privacy proxy fetches every image of an email
+ * (Apple Mail Privacy Protection, Gmail's image proxy); a link scanner follows links before the
+ * recipient sees them (security gateways, link previews). The facts come with the event from the
+ * tracking routes: user agent, address, delivery time, the email's link count.
+ */
+export const EngagementFilterSchema = z.object({
+  /** Bump on every change: new enrolments get it, in-flight leads keep the one they were enrolled with. */
+  version: z.number().int().positive(),
+  /** Opens from these are a proxy's fetch: a match on the user agent or on the address. */
+  privacyProxies: z
+    .array(z.object({ id: z.string().min(1).max(100), label: z.string().min(1).max(200), userAgent: UserAgentPattern.optional(), ipRanges: z.array(IpRangeText).max(200).optional() }))
+    .max(50)
+    .refine((proxies) => proxies.every((p) => p.userAgent !== undefined || (p.ipRanges?.length ?? 0) > 0), 'every proxy names a userAgent or ipRanges'),
+  /** Opens and clicks from these user agents are a scanner's. */
+  linkScanners: z.array(z.object({ id: z.string().min(1).max(100), label: z.string().min(1).max(200), userAgent: UserAgentPattern })).max(50),
+  /** A click this soon after the email was delivered is a scanner's (0: off). */
+  clickWithinSeconds: z.number().int().min(0).max(3600),
+  /** Every link of an email (two or more) clicked within this many seconds: a scanner's (0: off). */
+  allLinksWithinSeconds: z.number().int().min(0).max(3600),
+});
+export type EngagementFilter = z.infer<typeof EngagementFilterSchema>;
 
 /**
  * The program: scoring rules, the sales-review threshold, and the sequences a lead runs.
@@ -217,6 +255,8 @@ export const ProgramSchema = z.object({
   decay: z.object({ after: DurationSchema }).optional(),
   /** Conditional scoring, fit grade and minimum grade. Absent (snapshots from before): the flat table alone, no grade. */
   rules: RulesSchema.optional(),
+  /** Opens and clicks that score nothing (privacy proxies, link scanners). Absent (snapshots from before): every one scores. */
+  engagementFilter: EngagementFilterSchema.optional(),
 });
 export type Program = z.infer<typeof ProgramSchema>;
 

@@ -27,6 +27,8 @@ import { registerCampaignRoutes } from './campaign-routes.js';
 import { registerReportRoutes } from './report-routes.js';
 import { CampaignService } from '../leads/campaigns.js';
 import { registerTrackingRoutes } from './tracking-routes.js';
+import { registerEmailFeedbackRoute } from './feedback-routes.js';
+import { DEFAULT_SOFT_BOUNCE_LIMIT } from '../infra/email-feedback.js';
 import { refuseUnstorableText } from './text-safety.js';
 import { claimDelivery, releaseDelivery, SIGNATURE_HEADER, WebhookVerifier, type VerifiedDelivery } from './webhook.js';
 
@@ -63,8 +65,10 @@ export interface AppDeps {
   devMailbox?: boolean;
   /** Prometheus metrics to count into and serve at `/metrics`. */
   metrics?: Metrics;
-  /** Secrets for `POST /v1/webhooks/events`; without any, that route does not exist. */
+  /** Secrets for `POST /v1/webhooks/events` and `POST /v1/webhooks/email-feedback`; without any (and no SNS topic), those routes do not exist. */
   webhook?: { secrets: string[]; toleranceSeconds: number };
+  /** Bounces and complaints (`POST /v1/webhooks/email-feedback`): SNS topics accepted, soft bounces in a row that suppress, how SNS URLs are fetched (tests). */
+  emailFeedback?: { snsTopicArns: string[]; softBounceLimit: number; fetchText?: (url: string) => Promise<string> };
   /** Requests per window per API key (per client address without one); absent or 0: no limit. Event ingestion counts against `ingestMax` instead. */
   rateLimit?: { max: number; ingestMax?: number; windowSeconds: number };
   /** Serve the web console built into this folder under /console/ (src/server/console.ts). */
@@ -355,15 +359,48 @@ async function buildTypedApp(deps: AppDeps) {
     async (request, reply) => reply.status(202).send(await recordEventBatch(leads, request.body.events, { log: request.log, onAccepted: countAccepted })),
   );
 
-  if (deps.webhook?.secrets.length) {
-    const verifier = new WebhookVerifier(deps.webhook.secrets, deps.webhook.toleranceSeconds);
+  const feedback = deps.emailFeedback;
+  if (deps.webhook?.secrets.length || feedback?.snsTopicArns.length) {
+    const verifier = new WebhookVerifier(deps.webhook?.secrets ?? [], deps.webhook?.toleranceSeconds ?? 300);
     const deliveries = new WeakMap<FastifyRequest, VerifiedDelivery>();
     // Fastify's own JSON parser (secure-json-parse), poisoned keys dropped like everywhere else.
     const parseJson = app.getDefaultJsonParser('remove', 'remove');
+    /** Every signed inbound route's check: the signature over the raw bytes, its window, and no replay. */
+    const verifySigned = async (request: FastifyRequest, raw: Buffer): Promise<VerifiedDelivery> => {
+      const delivery = verifier.verify(request.headers[SIGNATURE_HEADER] as string | undefined, raw);
+      if (!(await claimDelivery(deps.pool, delivery, verifier.toleranceSeconds))) {
+        throw new HttpError(401, 'replayed_signature', 'this signed delivery was already received; sign each delivery anew');
+      }
+      deliveries.set(request, delivery);
+      return delivery;
+    };
+    /** Our failure, not the sender's: its retry of the same delivery must not count as a replay. */
+    const releaseSigned = async (request: FastifyRequest): Promise<void> => {
+      const delivery = deliveries.get(request);
+      if (delivery) await releaseDelivery(deps.pool, delivery);
+    };
+    const parseSignedJson = async (request: FastifyRequest, raw: Buffer): Promise<unknown> => {
+      try {
+        return await new Promise<unknown>((resolve, reject) => parseJson(request, raw.toString('utf8'), (error: Error | null, parsed?: unknown) => (error ? reject(error) : resolve(parsed))));
+      } catch (error) {
+        throw new HttpError(400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
+      }
+    };
     // Its own scope: JSON arrives as raw bytes, because the signature covers the bytes as sent.
     await app.register(async (scope) => {
       scope.removeContentTypeParser('application/json');
       scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+      await registerEmailFeedbackRoute(scope as unknown as FastifyInstance, {
+        pool: deps.pool,
+        softBounceLimit: feedback?.softBounceLimit ?? DEFAULT_SOFT_BOUNCE_LIMIT,
+        snsTopicArns: feedback?.snsTopicArns ?? [],
+        ...(feedback?.fetchText ? { fetchText: feedback.fetchText } : {}),
+        verifySigned,
+        releaseSigned,
+        parseJson: parseSignedJson,
+        limited: ingestLimited,
+      });
+      if (!deps.webhook?.secrets.length) return;
       scope.withTypeProvider<ZodTypeProvider>().post(
         '/v1/webhooks/events',
         {
@@ -373,18 +410,8 @@ async function buildTypedApp(deps: AppDeps) {
           // Signature first, then JSON, then the schema: an unsigned body is never looked at.
           preValidation: async (request) => {
             const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-            const delivery = verifier.verify(request.headers[SIGNATURE_HEADER] as string | undefined, raw);
-            if (!(await claimDelivery(deps.pool, delivery, verifier.toleranceSeconds))) {
-              throw new HttpError(401, 'replayed_signature', 'this signed delivery was already received; sign each delivery anew');
-            }
-            deliveries.set(request, delivery);
-            try {
-              request.body = await new Promise<typeof request.body>((resolve, reject) =>
-                parseJson(request, raw.toString('utf8'), (error: Error | null, parsed?: unknown) => (error ? reject(error) : resolve(parsed as typeof request.body))),
-              );
-            } catch (error) {
-              throw new HttpError(400, 'invalid_json', `the body is not valid JSON: ${(error as Error).message}`);
-            }
+            await verifySigned(request, raw);
+            request.body = (await parseSignedJson(request, raw)) as typeof request.body;
           },
           schema: {
             summary: 'Signed webhook for tracking tools: the batch body, authenticated by an HMAC signature instead of an API key',
@@ -401,9 +428,7 @@ async function buildTypedApp(deps: AppDeps) {
           try {
             return reply.status(202).send(await recordEventBatch(leads, request.body.events, { log: request.log, onAccepted: countAccepted }));
           } catch (error) {
-            // Our failure, not the sender's: its retry of the same delivery must not count as a replay.
-            const delivery = deliveries.get(request);
-            if (delivery) await releaseDelivery(deps.pool, delivery).catch(() => undefined);
+            await releaseSigned(request).catch(() => undefined);
             throw error;
           }
         },

@@ -140,7 +140,7 @@ const SequencePosition = z.object({ id: z.string(), version: z.number().int(), s
 
 export const HistoryEntry = z.object({
   at: z.string(),
-  kind: z.enum(['transition', 'event', 'email', 'decision']),
+  kind: z.enum(['transition', 'event', 'email', 'decision', 'feedback']),
   summary: z.string(),
   data: z.record(z.string(), z.unknown()),
 });
@@ -164,7 +164,7 @@ const Review = z.object({
 
 const TimelineEntry = z.object({
   at: z.string(),
-  kind: z.enum(['enrolled', 'event', 'email', 'stage', 'decision', 'sla', 'unsubscribed', 'continued', 'sequence', 'profile', 'qualification']),
+  kind: z.enum(['enrolled', 'event', 'email', 'stage', 'decision', 'sla', 'unsubscribed', 'continued', 'sequence', 'profile', 'qualification', 'filtered']).describe('filtered: an open or click recorded but not scored (a privacy proxy, a link scanner), with the reason'),
   text: z.string(),
 });
 
@@ -202,9 +202,10 @@ const Delivery = z.object({
 const ReceivedEmail = z.object({
   template: z.string(),
   subject: z.string().nullable(),
-  status: z.string().describe('sent, pending or suppressed'),
+  status: z.string().describe('sent, pending, suppressed, bounced (5xx at send time) or soft_bounced (4xx on every attempt)'),
   sentAt: z.string().nullable(),
   engagement: z.array(z.object({ type: z.string(), at: z.string() })).describe('email.opened / email.clicked events for this email'),
+  feedback: z.array(z.object({ kind: z.string(), source: z.string(), at: z.string() })).optional().describe('bounces, complaints and deliveries reported about this email'),
 });
 
 export const LeadDetail = LeadBase.extend({
@@ -216,6 +217,16 @@ export const LeadDetail = LeadBase.extend({
   workflowId: z.string(),
   timeline: z.array(TimelineEntry).describe("the lead's recent story as its workflow tells it (last 100 entries)"),
   emails: z.array(ReceivedEmail).describe('marketing emails the lead received and its engagement with them'),
+  deliverability: z
+    .object({
+      suppressed: z.enum(['unsubscribed', 'hard_bounce', 'soft_bounce', 'complaint']).nullable().describe('why the address gets no marketing email; null: it may be mailed'),
+      hardBounces: z.number().int(),
+      softBounces: z.number().int(),
+      softBouncesInRow: z.number().int().describe('soft bounces since the last delivery: at SOFT_BOUNCE_LIMIT the address is suppressed'),
+      complaints: z.number().int(),
+      deliveries: z.number().int().describe('deliveries providers confirmed (they end a run of soft bounces)'),
+    })
+    .describe('what mail providers reported about the address (POST /v1/webhooks/email-feedback, and the relay at send time)'),
   history: z.array(HistoryEntry),
 });
 
@@ -266,6 +277,9 @@ const FunnelFigures = z.object({
   recycled: z.number().int().describe('leads sales rejected at least once'),
   reEscalated: z.number().int().describe('leads that reached sales review more than once'),
   unsubscribed: z.number().int(),
+  hardBounced: z.number().int().describe("leads whose address bounced hard (a provider's report, or a 5xx at send time): suppressed"),
+  softBounced: z.number().int().describe('leads whose address soft-bounced at least once'),
+  complained: z.number().int().describe('leads whose recipient marked an email as spam: suppressed'),
   acceptanceRate: z.number().nullable().describe('accepted / (accepted + rejected); null before any decision'),
   timeToEscalation: DurationStats.describe('from enrolment to the first escalation'),
   timeToDecision: DurationStats.describe('from an escalation to the decision on that review'),

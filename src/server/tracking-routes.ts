@@ -1,4 +1,4 @@
-import type { FastifyInstance, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { LeadIdSchema } from '../domain/lead-id.js';
@@ -48,8 +48,28 @@ export async function registerTrackingRoutes(root: FastifyInstance, deps: { lead
     if (!claims) throw new HttpError(403, 'invalid_token', `this ${action} link is not one we sent to lead ${id}`);
     return claims;
   };
-  const record = (claims: TrackingClaims, type: 'email.opened' | 'email.clicked') =>
-    deps.leads.recordEvent(claims.l, { eventId: trackingEventId(claims), type, properties: { sendKey: claims.k, template: claims.t, ...(claims.u ? { url: claims.u } : {}) } });
+  /**
+   * The open or click, with what the engagement filter judges it by (src/domain/lead/honest.ts):
+   * the user agent, the address, when the email was delivered, how many links it has.
+   */
+  const record = async (claims: TrackingClaims, type: 'email.opened' | 'email.clicked', request: FastifyRequest) => {
+    const userAgent = (request.headers['user-agent'] ?? '').slice(0, 500);
+    const deliveredAt = await deps.leads.emailSentAt(claims.l, claims.k);
+    return deps.leads.recordEvent(claims.l, {
+      eventId: trackingEventId(claims, `${userAgent}\n${request.ip}`),
+      type,
+      occurredAt: new Date().toISOString(),
+      properties: {
+        sendKey: claims.k,
+        template: claims.t,
+        ...(claims.u ? { url: claims.u } : {}),
+        ...(claims.n !== undefined ? { links: claims.n } : {}),
+        ...(userAgent ? { userAgent } : {}),
+        ip: request.ip,
+        ...(deliveredAt ? { deliveredAt } : {}),
+      },
+    });
+  };
 
   await root.register(async (scope) => {
     const app = scope.withTypeProvider<ZodTypeProvider>();
@@ -59,13 +79,13 @@ export async function registerTrackingRoutes(root: FastifyInstance, deps: { lead
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
     app.get('/v1/t/:id/open', { ...access, schema: documented('Open pixel of a marketing email: records email.opened once per email', { 200: Gif }) }, async (request, reply) => {
-      await record(claimsOf(request.params.id, (request.query.t ?? ''), 'open'), 'email.opened');
+      await record(claimsOf(request.params.id, (request.query.t ?? ''), 'open'), 'email.opened', request);
       return reply.header('cache-control', 'no-store, private').type('image/gif').send(TRANSPARENT_GIF);
     });
 
     app.get('/v1/t/:id/click', { ...access, schema: documented('Tracked link of a marketing email: records email.clicked once per email and link, then redirects', { 302: z.any().describe('a redirect to the link target') }) }, async (request, reply) => {
       const claims = claimsOf(request.params.id, (request.query.t ?? ''), 'click');
-      await record(claims, 'email.clicked');
+      await record(claims, 'email.clicked', request);
       return reply.header('cache-control', 'no-store, private').redirect(claims.u!, 302);
     });
 

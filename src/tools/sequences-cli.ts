@@ -9,6 +9,7 @@ import { SequenceSchema, type Sequence } from '../sequences/model.js';
 import { formatOffset, previewSequence } from '../sequences/preview.js';
 import { checkRules, formatRuleProblem } from '../sequences/rules-check.js';
 import { DEFAULT_RULES, DEFAULT_SCORING, KNOWN_ATTRIBUTES } from '../sequences/scoring.js';
+import { checkEngagementFilter, DEFAULT_ENGAGEMENT_FILTER } from '../sequences/engagement-filter.js';
 import { templates as builtInTemplates, type EmailTemplate } from '../sequences/templates.js';
 
 const HELP = `npm run sequences -- <command> [options]
@@ -22,7 +23,8 @@ Commands:
                          Each problem names the file, the sequence and the step. Exit 1 on any.
                          Also the scoring and fit rules (src/sequences/scoring.ts): unknown event
                          types and rules that can never match fail; fit rules reading attributes
-                         no source sends are warnings.
+                         no source sends are warnings. And the engagement filter
+                         (src/sequences/engagement-filter.ts): patterns, address ranges, ids.
   preview <id>           Print the sequence for a sample lead as a timeline: when each step runs
                          for a lead who never engages, each email's subject and text, and the
                          steps only engagement reaches.
@@ -89,6 +91,9 @@ async function check(dir: string, out: (line: string) => void): Promise<number> 
   const ruleProblems = checkRules(DEFAULT_RULES, Object.keys(DEFAULT_SCORING), KNOWN_ATTRIBUTES);
   for (const p of ruleProblems) out(`src/sequences/scoring.ts: ${formatRuleProblem(p)}`);
   count += ruleProblems.filter((p) => p.severity === 'error').length;
+  const filterProblems = checkEngagementFilter(DEFAULT_ENGAGEMENT_FILTER);
+  for (const p of filterProblems) out(`src/sequences/engagement-filter.ts: ${p}`);
+  count += filterProblems.length;
   if (path.resolve(dir) === path.resolve(LIBRARY_DIR) && !indexIsCurrent(dir)) {
     out(`${rel}/${INDEX_FILE}: does not list exactly the files of the folder: run npm run sequences -- index`);
     count += 1;
@@ -98,7 +103,11 @@ async function check(dir: string, out: (line: string) => void): Promise<number> 
     return 1;
   }
   const ruleCount = (DEFAULT_RULES.scoring?.length ?? 0) + (DEFAULT_RULES.fit?.rules.length ?? 0);
-  out(`sequences check passed: ${files.length} sequence(s) in ${rel}, ${Object.values(templates).filter((t) => t.kind === 'marketing').length} marketing template(s), ${ruleCount} rule(s) v${DEFAULT_RULES.version}`);
+  const f = DEFAULT_ENGAGEMENT_FILTER;
+  out(
+    `sequences check passed: ${files.length} sequence(s) in ${rel}, ${Object.values(templates).filter((t) => t.kind === 'marketing').length} marketing template(s), ${ruleCount} rule(s) v${DEFAULT_RULES.version}, ` +
+      `engagement filter v${f.version} (${f.privacyProxies.length} privacy proxies, ${f.linkScanners.length} link scanners, clicks within ${f.clickWithinSeconds} s of delivery, every link within ${f.allLinksWithinSeconds} s)`,
+  );
   return 0;
 }
 

@@ -12,6 +12,7 @@ import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.
 import { programSnapshot } from '../../src/sequences/catalog.js';
 import { bundleWorkflows } from '../../src/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
+import { leadStateQuery } from '../../workflows/messages.js';
 import { eventually } from '../helpers/eventually.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 
@@ -161,5 +162,64 @@ describe('email safety', () => {
     expect(await outbox('owned:sales-review:1')).toMatchObject({ status: 'bounced' });
     expect(await activities.notifySales(input)).toEqual({ sent: false, bounced: true });
     expect(rcptAttempts.get('broken-inbox@example.com')).toBe(1);
+  });
+
+  it('counts a marketing email the relay answers 4xx on its last allowed attempt as a soft bounce, once: not sent, not retried, no duplicate', async () => {
+    refusals.set('full@example.com', { code: 452, message: '4.2.2 mailbox full' });
+    // Outside Temporal every call is attempt 1: with one attempt allowed, the first 4xx is the last.
+    const activities = createActivities({ pool: pg.pool, mailer, config: { ...config, smtpTransientAttempts: 1, softBounceLimit: 3 } });
+    expect(await activities.sendNurtureEmail(nurture('full', 0))).toEqual({ sent: false, softBounced: true });
+    expect(await outbox('full:onboarding@v1:e1:s0')).toMatchObject({ status: 'soft_bounced', last_error: expect.stringContaining('452') });
+    const feedback = await pg.pool.query('SELECT email, kind, source, send_key, lead_id FROM email_feedback WHERE email = $1', ['full@example.com']);
+    expect(feedback.rows).toEqual([{ email: 'full@example.com', kind: 'soft_bounce', source: 'smtp', send_key: 'full:onboarding@v1:e1:s0', lead_id: 'full' }]);
+    // A rerun of that send (a crash before its answer reached Temporal) neither sends nor counts again.
+    refusals.delete('full@example.com');
+    expect(await activities.sendNurtureEmail(nurture('full', 0))).toEqual({ sent: false, softBounced: true });
+    expect(rcptAttempts.get('full@example.com')).toBe(1);
+    expect((await pg.pool.query('SELECT count(*)::int AS n FROM email_feedback WHERE email = $1', ['full@example.com'])).rows[0].n).toBe(1);
+    expect(await suppression('full@example.com')).toBeUndefined();
+    expect(await readMailbox(pg.pool, { to: 'full@example.com' })).toHaveLength(0);
+    // A sales notification is not marketing: its 4xx is retried as long as Temporal retries.
+    refusals.set('sales-full@example.com', { code: 452, message: '4.2.2 mailbox full' });
+    const sales = createActivities({ pool: pg.pool, mailer, config: { ...config, salesInbox: 'sales-full@example.com', smtpTransientAttempts: 1 } });
+    await expect(sales.notifySales({ lead: lead('owned-2'), sendKey: 'owned-2:sales-review:1', score: 55, reviewCount: 1, events: [] })).rejects.toThrow(/452/);
+  });
+
+  it('retries a 4xx answer SMTP_TRANSIENT_ATTEMPTS times through Temporal, then counts the soft bounce; at SOFT_BOUNCE_LIMIT the address is suppressed and the sequence moves on', { timeout: 120_000 }, async () => {
+    installTestRuntime();
+    const env = await createTimeSkippingTestEnv();
+    try {
+      const id = 'greylisted';
+      const address = `${id}@example.com`;
+      refusals.set(address, { code: 451, message: '4.7.1 greylisted, try again later' });
+      const taskQueue = `soft-${randomUUID()}`;
+      const activities = createActivities({ pool: pg.pool, mailer, config: { ...config, smtpTransientAttempts: 3, softBounceLimit: 1 } });
+      const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await bundleWorkflows(), activities });
+      await worker.runUntil(async () => {
+        const handle = await env.client.workflow.start(leadWorkflow, {
+          taskQueue,
+          workflowId: `lead-${id}`,
+          args: [{ lead: { id, email: address, firstName: 'Ada' }, program: programSnapshot('onboarding') }],
+        });
+        await eventually(async () => expect(await outbox(`${id}:onboarding@v1:e1:s0`)).toMatchObject({ status: 'soft_bounced' }), { timeoutMs: 60_000 });
+        const state = await eventually(async () => {
+          const view = await handle.query(leadStateQuery);
+          expect(view.sequence.step).toBeGreaterThan(0);
+          return view;
+        }, { timeoutMs: 30_000 });
+        expect(state.timeline.map((e) => e.text)).toContainEqual(expect.stringContaining('a soft bounce'));
+        const events = (await handle.fetchHistory()).events ?? [];
+        const send = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendNurtureEmail');
+        const started = events.find((e) => e.activityTaskStartedEventAttributes && String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(send?.eventId));
+        expect(started?.activityTaskStartedEventAttributes?.attempt).toBe(3);
+        await handle.terminate('test over');
+      });
+      expect(rcptAttempts.get(address)).toBe(3);
+      expect(await suppression(address)).toEqual({ reason: 'soft_bounce', lead_id: id });
+      expect(await readMailbox(pg.pool, { to: address })).toHaveLength(0);
+    } finally {
+      refusals.delete('greylisted@example.com');
+      await env.teardown();
+    }
   });
 });

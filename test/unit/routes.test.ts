@@ -23,6 +23,14 @@ describe('route access declarations', () => {
     const signed = await buildApp({ ...deps, webhook: { secrets: ['whsec-0123456789abcdef'], toleranceSeconds: 300 } });
     await signed.ready();
     expect(signed.routeTable.find((r) => r.url === '/v1/webhooks/events')?.access).toEqual({ kind: 'signature' });
+    expect(signed.routeTable.find((r) => r.url === '/v1/webhooks/email-feedback')?.access).toEqual({ kind: 'signature' });
     await signed.close();
+    expect(plain.routeTable.some((r) => r.url === '/v1/webhooks/email-feedback')).toBe(false);
+
+    // SNS topics alone: the feedback route (SNS-signed messages), not the events webhook.
+    const snsOnly = await buildApp({ ...deps, emailFeedback: { snsTopicArns: ['arn:aws:sns:eu-west-1:123456789012:ses-feedback'], softBounceLimit: 3 } });
+    await snsOnly.ready();
+    expect(snsOnly.routeTable.map((r) => r.url).filter((url) => url.startsWith('/v1/webhooks/'))).toEqual(['/v1/webhooks/email-feedback']);
+    await snsOnly.close();
   });
 });

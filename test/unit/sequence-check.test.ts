@@ -146,6 +146,6 @@ describe('npm run sequences', () => {
     const { stdout } = await promisify(execFile)('npm', ['run', '-s', 'sequences', '--', 'check'], { cwd: path.resolve(LIBRARY_DIR, '../../..') });
     expect(stdout).toMatch(/^sequences check passed: 3 sequence\(s\)/m);
     // The scoring and fit rules are checked too (src/sequences/scoring.ts, test/unit/qualification.test.ts).
-    expect(stdout).toMatch(/, 5 rule\(s\) v1$/m);
+    expect(stdout).toMatch(/, 5 rule\(s\) v1, engagement filter v1 \(3 privacy proxies, 4 link scanners, clicks within 10 s of delivery, every link within 10 s\)$/m);
   });
 });

@@ -138,6 +138,29 @@ describe('cost model (history events per input)', () => {
     });
   });
 
+  it('an open the engagement filter drops costs no more than a scored one: no activity, no timer, no upsert, one timeline line', async () => {
+    await withLead(async (handle, recorded) => {
+      await parked(recorded, handle);
+      const open = (eventId: string, userAgent: string) =>
+        handle.signal(engagementSignal, { eventId, type: 'email.opened', occurredAt: new Date(0).toISOString(), properties: { sendKey: `s-${eventId}`, userAgent, ip: '198.51.100.7' } });
+      const before = (await historyTypes(handle)).length;
+      await open('person', 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)');
+      await settled(handle, before);
+      const scored = (await historyTypes(handle)).slice(before);
+      const middle = before + scored.length;
+      await open('proxy', 'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)');
+      await settled(handle, middle);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const filtered = (await historyTypes(handle)).slice(middle);
+      console.log(`cost: scored open = ${scored.length} history events, filtered open = ${filtered.length} (${filtered.join(', ')})`);
+      expect(filtered.length).toBeLessThanOrEqual(scored.length);
+      expect(filtered.filter((t) => t.startsWith('activityTask') || t.startsWith('timer') || t === 'markerRecordedEventAttributes' || t.startsWith('upsert'))).toEqual([]);
+      const state = await handle.query(leadStateQuery);
+      expect(state.score).toBe(1);
+      expect(state.timeline.filter((e) => e.kind === 'filtered').map((e) => e.text)).toEqual([expect.stringContaining("email.opened recorded, not scored: fetched by Gmail's image proxy")]);
+    });
+  });
+
   it('a stage change: written at once, in the one workflow task that saw the crossing event', async () => {
     await withLead(async (handle, recorded) => {
       await parked(recorded, handle);

@@ -1,6 +1,7 @@
 import type { EngagementEvent, ScoreItem, ScoreLine } from '../lead.js';
 import { durationMs } from '../../sequences/steps.js';
 import { scoreEvent, signed } from './rules.js';
+import { screenEngagement } from './honest.js';
 import { RECENT_ITEMS_KEPT, SEEN_EVENT_IDS_KEPT, note, rulesOf, type Engagement, type LeadContext, type LeadMachineState, type ScoreBucket } from './state.js';
 
 /**
@@ -96,6 +97,7 @@ export function takeEvent(state: LeadMachineState, event: EngagementEvent, ctx: 
   const seen = [...engagement.seen, event.eventId];
   state.engagement = { ...engagement, seen: seen.length > SEEN_EVENT_IDS_KEPT ? seen.slice(seen.length - SEEN_EVENT_IDS_KEPT) : seen };
   if (!scoring) return 0;
+  if (screened(state, event, ctx)) return 0;
   const scored = scoreEvent(ctx.program.scoring, rulesOf(state, ctx), event, state.engagement.caps ?? {}, ctx.now);
   if (scored === undefined) return 0;
   state.engagement.lastSeen = { ...state.engagement.lastSeen, [event.type]: ctx.now };
@@ -119,6 +121,29 @@ export function takeEvent(state: LeadMachineState, event: EngagementEvent, ctx: 
   state.engagement = { ...next, score: state.engagement.score + points };
   note(state, ctx, 'event', `${event.type} ${signed(points)}${ruleText} → score ${state.engagement.score}`);
   return points;
+}
+
+/**
+ * Honest engagement (the program's engagementFilter): true when the open or click is a privacy
+ * proxy's or a link scanner's. It stays recorded (Postgres, the seen ids) and is told in the
+ * lead's story with the reason, but scores nothing and counts for no waitFor. A click that
+ * completes "every link at once" also takes back the points of that burst's earlier clicks.
+ */
+function screened(state: LeadMachineState, event: EngagementEvent, ctx: LeadContext): boolean {
+  const filter = ctx.program.engagementFilter;
+  if (!filter || (event.type !== 'email.opened' && event.type !== 'email.clicked')) return false;
+  const { verdict, bursts, unscore } = screenEngagement(filter, event, state.engagement.clickBursts ?? []);
+  if (bursts) state.engagement = { ...state.engagement, clickBursts: bursts };
+  const taken = state.engagement.recent.filter((item) => unscore.includes(item.eventId));
+  if (taken.length > 0 && verdict) {
+    state.engagement = { ...state.engagement, recent: state.engagement.recent.filter((item) => !unscore.includes(item.eventId)) };
+    state.engagement.score = scoreOf(state.engagement);
+    const points = taken.reduce((sum, item) => sum + item.points, 0);
+    note(state, ctx, 'filtered', `${taken.length} earlier click(s) of that email no longer count (${signed(-points)}): ${verdict.text} → score ${state.engagement.score}`);
+  }
+  if (!verdict) return false;
+  note(state, ctx, 'filtered', `${event.type} recorded, not scored: ${verdict.text}`);
+  return true;
 }
 
 /** Sales rejected the lead: the score starts again from 0. */

@@ -14,7 +14,7 @@ import { STEPS_WITHOUT_WAIT_MAX, currentSequence, knownSequences, note, type Lea
  */
 
 /** What a marketing email's send came back with. */
-export type EmailOutcome = 'sent' | 'alreadySent' | 'suppressed' | 'bounced' | 'templateMissing' | 'failed';
+export type EmailOutcome = 'sent' | 'alreadySent' | 'suppressed' | 'bounced' | 'softBounced' | 'templateMissing' | 'failed';
 
 const isWait = (step: SequenceStep | undefined): boolean => step?.kind === 'wait' || step?.kind === 'waitFor';
 
@@ -202,6 +202,7 @@ export function emailAnswered(state: LeadMachineState, sendKey: string, outcome:
     alreadySent: `sent ${template} (${where})`,
     suppressed: `${template} not sent: address suppressed`,
     bounced: `${template} not sent: the address bounced`,
+    softBounced: `${template} not sent: the relay answered "try again later" on every attempt (a soft bounce)`,
     templateMissing: `${template} skipped: the template does not exist (${where})`,
     failed: `${template} not sent: the send failed for good (${where})`,
   };

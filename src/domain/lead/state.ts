@@ -1,6 +1,7 @@
 import type { Grade, LeadProfile, LeadStage, RejectReason, ScoreItem, TimelineEntry } from '../lead.js';
 import type { PinnedEmail, ProgramSnapshot, Rules, Sequence } from '../../sequences/model.js';
 import type { CapPeriod } from './rules.js';
+import type { ClickBurst } from './honest.js';
 
 /**
  * The lead as a state machine: everything its workflow carries, as plain data (it crosses
@@ -46,6 +47,8 @@ export interface Engagement {
   lastSeen: Record<string, number>;
   /** Per capped rule, the points it gave in its current period (one entry per capped rule). */
   caps?: Record<string, CapPeriod>;
+  /** Recent clicks per email, to see a scanner click every link at once (at most BURSTS_KEPT; absent until a tracked click). */
+  clickBursts?: ClickBurst[];
 }
 
 /** Where the lead stands in its sequence. */
