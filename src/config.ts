@@ -160,8 +160,8 @@ export const SETTINGS = {
   },
   WEBHOOK_SECRETS: {
     schema: optional(text),
-    description: 'secrets that sign `POST /v1/webhooks/events` (several: rotation); unset: the route is off',
-    expects: 'comma-separated secrets of 16+ characters',
+    description: 'Standard Webhooks secrets that sign `POST /v1/webhooks/events` (several: rotation); `whsec_<base64>` is base64-decoded, any other secret is used as its bytes; unset: the route is off',
+    expects: 'comma-separated secrets of 16+ characters (whsec_<base64> recommended)',
     secret: true,
   },
   TRACKING_SECRET: {
@@ -313,6 +313,9 @@ export function parseWebhookSecrets(raw: string | undefined): string[] {
     .filter(Boolean);
   secrets.forEach((secret, index) => {
     if (secret.length < 16) throw new ConfigError(`WEBHOOK_SECRETS entry ${index + 1} is shorter than 16 characters`);
+    if (secret.startsWith('whsec_') && !/^whsec_[A-Za-z0-9+/]{22,}={0,2}$/.test(secret)) {
+      throw new ConfigError(`WEBHOOK_SECRETS entry ${index + 1} starts with whsec_ but is not 16+ bytes of base64 after it`);
+    }
   });
   return secrets;
 }

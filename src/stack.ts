@@ -20,7 +20,8 @@ import { programFor } from './sequences/catalog.js';
 import type { Program } from './sequences/model.js';
 import { buildApp, type RouteInfo } from './server/app.js';
 import { consoleDistDir, ensureConsoleBuilt, CONSOLE_PATH } from './server/console.js';
-import { createLeadWorker } from './worker.js';
+import { bundleWorkflows, createLeadWorker, createWebhookWorker } from './worker.js';
+import { startWebhookDispatcher } from './leads/webhooks.js';
 
 export interface StackOptions {
   /** Which parts to run in this process (default: all). */
@@ -158,6 +159,8 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     if (options.worker ?? true) {
       announce('bundling workflow code and starting the worker');
       const nativeConnection = await NativeConnection.connect(connectionOptions);
+      // One bundle for both workers; with tracing, the lead worker's carries the interceptors and the webhook worker bundles its own.
+      const workflowBundle = options.workflowBundle ?? (options.tracing ? undefined : await bundleWorkflows());
       const worker: Worker = await createLeadWorker({
         connection: nativeConnection,
         namespace: config.temporal.namespace,
@@ -169,6 +172,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
           salesManagerInbox: config.salesManagerInbox,
           salesOwners: config.salesOwners,
           tracking: { secret: config.trackingSecret, baseUrl: config.publicUrl },
+          publicUrl: config.publicUrl,
         },
         metrics,
         client,
@@ -176,7 +180,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         shutdownGraceSeconds: config.workerShutdownGraceSeconds,
         ...(config.workerMaxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.workerMaxCachedWorkflows } : {}),
         dataConverter,
-        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
+        ...(workflowBundle ? { workflowBundle } : {}),
         ...(options.tracing ? { tracing: options.tracing } : {}),
       });
       let stopping = false;
@@ -205,6 +209,27 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         await running.catch(() => undefined);
         await nativeConnection.close();
       });
+      // Webhook deliveries: their own worker (task queue `webhooks`), fed from the outbox.
+      const webhookWorker = await createWebhookWorker({
+        connection: nativeConnection,
+        namespace: config.temporal.namespace,
+        pool,
+        payloadKeys: config.payloadKeys,
+        dataConverter,
+        shutdownGraceSeconds: config.workerShutdownGraceSeconds,
+        ...(workflowBundle ? { workflowBundle } : {}),
+      });
+      const webhooksRunning = webhookWorker.run();
+      webhooksRunning.catch((error: Error) => {
+        if (!stopping) options.onWorkerFailure?.(error);
+      });
+      const dispatcher = startWebhookDispatcher({ pool, client }, { ...(options.logger ? { logger: options.logger } : {}) });
+      stops.push(async () => {
+        stopping = true;
+        await dispatcher.stop();
+        if (webhookWorker.getState() === 'RUNNING') webhookWorker.shutdown();
+        await webhooksRunning.catch(() => undefined);
+      });
     }
 
     let apiUrl = '';
@@ -224,6 +249,8 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         console: { dir: consoleDistDir() },
         ...(config.temporal.uiUrl ? { temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace } } : {}),
         trackingSecret: config.trackingSecret,
+        publicUrl: config.publicUrl,
+        payloadKeys: config.payloadKeys,
         ...(options.importPageSize ? { importPageSize: options.importPageSize } : {}),
         codec: { codec: new AesGcmPayloadCodec(config.payloadKeys), corsOrigins: config.codecCorsOrigins },
         ...(options.logger ? { logger: options.logger } : {}),
@@ -263,7 +290,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
 export function createLogger(level: Config['logLevel'], destination?: DestinationStream): FastifyBaseLogger {
   const options = {
     level,
-    redact: ['req.headers.authorization', 'req.headers["leadflow-signature"]'],
+    redact: ['req.headers.authorization', 'req.headers["webhook-signature"]'],
     // Fastify's request serializer, but the codec endpoint's path key (/codec/<key>/decode) never reaches a log.
     serializers: {
       req: (req: { method?: string; url?: string; hostname?: string; ip?: string }) => ({
