@@ -15,7 +15,6 @@ import type { LeadActivities, RecordLeadStateInput, SendResult } from './types.j
 import { DEFAULT_PUBLIC_URL, leadConsoleUrl, leadEventsOf } from '../src/domain/webhooks.js';
 import { enqueueLeadEvents } from '../src/infra/webhook-outbox.js';
 
-
 export type * from './types.js';
 
 /** Where activities write their structured log lines (pino in production). */

@@ -25,7 +25,7 @@ import {
   type SlaState,
   type TimelineEntry,
 } from '../domain/lead.js';
-import type { Pool } from '../infra/db.js';
+import { inTransaction, type Pool } from '../infra/db.js';
 import { DEFAULT_SEQUENCE_ID, defaultProgram, pinTemplates, programSnapshot, sequences } from '../sequences/catalog.js';
 import type { Program } from '../sequences/model.js';
 import { suppressAddress } from '../infra/suppressions.js';
@@ -53,7 +53,6 @@ import { startAttributes } from '../../workflows/search-attributes.js';
 import { gradeOf } from '../domain/lead/rules.js';
 import { invalidOutcome, sameReport, type OutcomeRecord, type OutcomeReport } from '../domain/lead/outcome.js';
 import { DEFAULT_PUBLIC_URL, leadEventsOf } from '../domain/webhooks.js';
-import { inTransaction } from '../infra/db.js';
 import { enqueueLeadEvents, publishLeadEvent } from '../infra/webhook-outbox.js';
 
 export interface NewLead extends LeadProfile {

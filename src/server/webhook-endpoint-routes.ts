@@ -49,7 +49,7 @@ export async function registerWebhookEndpointRoutes(
     },
     async (request, reply) => {
       await deps.endpoints.delete(request.params.id);
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
 

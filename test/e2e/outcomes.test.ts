@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
 import { startTestStack, type TestStack } from '../helpers/http-stack.js';
-import { recycle } from '../../src/sequences/library/recycle.js';
+import { programSnapshot } from '../../src/sequences/catalog.js';
 
 /**
  * Outcomes over HTTP on the whole stack: won, lost, lost and recycled (the lead escalates again
@@ -72,7 +72,7 @@ describe('POST /v1/leads/{id}/outcome', () => {
     await escalateAndAccept('o-recycle');
     const recycled = await outcome('o-recycle', { by: 'sam', outcome: 'lost', reason: 'timing', recycle: true });
     expect([recycled.status, recycled.body]).toEqual([200, { id: 'o-recycle', stage: 'nurturing', outcome: 'lost' }]);
-    await eventually(async () => expect(await lead('o-recycle')).toMatchObject({ stage: 'nurturing', score: 0, reviewCount: 1, sequence: { id: recycle.id } }));
+    await eventually(async () => expect(await lead('o-recycle')).toMatchObject({ stage: 'nurturing', score: 0, reviewCount: 1, sequence: { id: programSnapshot('onboarding').recycleSequence.id } }));
     // Retried while the lead nurtures: the same answer, and still one row.
     const retry = await outcome('o-recycle', { by: 'sam', outcome: 'lost', reason: 'timing', recycle: true });
     expect([retry.status, retry.body.outcome]).toEqual([200, 'lost']);

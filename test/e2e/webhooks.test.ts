@@ -31,10 +31,10 @@ class Receiver {
   private server?: http.Server;
   private readonly held: Array<() => void> = [];
   port = 0;
-  constructor(private readonly holdMs = 0) {}
+  constructor(private holdMs = 0) {}
   /** Answers every request held so far (and those to come, at once). */
   release(): void {
-    (this as { holdMs: number }).holdMs = 0;
+    this.holdMs = 0;
     for (const answer of this.held.splice(0)) answer();
   }
   async listen(port = 0): Promise<this> {

@@ -1,6 +1,5 @@
 import { ErrorCodes } from '../errors.js';
-import type { OutcomeRecord, OutcomeReport } from '../lead.js';
-import { OUTCOMES } from '../lead.js';
+import { OUTCOMES, type OutcomeRecord, type OutcomeReport } from '../lead.js';
 import type { LeadMachineState } from './state.js';
 
 /**
