@@ -279,13 +279,15 @@ export const OutcomeBody = z
   });
 export const OutcomeResult = z.object({ id: z.string(), stage: z.enum(LEAD_STAGES), outcome: z.enum(OUTCOMES) });
 
+/** An endpoint URL: http(s), a host name or address, a port up to 65535, a path of printable ASCII (the document says so too). */
+const WEBHOOK_URL = '^https?://[A-Za-z0-9.-]+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?(/[!-~]*)?(?![\\s\\S])';
 export const WebhookEndpointIdParams = z.object({ id: z.string().min(1).max(100).regex(/^[A-Za-z0-9_-]+(?![\s\S])/, 'an endpoint id such as ep_...') });
 export const CreateWebhookEndpointBody = z.object({
   url: z
     .url({ protocol: /^https?$/ })
     .max(2000)
-    .regex(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,4})?(\/[!-~]*)?(?![\s\S])/, 'an http or https URL: host, optional port, path')
-    .meta({ pattern: '^https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[!-~]*)?(?![\\s\\S])' })
+    .regex(new RegExp(WEBHOOK_URL), 'an http or https URL: host, optional port, path')
+    .meta({ pattern: WEBHOOK_URL })
     .describe('where deliveries are POSTed (http or https)'),
   events: z.array(z.enum(LEAD_EVENT_TYPES)).min(1).max(LEAD_EVENT_TYPES.length).describe('the lead events this endpoint receives'),
   description: oneLine(500).optional(),

@@ -183,7 +183,8 @@ describe('webhook deliveries', () => {
     );
     expect(new Set(got.map((g) => g.id)).size).toBe(expected.length);
     const outcome = got.find((g) => g.type === 'lead.outcome')!;
-    expect(outcome.data).toMatchObject({ leadId: 'wh-won', score: 50, grade: null, outcome: 'won', amount: 1000, currency: 'EUR', by: 'sam', reviewNo: 1 });
+    const { grade } = (await t.call('GET', '/v1/leads/wh-won', { role: 'sales' })).body;
+    expect(outcome.data).toMatchObject({ leadId: 'wh-won', score: 50, grade, outcome: 'won', amount: 1000, currency: 'EUR', by: 'sam', reviewNo: 1 });
     expect(outcome.data.url).toBe(`${t.stack.apiUrl.replace('localhost', '127.0.0.1')}/console/#/leads/wh-won`);
     expect(got.find((g) => g.type === 'lead.rejected')!.data).toMatchObject({ reason: 'no_budget', by: 'sam', score: 0 });
 
