@@ -203,12 +203,6 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         metricsUrl = served.url;
         stops.push(() => served.stop());
       }
-      stops.push(async () => {
-        stopping = true;
-        if (worker.getState() === 'RUNNING') worker.shutdown();
-        await running.catch(() => undefined);
-        await nativeConnection.close();
-      });
       // Webhook deliveries: their own worker (task queue `webhooks`), fed from the outbox.
       const webhookWorker = await createWebhookWorker({
         connection: nativeConnection,
@@ -218,17 +212,25 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         dataConverter,
         shutdownGraceSeconds: config.workerShutdownGraceSeconds,
         ...(workflowBundle ? { workflowBundle } : {}),
+      }).catch(async (error: unknown) => {
+        stopping = true;
+        worker.shutdown();
+        await running.catch(() => undefined);
+        await nativeConnection.close();
+        throw error;
       });
       const webhooksRunning = webhookWorker.run();
       webhooksRunning.catch((error: Error) => {
         if (!stopping) options.onWorkerFailure?.(error);
       });
       const dispatcher = startWebhookDispatcher({ pool, client }, { ...(options.logger ? { logger: options.logger } : {}) });
+      // Both workers stop together (each lets its activities finish), then their connection closes.
       stops.push(async () => {
         stopping = true;
         await dispatcher.stop();
-        if (webhookWorker.getState() === 'RUNNING') webhookWorker.shutdown();
-        await webhooksRunning.catch(() => undefined);
+        for (const w of [worker, webhookWorker]) if (w.getState() === 'RUNNING') w.shutdown();
+        await Promise.all([running.catch(() => undefined), webhooksRunning.catch(() => undefined)]);
+        await nativeConnection.close();
       });
     }
 
