@@ -13,6 +13,8 @@ import { renderPinned } from '../src/sequences/templates.js';
 import { UnknownTemplateError } from '../src/sequences/templates.js';
 import type { PinnedEmail } from '../src/sequences/model.js';
 import type { LeadActivities, RecordLeadStateInput, SendResult } from './types.js';
+import { DEFAULT_PUBLIC_URL, leadConsoleUrl, leadEventsOf } from '../src/domain/webhooks.js';
+import { enqueueLeadEvents } from '../src/infra/webhook-outbox.js';
 
 export type * from './types.js';
 
@@ -39,6 +41,8 @@ export interface ActivityDeps {
     smtpTransientAttempts?: number;
     /** Soft bounces in a row that suppress the address (SOFT_BOUNCE_LIMIT, default 3). */
     softBounceLimit?: number;
+    /** Base URL of the API and console (PUBLIC_URL): the sales notification and webhook payloads link to the lead's console page. */
+    publicUrl?: string;
   };
   metrics?: Pick<Metrics, 'emailsSent' | 'emailsSuppressed' | 'escalations'> & Partial<Pick<Metrics, 'slaBreaches' | 'emailsTemplateMissing'>>;
 }
@@ -103,6 +107,7 @@ const attempt = (): number => {
 
 /** Builds the activities over their dependencies, so tests pass fakes without module mocking. */
 export function createActivities({ pool, mailer, config, metrics, logger }: ActivityDeps): LeadActivities {
+  const publicUrl = config.publicUrl ?? DEFAULT_PUBLIC_URL;
   /**
    * Sends at most once per send key. The outbox row is locked for the whole send, so two
    * attempts of one activity never race; a row already `sent` makes a retry a no-op.
@@ -256,7 +261,7 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
   }
 
   return {
-    async recordLeadState({ view, revision, transitions, decisions, slaBreaches = [] }: RecordLeadStateInput): Promise<void> {
+    async recordLeadState({ view, revision, transitions, decisions, slaBreaches = [], outcomes = [] }: RecordLeadStateInput): Promise<void> {
       const stageChangedAt = transitions.at(-1)?.at ?? null;
       // Views from workflows that predate the sales-review fields lack them.
       const review = view.review ?? null;
@@ -320,6 +325,17 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
             [view.id, b.reviewNo, b.level, b.at],
           );
         }
+        for (const o of outcomes) {
+          await db.query(
+            `INSERT INTO lead_outcomes (lead_id, review_no, outcome, amount, currency, reason, recycle, decided_by, decided_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (lead_id, review_no) DO NOTHING`,
+            [view.id, o.reviewNo, o.outcome, o.amount ?? null, o.currency ?? null, o.reason ?? null, Boolean(o.recycle), o.by, o.at],
+          );
+        }
+        // Stage changes, decisions and outcomes reach subscribed webhook endpoints: their outbox
+        // rows commit with the change itself, and their delivery is someone else's work.
+        const events = leadEventsOf({ id: view.id, score: view.score, grade: view.grade ?? null }, { transitions, decisions, outcomes });
+        if (events.length) await enqueueLeadEvents(db, events, publicUrl);
       });
     },
 
@@ -329,7 +345,7 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
 
     async notifySales({ lead, sendKey, score, reviewCount, events, owner, grade }) {
       const to = owner ?? config.salesInbox;
-      const result = await sendOnce({ sendKey, lead, to, cc: config.salesInbox, template: 'sales-notification', data: { score, reviewCount, events, owner, grade } });
+      const result = await sendOnce({ sendKey, lead, to, cc: config.salesInbox, template: 'sales-notification', data: { score, reviewCount, events, owner, grade, leadUrl: leadConsoleUrl(publicUrl, lead.id) } });
       if (result.sent) metrics?.escalations.inc();
       return result;
     },

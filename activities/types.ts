@@ -3,6 +3,7 @@ import type { Grade, LeadProfile, LeadView } from '../src/domain/lead.js';
 import type { PinnedEmail } from '../src/sequences/model.js';
 
 import type { DecisionRecord, SlaBreachRecord, TransitionRecord } from '../src/domain/lead/state.js';
+import type { OutcomeRecord } from '../src/domain/lead.js';
 import type { CampaignPage } from '../src/domain/campaign.js';
 import type { CampaignDefinition, CampaignProgress } from '../workflows/messages.js';
 
@@ -16,6 +17,8 @@ export interface RecordLeadStateInput {
   transitions: TransitionRecord[];
   decisions: DecisionRecord[];
   slaBreaches?: SlaBreachRecord[];
+  /** Outcomes sales reported (lead_outcomes), one per review. */
+  outcomes?: OutcomeRecord[];
 }
 
 export interface SendNurtureEmailInput {
@@ -72,7 +75,7 @@ export interface SendResult {
 
 /** Every activity the lead workflow calls; `createActivities` implements it. */
 export interface LeadActivities {
-  /** Writes the lead's read model, transitions and decisions in one transaction. */
+  /** Writes the lead's read model, transitions, decisions and outcomes in one transaction, with the webhook outbox rows they stand for. */
   recordLeadState(input: RecordLeadStateInput): Promise<void>;
   /** Sends one step of a nurture sequence, at most once per send key. */
   sendNurtureEmail(input: SendNurtureEmailInput): Promise<SendResult>;
@@ -105,4 +108,17 @@ export interface CampaignActivities {
 export interface ImportActivities {
   /** Handles one page of an import's staged rows (creates leads, starts their workflows) and answers the progress. */
   importPage(input: { importId: string; pageSize: number }): Promise<ImportProgress>;
+}
+
+/** The webhook deliverer's activities (activities/webhooks.ts), on task queue `webhooks`. */
+export interface WebhookActivities {
+  /**
+   * One attempt of one delivery: signs the outbox row's payload (Standard Webhooks, its id as
+   * `webhook-id`), POSTs it, records the attempt (status, error, duration). Throws on anything
+   * but a 2xx so Temporal retries with back-off; answers without sending for a delivered row or a
+   * deleted endpoint.
+   */
+  deliverWebhook(input: { outboxId: string }): Promise<'delivered' | 'cancelled'>;
+  /** Marks a delivery given up (its retry window is over). */
+  giveUpWebhook(input: { outboxId: string }): Promise<void>;
 }

@@ -73,7 +73,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     SMTP_SINK_PORT: String(smtpPort),
     DATA_DIR: dataDir,
     LEADS_API_KEYS: Object.entries(KEYS).map(([role, key]) => `${role}:${key}`).join(','),
-    WEBHOOK_SECRETS: 'fuzz-webhook-secret-0001',
+    WEBHOOK_SECRETS: `whsec_${Buffer.from('fuzz-webhook-secret-0001').toString('base64')}`,
     RATE_LIMIT_MAX: '0',
   });
   log('starting the stack (dev server, PostgreSQL, SMTP sink, worker, API)');

@@ -24,7 +24,7 @@ import { programSnapshot } from '../src/sequences/catalog.js';
 import { createTimeSkippingTestEnv } from '../src/infra/temporal/test-server.js';
 import { bundleWorkflows } from '../src/worker.js';
 import type { leadWorkflow } from '../workflows/lead.js';
-import { LEAD_WORKFLOW_TYPE, acceptUpdate, disqualifyUpdate, engagementSignal, leadStateQuery, migrateSequenceSignal, rejectUpdate, unsubscribeSignal } from '../workflows/messages.js';
+import { LEAD_WORKFLOW_TYPE, acceptUpdate, disqualifyUpdate, engagementSignal, leadStateQuery, migrateSequenceSignal, outcomeUpdate, rejectUpdate, unsubscribeSignal } from '../workflows/messages.js';
 import { onboarding } from '../src/sequences/catalog.js';
 import { recordingActivities } from '../test/helpers/fake-activities.js';
 import { startAttributes } from '../workflows/search-attributes.js';
@@ -223,6 +223,28 @@ scenarios.push(
 
 // Recorded from engine v2 whose rollover waits for a fresh input (patch lead-engine-v2-fresh-rollover).
 scenarios.push({ ...scenarios.find((s) => s.name === 'continue-as-new')!, name: 'v2-fresh-rollover-continue-as-new', description: 'engine v2, rollover on a fresh input: the lead continues as new between onboarding steps' });
+
+// Recorded from engine v2 whose accepted lead waits for its outcome (patch lead-engine-v2-outcomes).
+scenarios.push({
+  name: 'v2-outcome-recycle',
+  description: 'engine v2 with outcomes: escalation, accept, lost + recycle, recycle emails, second escalation, accept, won',
+  sequence: 'onboarding',
+  async run(ctx) {
+    await nurtureCount(ctx, 1);
+    await signalEvents(ctx.handle, ['product.compared', 'product.compared', 'pricing.viewed']);
+    await stageIs(ctx.handle, 'sales_review');
+    await ctx.handle.executeUpdate(acceptUpdate, { args: [{ by: 'sam@sales' }] });
+    await ctx.env.sleep('2 days');
+    await ctx.handle.executeUpdate(outcomeUpdate, { args: [{ by: 'sam@sales', outcome: 'lost', reason: 'timing', recycle: true }] });
+    await ctx.env.sleep('30 days');
+    await nurtureCount(ctx, 3);
+    await signalEvents(ctx.handle, ['product.compared', 'product.compared', 'form.submitted']);
+    await stageIs(ctx.handle, 'sales_review');
+    await ctx.handle.executeUpdate(acceptUpdate, { args: [{ by: 'sam@sales' }] });
+    await ctx.handle.executeUpdate(outcomeUpdate, { args: [{ by: 'sam@sales', outcome: 'won', amount: 12500, currency: 'EUR' }] });
+    await ctx.handle.result();
+  },
+});
 
 async function record(env: TestWorkflowEnvironment, workflowBundle: WorkflowBundleWithSourceMap, scenario: Scenario): Promise<string[]> {
   const taskQueue = `rec-${randomUUID()}`;

@@ -77,7 +77,7 @@ export async function runEntryPoint(entry: EntryPoint, argv = process.argv.slice
     `  Mailbox      ${stack.mailboxUrl ?? '(real SMTP: ' + stack.smtpUrl.replace(/\/\/[^@/]+@/, '//***@') + ')'}${stack.mailboxUrl ? '  (SMTP sink on ' + stack.smtpUrl + ')' : ''}`,
   ];
   if (stack.apiUrl) {
-    lines.push(`  Webhooks     ${config.webhook.secrets.length ? `POST ${stack.apiUrl}/v1/webhooks/events (signed with WEBHOOK_SECRETS)` : 'off (set WEBHOOK_SECRETS to accept signed events)'}`);
+    lines.push(`  Webhooks     ${config.webhook.secrets.length ? `POST ${stack.apiUrl}/v1/webhooks/events (Standard Webhooks, signed with WEBHOOK_SECRETS)` : 'off (set WEBHOOK_SECRETS to accept signed events)'}`);
   }
   if (config.devApiKeys && stack.apiUrl) {
     lines.push(`  API keys     ${config.apiKeys.map((k) => `${k.role}: ${k.key}`).join(', ')}  (development defaults; set LEADS_API_KEYS)`);

@@ -162,8 +162,8 @@ export const SETTINGS = {
   },
   WEBHOOK_SECRETS: {
     schema: optional(text),
-    description: 'secrets that sign `POST /v1/webhooks/events` and the generic shape of `POST /v1/webhooks/email-feedback` (several: rotation); unset: the events route is off (the feedback route then takes SNS messages only)',
-    expects: 'comma-separated secrets of 16+ characters',
+    description: 'Standard Webhooks secrets that sign `POST /v1/webhooks/events` and the generic shape of `POST /v1/webhooks/email-feedback` (several: rotation); `whsec_<base64>` is base64-decoded, any other secret is used as its bytes; unset: the events route is off (the feedback route then takes SNS messages only)',
+    expects: 'comma-separated secrets of 16+ characters (whsec_<base64> recommended)',
     secret: true,
   },
   TRACKING_SECRET: {
@@ -333,6 +333,11 @@ export function parseWebhookSecrets(raw: string | undefined): string[] {
     .filter(Boolean);
   secrets.forEach((secret, index) => {
     if (secret.length < 16) throw new ConfigError(`WEBHOOK_SECRETS entry ${index + 1} is shorter than 16 characters`);
+    const key = secret.slice('whsec_'.length);
+    // Padded base64 of 16+ bytes, as the Standard Webhooks libraries decode it.
+    if (secret.startsWith('whsec_') && !(/^[A-Za-z0-9+/]+={0,2}$/.test(key) && key.length % 4 === 0 && Buffer.from(key, 'base64').length >= 16)) {
+      throw new ConfigError(`WEBHOOK_SECRETS entry ${index + 1} starts with whsec_ but is not 16+ bytes of base64 after it`);
+    }
   });
   return secrets;
 }

@@ -20,7 +20,8 @@ import { programFor } from './sequences/catalog.js';
 import type { Program } from './sequences/model.js';
 import { buildApp, type RouteInfo } from './server/app.js';
 import { consoleDistDir, ensureConsoleBuilt, CONSOLE_PATH } from './server/console.js';
-import { createLeadWorker } from './worker.js';
+import { bundleWorkflows, createLeadWorker, createWebhookWorker } from './worker.js';
+import { startWebhookDispatcher } from './leads/webhooks.js';
 
 export interface StackOptions {
   /** Which parts to run in this process (default: all). */
@@ -160,6 +161,8 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     if (options.worker ?? true) {
       announce('bundling workflow code and starting the worker');
       const nativeConnection = await NativeConnection.connect(connectionOptions);
+      // One bundle for both workers; with tracing, the lead worker's carries the interceptors and the webhook worker bundles its own.
+      const workflowBundle = options.workflowBundle ?? (options.tracing ? undefined : await bundleWorkflows());
       const worker: Worker = await createLeadWorker({
         connection: nativeConnection,
         namespace: config.temporal.namespace,
@@ -173,6 +176,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
           tracking: { secret: config.trackingSecret, baseUrl: config.publicUrl },
           smtpTransientAttempts: config.emailFeedback.smtpTransientAttempts,
           softBounceLimit: config.emailFeedback.softBounceLimit,
+          publicUrl: config.publicUrl,
         },
         metrics,
         client,
@@ -180,7 +184,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         shutdownGraceSeconds: config.workerShutdownGraceSeconds,
         maxCachedWorkflows: config.workerMaxCachedWorkflows,
         dataConverter,
-        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
+        ...(workflowBundle ? { workflowBundle } : {}),
         ...(options.tracing ? { tracing: options.tracing } : {}),
       });
       let stopping = false;
@@ -203,10 +207,33 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         metricsUrl = served.url;
         stops.push(() => served.stop());
       }
+      // Webhook deliveries: their own worker (task queue `webhooks`), fed from the outbox.
+      const webhookWorker = await createWebhookWorker({
+        connection: nativeConnection,
+        namespace: config.temporal.namespace,
+        pool,
+        payloadKeys: config.payloadKeys,
+        dataConverter,
+        shutdownGraceSeconds: config.workerShutdownGraceSeconds,
+        ...(workflowBundle ? { workflowBundle } : {}),
+      }).catch(async (error: unknown) => {
+        stopping = true;
+        worker.shutdown();
+        await running.catch(() => undefined);
+        await nativeConnection.close();
+        throw error;
+      });
+      const webhooksRunning = webhookWorker.run();
+      webhooksRunning.catch((error: Error) => {
+        if (!stopping) options.onWorkerFailure?.(error);
+      });
+      const dispatcher = startWebhookDispatcher({ pool, client }, { ...(options.logger ? { logger: options.logger } : {}) });
+      // Both workers stop together (each lets its activities finish), then their connection closes.
       stops.push(async () => {
         stopping = true;
-        if (worker.getState() === 'RUNNING') worker.shutdown();
-        await running.catch(() => undefined);
+        await dispatcher.stop();
+        for (const w of [worker, webhookWorker]) if (w.getState() === 'RUNNING') w.shutdown();
+        await Promise.all([running.catch(() => undefined), webhooksRunning.catch(() => undefined)]);
         await nativeConnection.close();
       });
     }
@@ -229,6 +256,8 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         console: { dir: consoleDistDir() },
         ...(config.temporal.uiUrl ? { temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace } } : {}),
         trackingSecret: config.trackingSecret,
+        publicUrl: config.publicUrl,
+        payloadKeys: config.payloadKeys,
         ...(options.importPageSize ? { importPageSize: options.importPageSize } : {}),
         codec: { codec: new AesGcmPayloadCodec(config.payloadKeys), corsOrigins: config.codecCorsOrigins },
         ...(options.logger ? { logger: options.logger } : {}),
@@ -268,7 +297,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
 export function createLogger(level: Config['logLevel'], destination?: DestinationStream): FastifyBaseLogger {
   const options = {
     level,
-    redact: ['req.headers.authorization', 'req.headers["leadflow-signature"]'],
+    redact: ['req.headers.authorization', 'req.headers["webhook-signature"]'],
     // Fastify's request serializer, but the codec endpoint's path key (/codec/<key>/decode) never reaches a log.
     serializers: {
       req: (req: { method?: string; url?: string; hostname?: string; ip?: string }) => ({

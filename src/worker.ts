@@ -8,8 +8,9 @@ import type { Client } from '@temporalio/client';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { createCampaignActivities } from '../activities/campaign.js';
 import { createImportActivities } from '../activities/imports.js';
+import { createWebhookActivities, type WebhookActivityDeps } from '../activities/webhooks.js';
 import type { Tracing } from './infra/tracing.js';
-import { LEADS_TASK_QUEUE } from '../workflows/messages.js';
+import { LEADS_TASK_QUEUE, WEBHOOKS_TASK_QUEUE } from '../workflows/messages.js';
 
 /** The workflow entry point, as TypeScript source under tsx or compiled JavaScript under dist/. */
 export function workflowsPath(): string {
@@ -91,5 +92,30 @@ export async function createLeadWorker(options: LeadWorkerOptions): Promise<Work
           },
         }
       : {}),
+  });
+}
+
+export interface WebhookWorkerOptions extends WebhookActivityDeps {
+  connection: NativeConnection;
+  namespace: string;
+  workflowBundle?: WorkflowBundleWithSourceMap;
+  dataConverter?: DataConverter;
+  shutdownGraceSeconds?: number;
+}
+
+/**
+ * A worker for task queue `webhooks`: the delivery workflows and their activity. Its own slots:
+ * however many receivers are slow, a lead's activities on `leads` never queue behind them.
+ */
+export async function createWebhookWorker(options: WebhookWorkerOptions): Promise<Worker> {
+  const { connection, namespace, workflowBundle, dataConverter, shutdownGraceSeconds = 30, ...deps } = options;
+  return Worker.create({
+    connection,
+    namespace,
+    taskQueue: WEBHOOKS_TASK_QUEUE,
+    shutdownGraceTime: shutdownGraceSeconds * 1000,
+    ...(dataConverter ? { dataConverter } : {}),
+    ...(workflowBundle ? { workflowBundle } : { workflowBundle: await bundleWorkflows() }),
+    activities: createWebhookActivities(deps),
   });
 }

@@ -2,3 +2,4 @@
 export { leadWorkflow } from './lead.js';
 export { campaignWorkflow } from './campaign.js';
 export { importWorkflow } from './import.js';
+export { webhookDeliveryWorkflow } from './webhook-delivery.js';

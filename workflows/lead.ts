@@ -21,12 +21,13 @@ import type { LeadEffect, NotifySales, RecordReadModel, RemindSales, SendMarketi
 import { fromV1 } from '../src/domain/lead/from-v1.js';
 import { reduce, wakeAt, type LeadInput, type WakeTimes } from '../src/domain/lead/reduce.js';
 import { checkDecision, type Decision } from '../src/domain/lead/review.js';
+import { checkOutcome, isClosed, type OutcomeReport } from '../src/domain/lead/outcome.js';
 import { checkCampaignEnrolment, type CampaignEnrolment } from '../src/domain/lead/campaign.js';
 import type { EmailOutcome } from '../src/domain/lead/sequence.js';
 import { isTerminal, newLeadState, pinnedTemplate, type LeadContext } from '../src/domain/lead/state.js';
 import { currentDetails, leadView } from '../src/domain/lead/views.js';
 import { leadWorkflowV1 } from './lead-v1.js';
-import { acceptUpdate, campaignEnrolmentUpdate, disqualifyUpdate, engagementSignal, leadStateQuery, migrateSequenceSignal, rejectUpdate, unsubscribeSignal, updateProfileSignal, type LeadStateView, type LeadWorkflowInput } from './messages.js';
+import { acceptUpdate, campaignEnrolmentUpdate, disqualifyUpdate, engagementSignal, leadStateQuery, migrateSequenceSignal, outcomeUpdate, rejectUpdate, unsubscribeSignal, updateProfileSignal, type LeadStateView, type LeadWorkflowInput } from './messages.js';
 import { attributePairs, attributesAtStart } from './search-attributes.js';
 
 /** Runs started before it replay the first engine (workflows/lead-v1.ts) until their next continue-as-new. */
@@ -36,6 +37,11 @@ const LEAD_ENGINE_V2 = 'lead-engine-v2';
  * only this marker; runs with the lead-engine-v2 marker alone roll over as soon as they are idle.
  */
 const LEAD_ENGINE_V2_FRESH_ROLLOVER = 'lead-engine-v2-fresh-rollover';
+/**
+ * Engine v2 with fresh rollover whose accepted lead waits for its outcome (won, lost, lost and
+ * recycled) instead of ending at the accept. New runs record only this marker.
+ */
+const LEAD_OUTCOMES = 'lead-engine-v2-outcomes';
 /** Continue-as-new well before Temporal's history limits, even if the server suggests nothing. */
 const DEFAULT_HISTORY_BUDGET = 10_000;
 
@@ -61,11 +67,14 @@ const { sendNurtureEmail, notifySales, remindSales } = proxyActivities<LeadActiv
  * sales email) and marketing email. Long-lived: bounds its history with continue-as-new.
  */
 export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> {
-  // Both asked in the run's first workflow task, the newer first: one marker per new run. (Asked
+  // All asked in the run's first workflow task, the newest first: one marker per new run. (Asked
   // later, right after a local activity, a patch can answer differently on replay, where the SDK
   // hands that result over in an earlier workflow task.)
-  const freshRollover = patched(LEAD_ENGINE_V2_FRESH_ROLLOVER);
+  const outcomes = patched(LEAD_OUTCOMES);
+  const freshRollover = outcomes || patched(LEAD_ENGINE_V2_FRESH_ROLLOVER);
   if (!freshRollover && !patched(LEAD_ENGINE_V2)) return leadWorkflowV1(input);
+  /** The run is over: runs from before outcomes end at the accept, the others once the outcome closes the lead. */
+  const finished = () => (outcomes ? isClosed(state) : isTerminal(state.stage));
   const { program } = input;
   const historyBudget = input.historyBudget ?? DEFAULT_HISTORY_BUDGET;
   const historyIsLong = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyBudget;
@@ -116,10 +125,10 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
         let write = effect;
         while (bookkeeping[0]?.kind === 'recordReadModel') {
           const later = bookkeeping.shift() as RecordReadModel;
-          write = { ...later, transitions: [...write.transitions, ...later.transitions], decisions: [...write.decisions, ...later.decisions], slaBreaches: [...write.slaBreaches, ...later.slaBreaches] };
+          write = { ...later, transitions: [...write.transitions, ...later.transitions], decisions: [...write.decisions, ...later.decisions], slaBreaches: [...write.slaBreaches, ...later.slaBreaches], outcomes: [...(write.outcomes ?? []), ...(later.outcomes ?? [])] };
         }
-        const { view, revision, transitions, decisions, slaBreaches } = write;
-        await recordLeadState({ view, revision, transitions, decisions, slaBreaches });
+        const { view, revision, transitions, decisions, slaBreaches, outcomes: reported } = write;
+        await recordLeadState({ view, revision, transitions, decisions, slaBreaches, ...(reported?.length ? { outcomes: reported } : {}) });
         afterLocalActivity = true;
       }
     } finally {
@@ -189,6 +198,17 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
     return { id: state.profile.id, stage: state.stage };
   }
 
+  /** The outcome validator and handler run the same pure check; a duplicate report passes and changes nothing. */
+  function refuseOutcomeUnlessAllowed(report: OutcomeReport): void {
+    const refusal = checkOutcome(state, report);
+    if (refusal && refusal !== 'duplicate') throw ApplicationFailure.nonRetryable(refusal.message, refusal.code, ...(refusal.recorded ? [refusal.recorded] : []));
+  }
+  function takeOutcome(report: OutcomeReport) {
+    refuseOutcomeUnlessAllowed(report);
+    if (checkOutcome(state, report) !== 'duplicate') apply({ kind: 'outcome', report });
+    return { id: state.profile.id, stage: state.stage, outcome: report.outcome };
+  }
+
   /** A campaign's ask: the validator refuses a lead that skips it (no trace in history), with the skip reason as the failure type. */
   function refuseCampaignUnlessAllowed(enrolment: CampaignEnrolment): void {
     const refusal = checkCampaignEnrolment(state, enrolment, ctx());
@@ -212,12 +232,13 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
   setHandler(disqualifyUpdate, (d) => decide({ kind: 'disqualify', ...d }), { validator: (d) => refuseUnlessAllowed({ kind: 'disqualify', ...d }) });
   // A new handler issues no command: histories recorded before it replay unchanged (no patch).
   setHandler(campaignEnrolmentUpdate, takeCampaign, { validator: refuseCampaignUnlessAllowed });
+  setHandler(outcomeUpdate, takeOutcome, { validator: refuseOutcomeUnlessAllowed });
 
   for (;;) {
-    await condition(() => isTerminal(state.stage) || (continueRequested && idle()));
+    await condition(() => finished() || (continueRequested && idle()));
     // Whatever the last inputs decided is carried out before the run ends.
     await condition(() => idle() && allHandlersFinished());
-    if (isTerminal(state.stage) || !afterLocalActivity || !freshRollover) break;
+    if (finished() || !afterLocalActivity || !freshRollover) break;
     // Not right after a local activity. The server refuses a rollover while signals arrive; in the
     // retried task the SDK replays the local activity's result in an activation of its own, before
     // those signals, so a rollover decided there carried a state without them into the next run
@@ -227,6 +248,6 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
     await condition(() => !afterLocalActivity);
     if (idle() && allHandlersFinished()) break;
   }
-  if (!isTerminal(state.stage)) await continueAsNew<typeof leadWorkflow>({ lead: state.profile, program, machine: state, historyBudget });
+  if (!finished()) await continueAsNew<typeof leadWorkflow>({ lead: state.profile, program, machine: state, historyBudget });
   return leadView(state, ctx());
 }

@@ -1,3 +1,4 @@
+import type { Duration } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type {
   AcceptDecision,
@@ -15,6 +16,7 @@ import type { ProgramSnapshot, Rules, Sequence } from '../src/sequences/model.js
 import type { LeadMachineState } from '../src/domain/lead/state.js';
 import type { CampaignEnrolment } from '../src/domain/lead/campaign.js';
 import type { Segment } from '../src/domain/segment.js';
+import type { Outcome, OutcomeReport } from '../src/domain/lead.js';
 import type { LeadStateV1, PendingEffectsV1, ReviewStateV1, SequencePositionV1 } from '../src/domain/lead/from-v1.js';
 
 /**
@@ -68,6 +70,18 @@ export const acceptUpdate = defineUpdate<DecisionResult, [AcceptDecision]>('acce
 export const rejectUpdate = defineUpdate<DecisionResult, [RejectDecision]>('reject');
 /** Sales or an admin takes a lead out for good (spam, competitor, duplicate). */
 export const disqualifyUpdate = defineUpdate<DecisionResult, [DisqualifyDecision]>('disqualify');
+
+export type { OutcomeReport };
+export interface OutcomeResult extends DecisionResult {
+  outcome: Outcome;
+}
+/**
+ * Sales reports how an accepted lead's opportunity ended: won (the lead's story ends), lost (it
+ * ends too), or lost with recycle (back to nurturing in the recycle sequence). The validator
+ * refuses a lead with no accepted review waiting for an outcome (type `not_accepted`, the outcome
+ * already recorded in its details); the same report again answers again and changes nothing.
+ */
+export const outcomeUpdate = defineUpdate<OutcomeResult, [OutcomeReport]>('outcome');
 
 /**
  * A campaign enrols the lead in its sequence: the current one ends, the campaign's starts. The
@@ -152,6 +166,23 @@ export interface LeadWorkflowInput {
 
 /** What handlers decided and the main loop has not yet done (records, notifications). */
 export type PendingEffects = PendingEffectsV1;
+
+/** Task queue of webhook deliveries: their own worker and slots, so a slow receiver never holds up a lead's activities. */
+export const WEBHOOKS_TASK_QUEUE = 'webhooks';
+/** Workflow type of one webhook delivery: the name of its function in workflows/webhook-delivery.ts. */
+export const WEBHOOK_DELIVERY_WORKFLOW_TYPE = 'webhookDeliveryWorkflow';
+/** One delivery, one workflow: its id follows the outbox row (the delivery's `webhook-id`). */
+export const webhookDeliveryWorkflowId = (outboxId: string): string => `webhook-${outboxId}`;
+
+export interface WebhookDeliveryInput {
+  /** The webhook_outbox row: its id is the delivery's `webhook-id`, the same on every attempt. */
+  outboxId: string;
+  /** Back-off of the attempts (default: from 1 second, doubling up to 1 hour, for a day). */
+  retry?: { initialInterval?: Duration; maximumInterval?: Duration; giveUpAfter?: Duration };
+}
+
+/** How a delivery ended: 2xx received, given up after its retry window, or its endpoint deleted. */
+export type WebhookDeliveryResult = 'delivered' | 'failed' | 'cancelled';
 
 /** The CSV import job's workflow type: the name of its function in workflows/import.ts. */
 export const IMPORT_WORKFLOW_TYPE = 'importWorkflow';

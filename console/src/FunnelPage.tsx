@@ -190,6 +190,7 @@ function FunnelBody({ funnel }: { funnel: Funnel }) {
         <Distribution id="escalation" title="Time to escalation" hint="from enrolment to the first escalation" stats={funnel.timeToEscalation} />
         <Distribution id="decision" title="Time to decision" hint="from escalation to the sales decision" stats={funnel.timeToDecision} />
       </div>
+      <Revenue revenue={funnel.revenue} />
       {funnel.bySequence.length > 1 && (
         <section className="card wide" aria-labelledby="by-sequence-title">
           <h2 id="by-sequence-title">By sequence</h2>
@@ -278,5 +279,85 @@ function SliceTable({ rows, first }: { rows: Array<FunnelFigures & { label: stri
         ))}
       </tbody>
     </table>
+  );
+}
+
+type RevenueFigures = Omit<Funnel['revenue'], 'bySequence' | 'byGrade' | 'byWeek'>;
+
+/** Amounts won, one per currency: "12,500 EUR, 900 USD". */
+const amountText = (amount: RevenueFigures['amount']): string => {
+  const parts = Object.entries(amount).map(([currency, total]) => `${total.toLocaleString('en')}${currency === 'none' ? '' : ` ${currency}`}`);
+  return parts.length ? parts.join(', ') : '–';
+};
+
+/** Past the hand-off: accepted → won, and what was won, by sequence, grade and week. */
+function Revenue({ revenue }: { revenue: Funnel['revenue'] }) {
+  const slices: Array<{ title: string; first: string; rows: Array<RevenueFigures & { label: string }> }> = [
+    { title: 'Revenue by sequence', first: 'Sequence', rows: revenue.bySequence.map((s) => ({ ...s, label: s.sequence })) },
+    { title: 'Revenue by grade', first: 'Grade', rows: revenue.byGrade.map((g) => ({ ...g, label: g.grade === 'none' ? 'no grade' : `grade ${g.grade}` })) },
+    { title: 'Revenue by week', first: 'Week', rows: revenue.byWeek.map((w) => ({ ...w, label: `week of ${w.week}` })) },
+  ];
+  return (
+    <section className="card wide" aria-labelledby="revenue-title" data-testid="revenue">
+      <h2 id="revenue-title">Revenue</h2>
+      <dl className="figures">
+        <Figure id="won" label="Won" value={revenue.won} />
+        <Figure id="lost" label="Lost" value={revenue.lost} />
+        <Figure id="open-outcomes" label="Accepted, outcome open" value={revenue.open} />
+        <Figure id="win-rate" label="Win rate" value={percent(revenue.winRate)} />
+        <Figure id="amount-won" label="Amount won" value={amountText(revenue.amount)} />
+      </dl>
+      {slices
+        .filter((s) => s.rows.length > 0)
+        .map((s) => (
+          <table key={s.title} className="responsive">
+            <caption>{s.title}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{s.first}</th>
+                <th scope="col" className="num">
+                  Accepted
+                </th>
+                <th scope="col" className="num">
+                  Won
+                </th>
+                <th scope="col" className="num">
+                  Lost
+                </th>
+                <th scope="col" className="num">
+                  Win rate
+                </th>
+                <th scope="col" className="num">
+                  Amount won
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {s.rows.map((r) => (
+                <tr key={r.label}>
+                  <th scope="row" data-label={s.first}>
+                    {r.label}
+                  </th>
+                  <td data-label="Accepted" className="num">
+                    {r.accepted}
+                  </td>
+                  <td data-label="Won" className="num">
+                    {r.won}
+                  </td>
+                  <td data-label="Lost" className="num">
+                    {r.lost}
+                  </td>
+                  <td data-label="Win rate" className="num">
+                    {percent(r.winRate)}
+                  </td>
+                  <td data-label="Amount won" className="num">
+                    {amountText(r.amount)}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ))}
+    </section>
   );
 }

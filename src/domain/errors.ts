@@ -4,6 +4,7 @@
  */
 export const ErrorCodes = {
   notInReview: 'not_in_review',
+  notAccepted: 'not_accepted',
   leadNotFound: 'lead_not_found',
   leadClosed: 'lead_closed',
   unknownEventType: 'unknown_event_type',
@@ -15,6 +16,7 @@ export const ErrorCodes = {
   unknownTemplate: 'unknown_template',
   campaignNotFound: 'campaign_not_found',
   campaignExists: 'campaign_exists',
+  webhookEndpointNotFound: 'webhook_endpoint_not_found',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

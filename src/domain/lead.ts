@@ -52,6 +52,30 @@ export interface DisqualifyDecision {
   reason: string;
 }
 
+/** How an accepted lead's opportunity ended (src/domain/lead/outcome.ts has the rules). */
+export const OUTCOMES = ['won', 'lost'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** What sales reports after accepting a lead. */
+export interface OutcomeReport {
+  by: string;
+  outcome: Outcome;
+  /** The deal's amount (won only), in `currency`. */
+  amount?: number;
+  /** ISO 4217 code of `amount`. */
+  currency?: string;
+  /** Why it was lost (lost only). */
+  reason?: string;
+  /** Lost only: back to nurturing in the recycle sequence, to escalate again later. */
+  recycle?: boolean;
+}
+
+/** An outcome as the lead keeps it and Postgres records it (lead_outcomes): one per review. */
+export interface OutcomeRecord extends OutcomeReport {
+  reviewNo: number;
+  at: string;
+}
+
 /** Where a lead under review stands against its SLA: reminded after one expiry, escalated to a manager after two. */
 export const SLA_STATES = ['on_time', 'reminded', 'escalated'] as const;
 export type SlaState = (typeof SLA_STATES)[number];

@@ -72,8 +72,33 @@ export interface FunnelFilter {
   to?: Date;
 }
 
+/** From accepted to won: the outcomes sales reported and the amounts won (per currency). */
+export interface RevenueFigures {
+  /** Accepted reviews. */
+  accepted: number;
+  won: number;
+  lost: number;
+  /** Accepted reviews still waiting for their outcome. */
+  open: number;
+  /** won / (won + lost); null before any outcome. */
+  winRate: number | null;
+  /** The amounts won, per currency (`none` for amounts given without one). */
+  amount: Record<string, number>;
+}
+
+export interface RevenueReport extends RevenueFigures {
+  /** By the lead's enrolment sequence. */
+  bySequence: Array<RevenueFigures & { sequence: string }>;
+  /** By the lead's fit grade (`none` without one). */
+  byGrade: Array<RevenueFigures & { grade: string }>;
+  /** By the week the outcome was reported (Monday, UTC): where the revenue landed. Accepted reviews count in the week of the accept. */
+  byWeek: Array<RevenueFigures & { week: string }>;
+}
+
 export interface FunnelReport extends FunnelFigures {
   filter: { sequence: string | null; from: string | null; to: string | null };
+  /** The funnel past the hand-off: accepted → won, and the amounts won. */
+  revenue: RevenueReport;
   bySequence: Array<FunnelFigures & { sequence: string }>;
   /** By the week of enrolment (weeks start on Monday, UTC). */
   byWeek: Array<FunnelFigures & { week: string }>;
@@ -161,6 +186,82 @@ const REJECTION_REASONS = `${DECIDED}
    WHERE decision = 'rejected'
    GROUP BY GROUPING SETS ((reason), (sequence, reason), (week, reason))`;
 
+// Per accepted review: its outcome, if reported. Grouped four ways: everything, by sequence, by
+// grade, by week (of the outcome, else of the accept); amounts once more per currency.
+const ACCEPTED_REVIEWS = `
+  WITH scoped AS (
+    SELECT l.id, l.enrol_sequence AS sequence, coalesce(l.grade, 'none') AS grade
+      FROM leads l
+     WHERE ($1::text IS NULL OR l.enrol_sequence = $1)
+       AND ($2::timestamptz IS NULL OR l.created_at >= $2)
+       AND ($3::timestamptz IS NULL OR l.created_at < $3)
+  ),
+  accepted AS (
+    SELECT s.sequence, s.grade, o.outcome, o.amount, coalesce(o.currency, 'none') AS currency,
+           to_char(date_trunc('week', coalesce(o.decided_at, d.at) AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS week
+      FROM sales_decisions d
+      JOIN scoped s ON s.id = d.lead_id
+      LEFT JOIN lead_outcomes o ON o.lead_id = d.lead_id AND o.review_no = d.review_no
+     WHERE d.decision = 'accepted'
+  )`;
+
+const REVENUE_FIGURES = `${ACCEPTED_REVIEWS}
+  SELECT GROUPING(sequence) AS all_sequences, GROUPING(grade) AS all_grades, GROUPING(week) AS all_weeks, sequence, grade, week,
+         count(*)::int AS accepted,
+         count(*) FILTER (WHERE outcome = 'won')::int AS won,
+         count(*) FILTER (WHERE outcome = 'lost')::int AS lost
+    FROM accepted
+   GROUP BY GROUPING SETS ((), (sequence), (grade), (week))`;
+
+const REVENUE_AMOUNTS = `${ACCEPTED_REVIEWS}
+  SELECT GROUPING(sequence) AS all_sequences, GROUPING(grade) AS all_grades, GROUPING(week) AS all_weeks, sequence, grade, week, currency,
+         sum(amount)::text AS amount
+    FROM accepted
+   WHERE outcome = 'won'
+   GROUP BY GROUPING SETS ((currency), (sequence, currency), (grade, currency), (week, currency))`;
+
+interface RevenueRow {
+  all_sequences: number;
+  all_grades: number;
+  all_weeks: number;
+  sequence: string | null;
+  grade: string | null;
+  week: string | null;
+}
+const revenueSliceOf = (row: RevenueRow): string =>
+  row.all_sequences === 0 ? `sequence:${row.sequence}` : row.all_grades === 0 ? `grade:${row.grade}` : row.all_weeks === 0 ? `week:${row.week}` : 'all';
+
+/** Accepted → won, amounts per currency: overall, by sequence, by grade, by week. */
+async function revenueReport(pool: Pool, params: unknown[]): Promise<RevenueReport> {
+  const [figureRows, amountRows] = await Promise.all([pool.query(REVENUE_FIGURES, params), pool.query(REVENUE_AMOUNTS, params)]);
+  const amounts = new Map<string, Record<string, number>>();
+  for (const row of amountRows.rows as Array<RevenueRow & { currency: string; amount: string }>) {
+    const slice = revenueSliceOf(row);
+    amounts.set(slice, { ...amounts.get(slice), [row.currency]: Number(row.amount) });
+  }
+  const figures = (row: RevenueRow & { accepted: number; won: number; lost: number }): RevenueFigures => ({
+    accepted: row.accepted,
+    won: row.won,
+    lost: row.lost,
+    open: row.accepted - row.won - row.lost,
+    winRate: row.won + row.lost > 0 ? row.won / (row.won + row.lost) : null,
+    amount: amounts.get(revenueSliceOf(row)) ?? {},
+  });
+  let totals: RevenueFigures = { accepted: 0, won: 0, lost: 0, open: 0, winRate: null, amount: {} };
+  const report: Omit<RevenueReport, keyof RevenueFigures> = { bySequence: [], byGrade: [], byWeek: [] };
+  for (const row of figureRows.rows as Array<RevenueRow & { accepted: number; won: number; lost: number }>) {
+    const slice = revenueSliceOf(row);
+    if (slice === 'all') totals = figures(row);
+    else if (slice.startsWith('sequence:')) report.bySequence.push({ sequence: row.sequence!, ...figures(row) });
+    else if (slice.startsWith('grade:')) report.byGrade.push({ grade: row.grade!, ...figures(row) });
+    else report.byWeek.push({ week: row.week!, ...figures(row) });
+  }
+  report.bySequence.sort((a, b) => a.sequence.localeCompare(b.sequence));
+  report.byGrade.sort((a, b) => a.grade.localeCompare(b.grade));
+  report.byWeek.sort((a, b) => a.week.localeCompare(b.week));
+  return { ...totals, ...report };
+}
+
 interface Row {
   all_sequences: number;
   all_weeks: number;
@@ -180,10 +281,11 @@ const round = (value: number | string | null): number | null => (value === null 
  */
 export async function funnelReport(pool: Pool, filter: FunnelFilter = {}): Promise<FunnelReport> {
   const params = [filter.sequence ?? null, filter.from ?? null, filter.to ?? null];
-  const [leadRows, decisionRows, reasonRows] = await Promise.all([
+  const [leadRows, decisionRows, reasonRows, revenue] = await Promise.all([
     pool.query(LEAD_FIGURES, params),
     pool.query(DECISION_FIGURES, params),
     pool.query(REJECTION_REASONS, params),
+    revenueReport(pool, params),
   ]);
   const decisions = new Map<string, Record<string, unknown>>();
   for (const row of decisionRows.rows) decisions.set(sliceOf(row), row);
@@ -253,5 +355,6 @@ export async function funnelReport(pool: Pool, filter: FunnelFilter = {}): Promi
     filter: { sequence: filter.sequence ?? null, from: filter.from?.toISOString() ?? null, to: filter.to?.toISOString() ?? null },
     bySequence,
     byWeek,
+    revenue,
   };
 }

@@ -25,7 +25,7 @@ import {
   type SlaState,
   type TimelineEntry,
 } from '../domain/lead.js';
-import type { Pool } from '../infra/db.js';
+import { inTransaction, type Pool } from '../infra/db.js';
 import { DEFAULT_SEQUENCE_ID, defaultProgram, pinTemplates, programSnapshot, sequences } from '../sequences/catalog.js';
 import type { Program } from '../sequences/model.js';
 import { suppressAddress } from '../infra/suppressions.js';
@@ -40,16 +40,21 @@ import {
   LEAD_WORKFLOW_TYPE,
   leadStateQuery,
   migrateSequenceSignal,
+  outcomeUpdate,
   rejectUpdate,
   unsubscribeSignal,
   updateProfileSignal,
   type DecisionResult,
   type LeadStateView,
   type LeadWorkflowInput,
+  type OutcomeResult,
 } from '../../workflows/messages.js';
 import type { leadWorkflow } from '../../workflows/lead.js';
 import { startAttributes } from '../../workflows/search-attributes.js';
 import { gradeOf } from '../domain/lead/rules.js';
+import { invalidOutcome, sameReport, type OutcomeRecord, type OutcomeReport } from '../domain/lead/outcome.js';
+import { DEFAULT_PUBLIC_URL, leadEventsOf } from '../domain/webhooks.js';
+import { enqueueLeadEvents, publishLeadEvent } from '../infra/webhook-outbox.js';
 
 export interface NewLead extends LeadProfile {
   sequence?: string;
@@ -244,7 +249,7 @@ export interface UndeliveredEvent {
  * the lead's workflow holds its process state.
  */
 export class LeadService {
-  constructor(private readonly deps: { client: Client; pool: Pool; program?: Program }) {}
+  constructor(private readonly deps: { client: Client; pool: Pool; program?: Program; publicUrl?: string }) {}
 
   /** Known sequence ids for enrolment. */
   static sequenceIds(): string[] {
@@ -558,6 +563,79 @@ export class LeadService {
   }
 
   /**
+   * Sales reports how an accepted lead's opportunity ended (the lead's Update). The same report
+   * again answers again; a lead with no accepted review waiting for an outcome is 409
+   * `not_accepted`, naming the outcome already recorded when there is one.
+   */
+  async outcome(leadId: string, report: OutcomeReport): Promise<OutcomeResult> {
+    const row = await this.row(leadId);
+    try {
+      await this.withTemporal('the outcome was not sent and did not take effect', () => this.handle(row.id).describe());
+      return await this.withTemporal('the outcome was sent but not confirmed; read the lead before reporting again', () => this.handle(row.id).executeUpdate(outcomeUpdate, { args: [report] }), SLOW_CALL_DEADLINE_MS);
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure) {
+        const recorded = error.cause.details?.[0] as OutcomeRecord | undefined;
+        if (error.cause.type === ErrorCodes.notAccepted) throw new DomainError(ErrorCodes.notAccepted, error.cause.message, { stage: row.stage, ...(recorded ? { outcome: recorded } : {}) });
+        if (error.cause.type === ErrorCodes.invalidDecision) throw new DomainError(ErrorCodes.invalidDecision, error.cause.message);
+      }
+      if (isClosedWorkflow(error)) return this.outcomeOfClosedLead(row, report);
+      throw error;
+    }
+  }
+
+  /**
+   * The lead's workflow has ended. A retry of the report that ended it answers as the first one
+   * did. A lead accepted before outcomes existed (its workflow ended at the accept) takes a won
+   * or lost outcome here, recorded with its webhook events in one transaction; it cannot recycle.
+   */
+  private async outcomeOfClosedLead(row: LeadRow, report: OutcomeReport): Promise<OutcomeResult> {
+    const recorded = await this.recordedOutcome(row.id, row.review_count);
+    if (recorded && sameReport(recorded, report)) return { id: row.id, stage: row.stage, outcome: recorded.outcome };
+    if (row.stage !== 'accepted' || recorded || report.recycle) {
+      const why = recorded ? `its review #${recorded.reviewNo} was already reported ${recorded.outcome} by ${recorded.by}` : row.stage === 'accepted' ? 'it was accepted before outcomes existed, so it cannot recycle' : `it is ${row.stage}`;
+      throw new DomainError(ErrorCodes.notAccepted, `lead ${row.id} has no accepted review waiting for an outcome: ${why}`, { stage: row.stage, ...(recorded ? { outcome: recorded } : {}) });
+    }
+    const invalid = invalidOutcome(report);
+    if (invalid) throw new DomainError(ErrorCodes.invalidDecision, invalid);
+    const record: OutcomeRecord = { ...report, reviewNo: row.review_count, at: new Date().toISOString() };
+    await inTransaction(this.deps.pool, async (db) => {
+      const { rowCount } = await db.query(
+        `INSERT INTO lead_outcomes (lead_id, review_no, outcome, amount, currency, reason, recycle, decided_by, decided_at)
+         VALUES ($1, $2, $3, $4, $5, $6, false, $7, $8) ON CONFLICT (lead_id, review_no) DO NOTHING`,
+        [row.id, record.reviewNo, record.outcome, record.amount ?? null, record.currency ?? null, record.reason ?? null, record.by, record.at],
+      );
+      if (rowCount) await enqueueLeadEvents(db, leadEventsOf({ id: row.id, score: row.score, grade: row.grade }, { transitions: [], decisions: [], outcomes: [record] }), this.publicUrl());
+    });
+    const now = await this.recordedOutcome(row.id, row.review_count);
+    if (now && !sameReport(now, report)) throw new DomainError(ErrorCodes.notAccepted, `lead ${row.id} has no accepted review waiting for an outcome: its review #${now.reviewNo} was already reported ${now.outcome} by ${now.by}`, { stage: row.stage, outcome: now });
+    return { id: row.id, stage: row.stage, outcome: report.outcome };
+  }
+
+  /** The outcome Postgres holds for one review of a lead. */
+  private async recordedOutcome(leadId: string, reviewNo: number): Promise<OutcomeRecord | undefined> {
+    const { rows } = await this.deps.pool.query<{ outcome: OutcomeRecord['outcome']; amount: string | null; currency: string | null; reason: string | null; recycle: boolean; decided_by: string; decided_at: Date }>(
+      'SELECT outcome, amount, currency, reason, recycle, decided_by, decided_at FROM lead_outcomes WHERE lead_id = $1 AND review_no = $2',
+      [leadId, reviewNo],
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    return {
+      reviewNo,
+      by: r.decided_by,
+      outcome: r.outcome,
+      ...(r.amount !== null ? { amount: Number(r.amount) } : {}),
+      ...(r.currency !== null ? { currency: r.currency } : {}),
+      ...(r.reason !== null ? { reason: r.reason } : {}),
+      ...(r.recycle ? { recycle: true } : {}),
+      at: r.decided_at.toISOString(),
+    };
+  }
+
+  private publicUrl(): string {
+    return this.deps.publicUrl ?? DEFAULT_PUBLIC_URL;
+  }
+
+  /**
    * Moves in-flight leads of a sequence to its current version (the catalog's, i.e. what new
    * enrolments get): each lead's workflow switches at its next wait (migrateSequence). Leads on
    * that version already, or closed, are left alone. Optionally only the given leads.
@@ -592,7 +670,12 @@ export class LeadService {
   async unsubscribe(leadId: string): Promise<{ id: string; unsubscribed: true }> {
     const row = await this.row(leadId);
     await suppressAddress(this.deps.pool, row.email, 'unsubscribed', row.id);
-    await this.deps.pool.query('UPDATE leads SET unsubscribed = true, updated_at = now() WHERE id = $1', [row.id]);
+    // Subscribed endpoints hear of it once per lead (the event key), with the change itself.
+    await inTransaction(this.deps.pool, async (db) => {
+      await db.query('UPDATE leads SET unsubscribed = true, updated_at = now() WHERE id = $1', [row.id]);
+      const subject = { leadId: row.id, stage: row.stage, score: row.score, grade: row.grade };
+      await publishLeadEvent(db, { type: 'lead.unsubscribed', key: `lead.unsubscribed:${row.id}`, at: new Date().toISOString(), subject }, this.publicUrl());
+    });
     try {
       await this.withTemporal(`the address is suppressed (no marketing email goes to it), but the lead's workflow was not told; repeat the call`, () => this.handle(row.id).signal(unsubscribeSignal));
     } catch (error) {

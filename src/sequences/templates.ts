@@ -156,6 +156,7 @@ register({
     const reviewCount = Number(data?.reviewCount ?? 1);
     const events = (data?.events as Array<{ type: string; points: number; occurredAt: string; rule?: string }> | undefined) ?? [];
     const grade = typeof data?.grade === 'string' ? data.grade : undefined;
+    const leadUrl = typeof data?.leadUrl === 'string' ? data.leadUrl : undefined;
     const name = [lead.firstName, lead.lastName].filter(Boolean).join(' ') || lead.email;
     const profile = [
       `Lead: ${lead.id}`,
@@ -168,10 +169,11 @@ register({
     ];
     // Points of the flat table name no rule: the rule is the event type's entry.
     const earned = events.map((e) => `${e.occurredAt}  ${e.type}  ${e.points < 0 ? e.points : `+${e.points}`}${e.rule ? `  (rule ${e.rule})` : ''}`);
-    const text = [...profile, '', 'Events that earned the score:', ...earned].join('\n');
+    const text = [...profile, '', 'Events that earned the score:', ...earned, ...(leadUrl ? ['', `Open the lead: ${leadUrl}`] : [])].join('\n');
     const html =
       `<ul>${profile.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>` +
-      `<p>Events that earned the score:</p><ul>${earned.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>`;
+      `<p>Events that earned the score:</p><ul>${earned.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>` +
+      (leadUrl ? `<p><a href="${escapeHtml(leadUrl)}">Open the lead in the console</a></p>` : '');
     return { subject: `Lead ready for review: ${name} (${lead.company ?? 'no company'}), score ${score}${grade ? `, grade ${grade}` : ''}`, text, html };
   },
 });

@@ -30,7 +30,10 @@ import { registerTrackingRoutes } from './tracking-routes.js';
 import { registerEmailFeedbackRoute } from './feedback-routes.js';
 import { DEFAULT_SOFT_BOUNCE_LIMIT } from '../infra/email-feedback.js';
 import { refuseUnstorableText } from './text-safety.js';
-import { claimDelivery, releaseDelivery, SIGNATURE_HEADER, WebhookVerifier, type VerifiedDelivery } from './webhook.js';
+import { registerWebhookEndpointRoutes } from './webhook-endpoint-routes.js';
+import { WebhookEndpoints } from '../leads/webhooks.js';
+import { DEV_PAYLOAD_KEYS, type PayloadKey } from '../infra/payload-codec.js';
+import { claimDelivery, releaseDelivery, WebhookVerifier, type VerifiedDelivery } from './webhook.js';
 
 /** Who may call a route (./access.ts). Every route declares one; building the app fails for a route that does not. */
 export type { RouteAccess };
@@ -81,6 +84,10 @@ export interface AppDeps {
   codec?: { codec: AesGcmPayloadCodec; corsOrigins: string[] };
   /** Staged rows a CSV import's job handles per activity call (default 500; tests use small pages). */
   importPageSize?: number;
+  /** Base URL of the API and console (PUBLIC_URL): webhook payloads link to a lead's console page. */
+  publicUrl?: string;
+  /** Keys webhook endpoints' signing secrets are sealed with (PAYLOAD_KEYS; default: the development key). */
+  payloadKeys?: PayloadKey[];
 }
 
 /** Request bodies above this are refused with 413 (DESIGN.md). */
@@ -164,8 +171,9 @@ async function buildTypedApp(deps: AppDeps) {
           webhookSignature: {
             type: 'apiKey',
             in: 'header',
-            name: 'Leadflow-Signature',
-            description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with a secret from WEBHOOK_SECRETS; valid for WEBHOOK_TOLERANCE_SECONDS, once',
+            name: 'webhook-signature',
+            description:
+              'Standard Webhooks: webhook-signature: v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<raw body>"> with a secret from WEBHOOK_SECRETS (whsec_<base64 key>), beside the webhook-id and webhook-timestamp headers; valid for WEBHOOK_TOLERANCE_SECONDS, once per webhook-id',
           },
         },
       },
@@ -208,7 +216,7 @@ async function buildTypedApp(deps: AppDeps) {
   });
 
   const auth = new Authenticator(deps.apiKeys);
-  const leads = new LeadService({ client: deps.client, pool: deps.pool, ...(deps.program ? { program: deps.program } : {}) });
+  const leads = new LeadService({ client: deps.client, pool: deps.pool, ...(deps.program ? { program: deps.program } : {}), ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}) });
 
   // Rate limit per API key (its roles and digest, never the key), or per address without a valid
   // key; it runs before authorization so that guessing keys is throttled too.
@@ -367,9 +375,9 @@ async function buildTypedApp(deps: AppDeps) {
     const parseJson = app.getDefaultJsonParser('remove', 'remove');
     /** Every signed inbound route's check: the signature over the raw bytes, its window, and no replay. */
     const verifySigned = async (request: FastifyRequest, raw: Buffer): Promise<VerifiedDelivery> => {
-      const delivery = verifier.verify(request.headers[SIGNATURE_HEADER] as string | undefined, raw);
+      const delivery = verifier.verify(request.headers, raw);
       if (!(await claimDelivery(deps.pool, delivery, verifier.toleranceSeconds))) {
-        throw new HttpError(401, 'replayed_signature', 'this signed delivery was already received; sign each delivery anew');
+        throw new HttpError(401, 'replayed_signature', 'a delivery with this webhook-id was already received; give each delivery its own id');
       }
       deliveries.set(request, delivery);
       return delivery;
@@ -416,7 +424,7 @@ async function buildTypedApp(deps: AppDeps) {
           schema: {
             summary: 'Signed webhook for tracking tools: the batch body, authenticated by an HMAC signature instead of an API key',
             description:
-              'Header Leadflow-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> (several v1 allowed; any WEBHOOK_SECRETS secret). 401 invalid_signature, stale_signature (timestamp more than WEBHOOK_TOLERANCE_SECONDS from now) or replayed_signature (the same signature twice). Answers like POST /v1/events.',
+              'Standard Webhooks: headers webhook-id, webhook-timestamp (unix seconds) and webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>"> (several space-separated allowed; any WEBHOOK_SECRETS secret). 401 invalid_signature, stale_signature (timestamp more than WEBHOOK_TOLERANCE_SECONDS from now) or replayed_signature (the same webhook-id twice). Answers like POST /v1/events.',
             tags: ['events'],
             security: [{ webhookSignature: [] }],
             headers: S.WebhookHeaders,
@@ -536,6 +544,23 @@ async function buildTypedApp(deps: AppDeps) {
   );
 
   app.post(
+    '/v1/leads/:id/outcome',
+    {
+      ...roles(['sales']),
+      schema: {
+        summary: 'Report how an accepted lead ended: won (amount), lost (reason), or lost and recycled into nurturing',
+        description:
+          "409 not_accepted when the lead has no accepted review waiting for an outcome (details: its stage, and the outcome already recorded for its latest review, if any). The same body again answers 200 again and changes nothing. lost with recycle: true sends the lead back to nurturing in the recycle sequence; it escalates again on new engagement.",
+        tags: ['decisions'],
+        params: S.LeadIdParams,
+        body: S.OutcomeBody,
+        response: { 200: S.OutcomeResult, ...errorResponses },
+      },
+    },
+    async (request) => leads.outcome(request.params.id, request.body),
+  );
+
+  app.post(
     '/v1/leads/:id/unsubscribe',
     {
       ...roles(['ingest', 'marketing']),
@@ -590,6 +615,7 @@ async function buildTypedApp(deps: AppDeps) {
   if (deps.console) await registerConsole(app as unknown as FastifyInstance, deps.console.dir, open);
   await registerTrackingRoutes(app, { leads, secret: deps.trackingSecret ?? DEV_TRACKING_SECRET, limited: ingestLimited });
   await registerSequenceRoutes(app, { leads, roles });
+  await registerWebhookEndpointRoutes(app as unknown as FastifyInstance, { endpoints: new WebhookEndpoints({ pool: deps.pool, payloadKeys: deps.payloadKeys ?? DEV_PAYLOAD_KEYS }), roles });
   await registerCampaignRoutes(app, { campaigns: new CampaignService({ client: deps.client, pool: deps.pool }), roles });
   await registerReportRoutes(app as unknown as FastifyInstance, { pool: deps.pool, ...(deps.program ? { program: deps.program } : {}), roles });
   await registerImportRoutes(app as unknown as FastifyInstance, { client: deps.client, pool: deps.pool, leads, roles, ...(deps.importPageSize ? { pageSize: deps.importPageSize } : {}) });

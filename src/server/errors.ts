@@ -19,6 +19,7 @@ export class HttpError extends Error {
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCodes.leadNotFound]: 404,
   [ErrorCodes.notInReview]: 409,
+  [ErrorCodes.notAccepted]: 409,
   [ErrorCodes.leadClosed]: 409,
   [ErrorCodes.unknownEventType]: 400,
   [ErrorCodes.unknownSequence]: 400,
@@ -29,6 +30,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCodes.unknownTemplate]: 500,
   [ErrorCodes.campaignNotFound]: 404,
   [ErrorCodes.campaignExists]: 409,
+  [ErrorCodes.webhookEndpointNotFound]: 404,
 };
 
 export interface ErrorResponse {

@@ -148,7 +148,7 @@ export async function registerEmailFeedbackRoute(root: FastifyInstance, deps: Em
           items = fromSes(sesNotification(envelope.Message));
         } else {
           const body = request.body as GenericFeedback | GenericFeedback[];
-          items = fromGeneric(Array.isArray(body) ? body : [body], new Date().toISOString(), signed.get(request)?.signature ?? '');
+          items = fromGeneric(Array.isArray(body) ? body : [body], new Date().toISOString(), signed.get(request)?.id ?? '');
         }
         try {
           const outcome = await inTransaction(deps.pool, (db) => recordFeedback(db, items, { softBounceLimit: deps.softBounceLimit }));

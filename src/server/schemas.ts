@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { ROLES } from '../config.js';
 import { LeadIdSchema } from '../domain/lead-id.js';
 import { MAX_REPORTED_ERRORS } from '../domain/imports.js';
-import { GRADES, LEAD_STAGES, REJECT_REASONS, SLA_STATES } from '../domain/lead.js';
+import { GRADES, LEAD_STAGES, OUTCOMES, REJECT_REASONS, SLA_STATES } from '../domain/lead.js';
 import { defaultProgram, sequences } from '../sequences/catalog.js';
+import { LEAD_EVENT_TYPES } from '../domain/webhooks.js';
 
 /**
  * Request and response schemas of HTTP API v1 (DESIGN.md). Fastify validates with them and
@@ -133,7 +134,9 @@ export const BatchResult = z.object({
 export type BatchResult = z.infer<typeof BatchResult>;
 
 export const WebhookHeaders = z.looseObject({
-  'leadflow-signature': z.string().meta({ description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with a WEBHOOK_SECRETS secret' }),
+  'webhook-id': z.string().meta({ description: 'the delivery\'s unique id (Standard Webhooks): a second delivery with the same id is a replay' }),
+  'webhook-timestamp': z.string().meta({ description: 'unix seconds when the delivery was signed' }),
+  'webhook-signature': z.string().meta({ description: 'v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>"> with a WEBHOOK_SECRETS secret; several space-separated during a rotation' }),
 });
 
 const SequencePosition = z.object({ id: z.string(), version: z.number().int(), step: z.number().int() });
@@ -254,6 +257,78 @@ export const RejectBody = z.object({
 export const DisqualifyBody = z.object({ by: decidedBy, reason: oneLine(500).min(1).meta({ pattern: NOT_BLANK }) });
 
 export const DecisionResult = z.object({ id: z.string(), stage: z.enum(LEAD_STAGES) });
+
+/** Largest amount lead_outcomes holds (numeric(14, 2)). */
+const MAX_AMOUNT = 999_999_999_999.99;
+export const OutcomeBody = z
+  .object({
+    by: decidedBy,
+    outcome: z.enum(OUTCOMES),
+    amount: z.number().min(0).max(MAX_AMOUNT).optional().describe('won: the amount of the deal (required); lost: not allowed'),
+    currency: z.string().regex(/^[A-Z]{3}(?![\s\S])/, 'an ISO 4217 code such as EUR').optional().describe('ISO 4217 code of the amount (won only)'),
+    reason: oneLine(500).min(1).meta({ pattern: NOT_BLANK }).optional().describe('lost: why (required); won: not allowed'),
+    recycle: z.boolean().optional().describe('lost only: back to nurturing in the recycle sequence, to escalate again'),
+  })
+  .superRefine((body, ctx) => {
+    const refuse = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: [field], message });
+    if (body.outcome === 'won') {
+      if (body.amount === undefined) refuse('amount', 'a won outcome carries its amount');
+      if (body.reason !== undefined) refuse('reason', 'a won outcome carries no reason');
+      if (body.recycle !== undefined) refuse('recycle', 'only a lost lead recycles');
+    } else {
+      if (body.reason === undefined) refuse('reason', 'a lost outcome carries its reason');
+      if (body.amount !== undefined) refuse('amount', 'a lost outcome carries no amount');
+      if (body.currency !== undefined) refuse('currency', 'a lost outcome carries no currency');
+    }
+  })
+  // The same rule in the document, for clients and fuzzers: won needs amount, lost needs reason.
+  .meta({
+    oneOf: [
+      { properties: { outcome: { const: 'won' } }, required: ['amount'], not: { anyOf: [{ required: ['reason'] }, { required: ['recycle'] }] } },
+      { properties: { outcome: { const: 'lost' } }, required: ['reason'], not: { anyOf: [{ required: ['amount'] }, { required: ['currency'] }] } },
+    ],
+  });
+export const OutcomeResult = z.object({ id: z.string(), stage: z.enum(LEAD_STAGES), outcome: z.enum(OUTCOMES) });
+
+/** An endpoint URL: http(s), a host name or address, a port up to 65535, a path of printable ASCII (the document says so too). */
+const WEBHOOK_URL = '^https?://[A-Za-z0-9.-]+(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?(/[!-~]*)?(?![\\s\\S])';
+export const WebhookEndpointIdParams = z.object({ id: z.string().min(1).max(100).regex(/^[A-Za-z0-9_-]+(?![\s\S])/, 'an endpoint id such as ep_...') });
+export const CreateWebhookEndpointBody = z.object({
+  url: z
+    .url({ protocol: /^https?$/ })
+    .max(2000)
+    .regex(new RegExp(WEBHOOK_URL), 'an http or https URL: host, optional port, path')
+    .meta({ pattern: WEBHOOK_URL })
+    .describe('where deliveries are POSTed (http or https)'),
+  events: z.array(z.enum(LEAD_EVENT_TYPES)).min(1).max(LEAD_EVENT_TYPES.length).describe('the lead events this endpoint receives'),
+  description: oneLine(500).optional(),
+});
+export const WebhookEndpoint = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(z.enum(LEAD_EVENT_TYPES)),
+  description: z.string().nullable(),
+  createdAt: z.string(),
+});
+export const WebhookEndpointCreated = WebhookEndpoint.extend({
+  secret: z.string().describe('whsec_...: the Standard Webhooks signing secret, shown this once (stored encrypted, never answered again)'),
+});
+export const NoContent = z.null().describe('no body');
+export const WebhookEndpointList = z.object({ endpoints: z.array(WebhookEndpoint) });
+export const WebhookDeliveries = z.object({
+  deliveries: z.array(
+    z.object({
+      id: z.string().describe('the webhook-id header: the same on every attempt'),
+      eventType: z.enum(LEAD_EVENT_TYPES),
+      leadId: z.string().nullable(),
+      status: z.enum(['pending', 'delivered', 'failed', 'cancelled']),
+      attempts: z.array(z.object({ attempt: z.number().int(), at: z.string(), statusCode: z.number().int().nullable(), error: z.string().nullable(), durationMs: z.number().int() })),
+      createdAt: z.string(),
+      deliveredAt: z.string().nullable(),
+      payload: z.unknown().describe('the body as sent: { type, timestamp, data }'),
+    }),
+  ),
+});
 export const Unsubscribed = z.object({ id: z.string(), unsubscribed: z.literal(true) });
 
 const DurationStats = z.object({
@@ -292,8 +367,22 @@ export const FunnelQuery = z.object({
   to: instant.optional().describe('only leads enrolled before this instant'),
 });
 
+const RevenueFigures = z.object({
+  accepted: z.number().int().describe('accepted reviews'),
+  won: z.number().int(),
+  lost: z.number().int(),
+  open: z.number().int().describe('accepted reviews still waiting for their outcome'),
+  winRate: z.number().nullable().describe('won / (won + lost); null before any outcome'),
+  amount: z.record(z.string(), z.number()).describe('amounts won per currency ("none": given without one)'),
+});
+
 export const Funnel = FunnelFigures.extend({
   filter: z.object({ sequence: z.string().nullable(), from: z.string().nullable(), to: z.string().nullable() }),
+  revenue: RevenueFigures.extend({
+    bySequence: z.array(RevenueFigures.extend({ sequence: z.string() })),
+    byGrade: z.array(RevenueFigures.extend({ grade: z.string().describe('fit grade, "none" without one') })),
+    byWeek: z.array(RevenueFigures.extend({ week: z.string().describe('Monday of the week the outcome was reported (else of the accept), UTC') })),
+  }).describe('past the hand-off: accepted → won, and the amounts won'),
   bySequence: z.array(FunnelFigures.extend({ sequence: z.string() })),
   byWeek: z.array(FunnelFigures.extend({ week: z.string().describe('Monday of the enrolment week (UTC)') })),
 });

@@ -1,92 +1,103 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 import type { Pool } from '../infra/db.js';
 import { HttpError } from './errors.js';
 
 /**
- * Signed webhooks for tracking tools that cannot hold an API key. The sender signs
- * `<unix seconds>.<raw body>` with HMAC-SHA256 and sends
- * `Leadflow-Signature: t=<unix seconds>,v1=<hex digest>[,v1=<hex digest>...]`.
- * Several secrets may be configured at once (rotation): a signature by any of them passes.
+ * Signed webhooks for tracking tools that cannot hold an API key, by the Standard Webhooks
+ * specification (the scheme of our outbound webhooks too): the sender sends
+ * `webhook-id`, `webhook-timestamp` (unix seconds) and
+ * `webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>">` (several,
+ * space-separated, during a rotation). A secret is `whsec_<base64 key>`; any other configured
+ * secret is used as its UTF-8 bytes. A signature by any configured secret passes.
  */
-export const SIGNATURE_HEADER = 'leadflow-signature';
+export const WEBHOOK_HEADERS = { id: 'webhook-id', timestamp: 'webhook-timestamp', signature: 'webhook-signature' } as const;
 
-const hmac = (secret: string, timestamp: number, rawBody: Buffer): Buffer =>
-  createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest();
+/** The signer of one secret: `whsec_...` base64-decoded, anything else as raw bytes. */
+const signerOf = (secret: string): Webhook => (secret.startsWith('whsec_') ? new Webhook(secret) : new Webhook(Buffer.from(secret, 'utf8'), { format: 'raw' }));
 
-/** The header value a sender puts on `rawBody` (exported for senders' tests and our own). */
-export function signWebhook(secret: string, rawBody: string | Buffer, timestamp = Math.floor(Date.now() / 1000)): string {
-  const body = typeof rawBody === 'string' ? Buffer.from(rawBody, 'utf8') : rawBody;
-  return `t=${timestamp},v1=${hmac(secret, timestamp, body).toString('hex')}`;
+/** The three headers a sender puts on `rawBody` (exported for senders' tests and our own). */
+export function signWebhook(secret: string, rawBody: string | Buffer, timestamp = Math.floor(Date.now() / 1000), id = `msg_${timestamp}_${Math.random().toString(36).slice(2, 10)}`): Record<string, string> {
+  const body = typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8');
+  return {
+    [WEBHOOK_HEADERS.id]: id,
+    [WEBHOOK_HEADERS.timestamp]: String(timestamp),
+    [WEBHOOK_HEADERS.signature]: signerOf(secret).sign(id, new Date(timestamp * 1000), body),
+  };
 }
 
 export interface VerifiedDelivery {
-  /** The v1 digest that matched, in hex: the key a replay is recognised by. */
-  signature: string;
+  /** The delivery's webhook-id: the key a replay is recognised by. */
+  id: string;
   /** The signed timestamp (unix seconds). */
   timestamp: number;
 }
 
 const unauthorized = (code: string, message: string) => new HttpError(401, code, message);
 
+type Headers = Record<string, string | string[] | undefined>;
+const header = (headers: Headers, name: string): string | undefined => {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
 export class WebhookVerifier {
+  private readonly signers: Webhook[];
+
   constructor(
-    private readonly secrets: readonly string[],
+    secrets: readonly string[],
     /** How far (seconds) the signed timestamp may be from now, either way. */
     readonly toleranceSeconds: number,
-  ) {}
+  ) {
+    this.signers = secrets.map(signerOf);
+  }
 
   /**
-   * Checks a delivery: 401 `invalid_signature` when the header is missing, malformed or signed
-   * by no configured secret; 401 `stale_signature` when a genuine signature is outside the window.
-   * Digests are compared in constant time.
+   * Checks a delivery: 401 `invalid_signature` when a header is missing or malformed or no
+   * configured secret signed it; 401 `stale_signature` when a genuine signature is outside the
+   * window. Signatures are compared in constant time.
    */
-  verify(header: string | undefined, rawBody: Buffer, nowSeconds = Date.now() / 1000): VerifiedDelivery {
-    const parsed = parseSignatureHeader(header);
-    if (!parsed) {
-      throw unauthorized('invalid_signature', `sign the raw body and send "Leadflow-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">"`);
+  verify(headers: Headers, rawBody: Buffer, nowSeconds = Date.now() / 1000): VerifiedDelivery {
+    const id = header(headers, WEBHOOK_HEADERS.id);
+    const timestampText = header(headers, WEBHOOK_HEADERS.timestamp);
+    const presented = (header(headers, WEBHOOK_HEADERS.signature) ?? '')
+      .split(' ')
+      .filter((s) => s.startsWith('v1,'))
+      .map((s) => Buffer.from(s.slice(3), 'base64'));
+    if (!id || id.length > 256 || !/^[\x21-\x7e]+$/.test(id) || !timestampText || !/^\d{1,12}$/.test(timestampText) || presented.length === 0) {
+      throw unauthorized(
+        'invalid_signature',
+        'sign by the Standard Webhooks scheme: headers webhook-id, webhook-timestamp (unix seconds) and webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>">',
+      );
     }
-    const expected = this.secrets.map((secret) => hmac(secret, parsed.timestamp, rawBody));
-    let matched: string | undefined;
-    for (const candidate of parsed.signatures) {
-      const presented = Buffer.from(candidate, 'hex');
-      for (const digest of expected) if (presented.length === digest.length && timingSafeEqual(presented, digest)) matched = candidate;
-    }
-    if (!matched) throw unauthorized('invalid_signature', 'the signature does not match the body for any configured webhook secret');
-    if (Math.abs(nowSeconds - parsed.timestamp) > this.toleranceSeconds) {
+    const timestamp = Number(timestampText);
+    const body = rawBody.toString('utf8');
+    const expected = this.signers.map((signer) => Buffer.from(signer.sign(id, new Date(timestamp * 1000), body).slice(3), 'base64'));
+    const matched = presented.some((p) => expected.some((e) => p.length === e.length && timingSafeEqual(p, e)));
+    if (!matched) throw unauthorized('invalid_signature', 'the signature does not match the id, timestamp and body for any configured webhook secret');
+    if (Math.abs(nowSeconds - timestamp) > this.toleranceSeconds) {
       throw unauthorized('stale_signature', `the signature's timestamp is more than ${this.toleranceSeconds} s from now; sign each delivery when sending it`);
     }
-    return { signature: matched, timestamp: parsed.timestamp };
+    return { id, timestamp };
   }
-}
-
-function parseSignatureHeader(header: string | undefined): { timestamp: number; signatures: string[] } | undefined {
-  if (!header) return undefined;
-  let timestamp: number | undefined;
-  const signatures: string[] = [];
-  for (const part of header.split(',')) {
-    const [name, value = ''] = part.trim().split('=', 2) as [string, string?];
-    if (name === 't' && /^\d{1,12}$/.test(value)) timestamp = Number(value);
-    else if (name === 'v1' && /^[0-9a-f]{64}$/i.test(value)) signatures.push(value.toLowerCase());
-  }
-  return timestamp !== undefined && signatures.length > 0 ? { timestamp, signatures } : undefined;
 }
 
 /**
- * Remembers a verified signature until its timestamp leaves the window, so the same delivery
- * cannot be played twice: false when it was already seen (401 `replayed_signature`).
+ * Remembers a verified delivery's webhook-id until its timestamp leaves the window, so the same
+ * delivery cannot be played twice: false when it was already seen (401 `replayed_signature`).
  * Rows past their expiry are deleted on the way.
  */
 export async function claimDelivery(pool: Pool, delivery: VerifiedDelivery, toleranceSeconds: number): Promise<boolean> {
   await pool.query('DELETE FROM webhook_deliveries WHERE expires_at < now()');
   const inserted = await pool.query(
-    `INSERT INTO webhook_deliveries (signature, signed_at, expires_at)
-     VALUES ($1, to_timestamp($2), to_timestamp($2) + make_interval(secs => $3)) ON CONFLICT (signature) DO NOTHING`,
-    [delivery.signature, delivery.timestamp, toleranceSeconds],
+    `INSERT INTO webhook_deliveries (delivery_id, signed_at, expires_at)
+     VALUES ($1, to_timestamp($2), to_timestamp($2) + make_interval(secs => $3)) ON CONFLICT (delivery_id) DO NOTHING`,
+    [delivery.id, delivery.timestamp, toleranceSeconds],
   );
   return inserted.rowCount === 1;
 }
 
 /** Forgets a claimed delivery whose processing failed on our side, so the sender's retry is not a replay. */
 export async function releaseDelivery(pool: Pool, delivery: VerifiedDelivery): Promise<void> {
-  await pool.query('DELETE FROM webhook_deliveries WHERE signature = $1', [delivery.signature]);
+  await pool.query('DELETE FROM webhook_deliveries WHERE delivery_id = $1', [delivery.id]);
 }

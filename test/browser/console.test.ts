@@ -238,6 +238,20 @@ describe('web console', () => {
     expect(await stageOf('linus')).toBe('accepted');
     const decisions = (await t.call('GET', '/v1/leads/linus', { role: 'sales' })).body.history.filter((h: { kind: string }) => h.kind === 'decision');
     expect(decisions.map((d: { data: { by: string; decision: string } }) => [d.data.decision, d.data.by])).toEqual([['accepted', winner]]);
+
+    // Won: the funnel's revenue card counts it, with its amount.
+    expect((await t.call('POST', '/v1/leads/linus/outcome', { role: 'sales', body: { by: winner, outcome: 'won', amount: 4200, currency: 'EUR' } })).status).toBe(200);
+    await olga.page.goto(`${consoleUrl}#/funnel`);
+    const revenue = olga.page.getByTestId('revenue');
+    await expect
+      .poll(async () => {
+        await olga.page.reload();
+        await revenue.getByTestId('figure-won').waitFor();
+        return revenue.getByTestId('figure-won').locator('dd').textContent();
+      }, { timeout: 20_000 })
+      .toBe('1');
+    expect(await revenue.getByTestId('figure-amount-won').locator('dd').textContent()).toBe('4,200 EUR');
+    expect(await revenue.locator('caption').allTextContents()).toEqual(expect.arrayContaining(['Revenue by sequence', 'Revenue by week']));
     await olga.context.close();
     await piet.context.close();
   });

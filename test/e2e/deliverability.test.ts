@@ -31,7 +31,7 @@ afterAll(async () => {
 const FEEDBACK = '/v1/webhooks/email-feedback';
 let signedAt = Math.floor(Date.now() / 1000) - 200;
 /** Signs each delivery with a timestamp of its own (the same body signed twice in one second would be the same delivery: a replay). */
-const signed = (rawBody: string, secret = SECRET) => t.call('POST', FEEDBACK, { role: null, rawBody, headers: { 'leadflow-signature': signWebhook(secret, rawBody, ++signedAt) } });
+const signed = (rawBody: string, secret = SECRET) => t.call('POST', FEEDBACK, { role: null, rawBody, headers: signWebhook(secret, rawBody, ++signedAt) });
 /** As SNS posts: text/plain, the message type in a header, no signature of ours. */
 async function viaSns(envelope: SnsEnvelope): Promise<Answer> {
   const response = await fetch(`${t.stack.apiUrl}${FEEDBACK}`, {
@@ -57,7 +57,7 @@ describe('POST /v1/webhooks/email-feedback, the generic shape', () => {
 
     const forged = await signed(hard, 'whsec-not-ours-0123456789');
     expect([forged.status, forged.body.error]).toEqual([401, 'invalid_signature']);
-    const tampered = await t.call('POST', FEEDBACK, { role: null, rawBody: hard.replace('hard', 'soft'), headers: { 'leadflow-signature': signWebhook(SECRET, hard) } });
+    const tampered = await t.call('POST', FEEDBACK, { role: null, rawBody: hard.replace('hard', 'soft'), headers: signWebhook(SECRET, hard) });
     expect([tampered.status, tampered.body.error]).toEqual([401, 'invalid_signature']);
     const unsigned = await t.call('POST', FEEDBACK, { role: null, rawBody: hard });
     expect(unsigned.status).toBe(401);
@@ -72,8 +72,8 @@ describe('POST /v1/webhooks/email-feedback, the generic shape', () => {
     // The same signed delivery twice: a replay.
     const raw = fixture('generic-complaint.json');
     const header = signWebhook(SECRET, `${raw} `);
-    expect((await t.call('POST', FEEDBACK, { role: null, rawBody: `${raw} `, headers: { 'leadflow-signature': header } })).status).toBe(202);
-    expect((await t.call('POST', FEEDBACK, { role: null, rawBody: `${raw} `, headers: { 'leadflow-signature': header } })).body.error).toBe('replayed_signature');
+    expect((await t.call('POST', FEEDBACK, { role: null, rawBody: `${raw} `, headers: header })).status).toBe(202);
+    expect((await t.call('POST', FEEDBACK, { role: null, rawBody: `${raw} `, headers: header })).body.error).toBe('replayed_signature');
     // Validated like any body: a bounce without its type.
     const invalid = await signed(JSON.stringify({ type: 'bounce', email: 'gen-hard@example.com' }));
     expect([invalid.status, invalid.body.error]).toEqual([400, 'validation_failed']);

@@ -142,20 +142,21 @@ describe('hostile bodies', () => {
 
 describe('hostile webhooks', () => {
   const now = () => Math.floor(Date.now() / 1000);
-  const webhook = (rawBody: string, signature: string) => t.call('POST', '/v1/webhooks/events', { role: null, rawBody, headers: { 'leadflow-signature': signature } });
+  const webhook = (rawBody: string, headers: Record<string, string>) => t.call('POST', '/v1/webhooks/events', { role: null, rawBody, headers });
   const body = (eventId: string) => JSON.stringify({ events: [{ leadId: 'target', eventId, type: 'email.opened' }] });
 
-  it('refuses forged signatures (other secret, moved timestamp, swapped body, truncated digest) and changes nothing', async () => {
+  it('refuses forged signatures (other secret, moved timestamp, other id, swapped body, truncated digest) and changes nothing', async () => {
     const before = await counts();
     const genuine = signWebhook(SECRET, body('f1'));
-    const digest = genuine.split('v1=')[1]!;
-    const forgeries = [
+    const digest = genuine['webhook-signature']!;
+    const forgeries: Array<Record<string, string>> = [
       signWebhook('not-our-secret-0123456789', body('f1')),
-      `t=${now() + 1},v1=${digest}`, // the genuine digest under another timestamp
-      `t=${genuine.split(',')[0]!.slice(2)},v1=${digest.slice(0, 63)}`,
-      `t=${genuine.split(',')[0]!.slice(2)},v1=${digest.toUpperCase()}x`,
-      `t=abc,v1=${digest}`,
-      `v1=${digest}`,
+      { ...genuine, 'webhook-timestamp': String(now() + 1) }, // the genuine digest under another timestamp
+      { ...genuine, 'webhook-id': 'msg_forged' }, // ... under another id
+      { ...genuine, 'webhook-signature': digest.slice(0, -2) },
+      { ...genuine, 'webhook-signature': `${digest.toUpperCase()}x` },
+      { ...genuine, 'webhook-timestamp': 'abc' },
+      { 'webhook-signature': digest },
     ];
     for (const signature of forgeries) expectRefusal(await webhook(body('f1'), signature), 401);
     expectRefusal(await webhook(body('f2'), genuine), 401); // f1's signature on f2's body
@@ -170,8 +171,8 @@ describe('hostile webhooks', () => {
     const statuses = answers.map((a) => a.status).sort();
     expect(statuses).toEqual([202, 401, 401, 401, 401, 401]);
     for (const refused of answers.filter((a) => a.status === 401)) expect(refused.body.error).toBe('replayed_signature');
-    // Replayed later, re-encoded with the same digest twice: still a replay.
-    expectRefusal(await webhook(raw, `${signature},v1=${signature.split('v1=')[1]}`), 401);
+    // Replayed later, the same digest given twice: still a replay.
+    expectRefusal(await webhook(raw, { ...signature, 'webhook-signature': `${signature['webhook-signature']} ${signature['webhook-signature']}` }), 401);
     await eventually(async () => expect((await t.call('GET', '/v1/leads/target')).body.score).toBe(51));
   });
 });
@@ -200,7 +201,7 @@ describe('inherited names (constructor, __proto__, toString, ...) on every route
       expect([result.error, result.details.map((d) => d.path)], NAMES[i]).toEqual(['unknown_event_type', [`events.${i}.type`]]);
     }
     const raw = JSON.stringify({ events: NAMES.map((name, i) => ({ leadId: 'named', eventId: `w-${i}`, type: name })) });
-    const signed = await t.call('POST', '/v1/webhooks/events', { role: null, rawBody: raw, headers: { 'leadflow-signature': signWebhook(SECRET, raw) } });
+    const signed = await t.call('POST', '/v1/webhooks/events', { role: null, rawBody: raw, headers: signWebhook(SECRET, raw) });
     expect([signed.status, signed.body.accepted]).toEqual([202, 0]);
     expect(new Set(signed.body.results.map((r: { details: Array<{ path: string }> }) => r.details[0]!.path.replace(/\d+/, 'N')))).toEqual(new Set(['events.N.type']));
     // Nothing was stored (the webhook's signature is, as a replay guard): no lead row for a refused

@@ -65,7 +65,7 @@ describe('internal errors never reach a client', () => {
     // The signed webhook too: and its signature is released, so the sender's retry is not a "replay".
     const { signWebhook } = await import('../../src/server/webhook.js');
     const raw = JSON.stringify({ events: [{ leadId: 'before', eventId: 'down-3', type: 'page.viewed' }] });
-    const hook = await t.call('POST', '/v1/webhooks/events', { role: null, rawBody: raw, headers: { 'leadflow-signature': signWebhook(WEBHOOK_SECRET, raw) } });
+    const hook = await t.call('POST', '/v1/webhooks/events', { role: null, rawBody: raw, headers: signWebhook(WEBHOOK_SECRET, raw) });
     expectNoLeak(hook, 'webhook');
     expect(hook.status).toBeGreaterThanOrEqual(500);
     // Ops get the reason in the log.

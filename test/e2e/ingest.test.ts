@@ -21,7 +21,8 @@ const logLines: string[] = [];
 const KEYS = { ingest: 'ingest-key-0001', marketing: 'marketing-key-0001', sales: 'sales-key-0001', admin: 'admin-key-0001' };
 /** A second ingest key that the rate-limit test uses up, leaving the others alone. */
 const BURST_KEY = 'burst-ingest-key-0001';
-const SECRETS = ['whsec-previous-0123456789', 'whsec-current-0123456789'];
+/** A raw secret (its bytes are the key) and a Standard Webhooks one (whsec_ and a base64 key). */
+const SECRETS = ['whsec-previous-0123456789', `whsec_${Buffer.from('current-key-0123456789abcdef').toString('base64')}`];
 const RATE_LIMIT = 100;
 /** The ingestion routes' own budget per key (RATE_LIMIT_INGEST_MAX). */
 const INGEST_LIMIT = 150;
@@ -79,9 +80,9 @@ async function call(method: string, url: string, options: { role?: Role | null; 
   return { status: response.status, headers: response.headers, body: json && text ? JSON.parse(text) : text };
 }
 
-/** Sends `rawBody` to the webhook with a signature header (none when `signature` is null). */
-function webhook(rawBody: string, signature: string | null): Promise<Answer> {
-  return call('POST', '/v1/webhooks/events', { role: null, rawBody, headers: signature === null ? {} : { 'leadflow-signature': signature } });
+/** Sends `rawBody` to the webhook with the Standard Webhooks headers (none when `signature` is null). */
+function webhook(rawBody: string, signature: Record<string, string> | null): Promise<Answer> {
+  return call('POST', '/v1/webhooks/events', { role: null, rawBody, headers: signature ?? {} });
 }
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -247,17 +248,19 @@ describe('POST /v1/webhooks/events (signed)', () => {
     expect((await webhook(body('w2'), signWebhook(SECRETS[1]!, body('w2')))).body.accepted).toBe(1);
     // Several v1 values: one matching is enough.
     const third = body('w3');
-    const [t, v1] = signWebhook(SECRETS[1]!, third).split(',');
-    expect((await webhook(third, `${t},v1=${'0'.repeat(64)},${v1}`)).body.accepted).toBe(1);
+    const thirdHeaders = signWebhook(SECRETS[1]!, third);
+    expect((await webhook(third, { ...thirdHeaders, 'webhook-signature': `v1,${Buffer.alloc(32).toString('base64')} ${thirdHeaders['webhook-signature']}` })).body.accepted).toBe(1);
 
     const refusals: Array<[string, Answer]> = [
       ['invalid_signature', await webhook(body('w4'), signWebhook('some-other-secret-000', body('w4')))],
       ['invalid_signature', await webhook(body('w5', 'product.compared'), signWebhook(SECRETS[0]!, body('w5')))],
       ['invalid_signature', await webhook(body('w6'), null)],
-      ['invalid_signature', await webhook(body('w7'), 'v1=abc')],
-      ['stale_signature', await webhook(body('w8'), signWebhook(SECRETS[0]!, body('w8'), now() - 301))],
-      ['stale_signature', await webhook(body('w9'), signWebhook(SECRETS[0]!, body('w9'), now() + 301))],
+      ['invalid_signature', await webhook(body('w7'), { 'webhook-id': 'msg_w7', 'webhook-timestamp': String(now()), 'webhook-signature': 'v1=abc' })],
+      ['stale_signature', await webhook(body('w8'), signWebhook(SECRETS[0]!, body('w8'), now() - 400))],
+      ['stale_signature', await webhook(body('w9'), signWebhook(SECRETS[0]!, body('w9'), now() + 400))],
       ['replayed_signature', await webhook(first, firstSignature)],
+      // The webhook-id is the replay key: the same id signed anew is still a replay.
+      ['replayed_signature', await webhook(first, signWebhook(SECRETS[0]!, first, now(), firstSignature['webhook-id']))],
     ];
     for (const [code, answer] of refusals) {
       expect([answer.status, answer.body.error], code).toEqual([401, code]);
@@ -325,8 +328,11 @@ describe('OpenAPI document', () => {
 
     const signed = doc.paths['/v1/webhooks/events'].post;
     expect(signed.security).toEqual([{ webhookSignature: [] }]);
-    expect(signed.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ in: 'header', name: 'leadflow-signature', required: true })]));
-    expect(doc.components.securitySchemes.webhookSignature).toMatchObject({ type: 'apiKey', in: 'header', name: 'Leadflow-Signature' });
+    // webhook-id and webhook-timestamp are parameters; webhook-signature is the security scheme's header.
+    for (const name of ['webhook-id', 'webhook-timestamp']) {
+      expect(signed.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ in: 'header', name, required: true })]));
+    }
+    expect(doc.components.securitySchemes.webhookSignature).toMatchObject({ type: 'apiKey', in: 'header', name: 'webhook-signature' });
   });
 });
 

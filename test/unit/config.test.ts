@@ -128,6 +128,10 @@ describe('config refuses a bad value with a sentence naming the variable', () =>
     expect(refusal({ LEADS_API_KEYS: 'sales:short' })).toBe('LEADS_API_KEYS entry 1 (sales) has a key shorter than 8 characters');
     expect(refusal({ LEADS_API_KEYS: ' , ' })).toBe('LEADS_API_KEYS is set but holds no role:key pair');
     expect(refusal({ WEBHOOK_SECRETS: 'whsec-long-enough-1,tiny' })).toBe('WEBHOOK_SECRETS entry 2 is shorter than 16 characters');
+    // A Standard Webhooks secret must carry 16+ bytes of base64 after whsec_.
+    expect(refusal({ WEBHOOK_SECRETS: 'whsec_not*base64*at*all' })).toBe('WEBHOOK_SECRETS entry 1 starts with whsec_ but is not 16+ bytes of base64 after it');
+    expect(refusal({ WEBHOOK_SECRETS: `whsec_${Buffer.from('short-key').toString('base64')}` })).toMatch(/^WEBHOOK_SECRETS entry 1 (is shorter|starts with whsec_)/);
+    expect(loadConfig({ WEBHOOK_SECRETS: `whsec_${Buffer.from('a-key-of-24-bytes-000000').toString('base64')}` }).webhook.secrets).toHaveLength(1);
   });
 
   it('production without a required setting', () => {

@@ -14,6 +14,7 @@ import { bundleWorkflows } from '../../src/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
 import {
   acceptUpdate,
+  outcomeUpdate,
   engagementSignal,
   leadStateQuery,
   rejectUpdate,
@@ -183,6 +184,8 @@ describe('lead workflow (time-skipping)', () => {
 
       const accepted = await handle.executeUpdate(acceptUpdate, { args: [{ by: 'sam@sales' }] });
       expect(accepted.stage).toBe('accepted');
+      // The accepted lead waits for its outcome; won ends its story.
+      expect(await handle.executeUpdate(outcomeUpdate, { args: [{ by: 'sam@sales', outcome: 'won', amount: 500 }] })).toEqual({ id: expect.any(String), stage: 'accepted', outcome: 'won' });
       const final = await handle.result();
       expect(final).toMatchObject({ stage: 'accepted', reviewCount: 2 });
       const decisions = recorded.records.flatMap((r) => r.decisions);
@@ -190,6 +193,7 @@ describe('lead workflow (time-skipping)', () => {
         [1, 'rejected', 'no_authority'],
         [2, 'accepted', undefined],
       ]);
+      expect(recorded.records.flatMap((r) => r.outcomes ?? [])).toEqual([expect.objectContaining({ reviewNo: 2, outcome: 'won', amount: 500, by: 'sam@sales' })]);
     });
   });
 
@@ -344,6 +348,7 @@ describe('lead workflow (time-skipping)', () => {
       await eventually(async () => expect((await handle.query(leadStateQuery)).stage).toBe('sales_review'));
       await env.sleep('1 day');
       await handle.executeUpdate(acceptUpdate, { args: [{ by: 'sam@sales' }] });
+      await handle.executeUpdate(outcomeUpdate, { args: [{ by: 'sam@sales', outcome: 'lost', reason: 'went quiet' }] });
       const final = await handle.result();
       expect(final).toMatchObject({ stage: 'accepted', owner: null, slaBreaches: 0 });
       expect(recorded.reminders).toHaveLength(0);
@@ -358,6 +363,7 @@ describe('lead workflow (time-skipping)', () => {
         'email: sent welcome (onboarding@v1 step 0)',
         'decision: accepted by sam@sales',
         'stage: sales_review → accepted (accepted)',
+        'decision: lost (went quiet), reported by sam@sales',
       ]);
     });
   });

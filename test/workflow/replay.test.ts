@@ -49,6 +49,9 @@ describe('replay of recorded histories', () => {
     const updates = (recorded.find((r) => r.file === 'disqualify.json')!.history as { events: Array<{ workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest: { input: { name: string } } } }> }).events
       .flatMap((e) => (e.workflowExecutionUpdateAcceptedEventAttributes ? [e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest.input.name] : []));
     expect(updates).toEqual(['disqualify']);
+    const outcomeUpdates = (recorded.find((r) => r.file === 'v2-outcome-recycle.json')!.history as { events: Array<{ workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest: { input: { name: string } } } }> }).events
+      .flatMap((e) => (e.workflowExecutionUpdateAcceptedEventAttributes ? [e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest.input.name] : []));
+    expect(outcomeUpdates).toEqual(['accept', 'outcome', 'accept', 'outcome']);
   });
 
   it('has histories recorded under the lead engine v2 (its patch marker) beside those of the first engine', () => {

@@ -1,5 +1,5 @@
 import type { DecisionRecord, SearchAttributeValues, SlaBreachRecord, TransitionRecord } from './state.js';
-import type { Grade, LeadView } from '../lead.js';
+import type { Grade, LeadView, OutcomeRecord } from '../lead.js';
 
 /**
  * What the lead machine asks its shell to do, as values. The workflow carries them out in two
@@ -55,6 +55,8 @@ export interface RecordReadModel {
   transitions: TransitionRecord[];
   decisions: DecisionRecord[];
   slaBreaches: SlaBreachRecord[];
+  /** Outcomes sales reported since the last write (absent: none). */
+  outcomes?: OutcomeRecord[];
 }
 
 export interface SetSearchAttributes {

@@ -5,6 +5,7 @@ export * from './engagement.js';
 export * from './sequence.js';
 export * from './campaign.js';
 export * from './review.js';
+export * from './outcome.js';
 export * from './send-keys.js';
 export * from './views.js';
 export * from './reduce.js';

@@ -5,7 +5,8 @@ import { sequenceLabel } from '../../sequences/steps.js';
 import type { LeadEffect } from './effects.js';
 import { checkCampaignEnrolment, takeCampaign, type CampaignEnrolment } from './campaign.js';
 import { applyDecay, nextDecayAt, scoreLines, takeEvent } from './engagement.js';
-import { checkDecision, decide, escalateIfDue, ownerAssigned, slaIfDue, type Decision } from './review.js';
+import { checkDecision, decide, escalateIfDue, ownerAssigned, reportOutcome, slaIfDue, type Decision } from './review.js';
+import { checkOutcome, isClosed, type OutcomeReport } from './outcome.js';
 import { emailAnswered, requestMigration, sequenceWakeAt, walk, type EmailOutcome } from './sequence.js';
 import { gradeOf } from './rules.js';
 import { SCORE_WRITE_DELAY_MS, draftOf, isTerminal, note, rulesOf, type LeadContext, type LeadMachineState } from './state.js';
@@ -25,6 +26,8 @@ export type LeadInput =
   | { kind: 'engagement'; event: EngagementEvent }
   | { kind: 'profileChange'; profile: ProfileChange }
   | { kind: 'decision'; decision: Decision }
+  /** Sales reports how an accepted lead's opportunity ended (a duplicate or refused report changes nothing). */
+  | { kind: 'outcome'; report: OutcomeReport }
   | { kind: 'unsubscribe' }
   /** A newer sequence version, and the program's current rules when it has some (applied at once when newer). */
   | { kind: 'migrationRequest'; sequence: Sequence; rules?: Rules }
@@ -83,6 +86,9 @@ function take(state: LeadMachineState, input: LeadInput, ctx: LeadContext, effec
     case 'decision':
       if (checkDecision(state, input.decision) === undefined) decide(state, input.decision, ctx);
       return;
+    case 'outcome':
+      if (checkOutcome(state, input.report) === undefined) reportOutcome(state, input.report, ctx);
+      return;
     case 'unsubscribe':
       if (state.unsubscribed || !open) return;
       state.unsubscribed = true;
@@ -120,7 +126,8 @@ function publish(state: LeadMachineState, ctx: LeadContext, effects: LeadEffect[
   const view = leadView(state, ctx, { breakdown: false });
   const visible = visibleKey(view);
   const published = state.published;
-  const records = published.transitions.length + published.decisions.length + published.slaBreaches.length > 0;
+  const outcomes = published.outcomes ?? [];
+  const records = published.transitions.length + published.decisions.length + published.slaBreaches.length + outcomes.length > 0;
   const scoreDue = published.scoreDueAt !== undefined && ctx.now >= published.scoreDueAt;
   if (visible === published.visible && !records) {
     if (view.score === published.score) state.published = { ...published, scoreDueAt: undefined };
@@ -131,10 +138,10 @@ function publish(state: LeadMachineState, ctx: LeadContext, effects: LeadEffect[
   const changes = changedAttributes(state, ctx, true);
   // First in the list: what people see is written before anything else is carried out.
   effects.unshift(
-    { kind: 'recordReadModel', revision, view: { ...view, scoreBreakdown: scoreLines(state.engagement, ctx) }, transitions: published.transitions, decisions: published.decisions, slaBreaches: published.slaBreaches },
+    { kind: 'recordReadModel', revision, view: { ...view, scoreBreakdown: scoreLines(state.engagement, ctx) }, transitions: published.transitions, decisions: published.decisions, slaBreaches: published.slaBreaches, ...(outcomes.length ? { outcomes } : {}) },
     ...(Object.keys(changes).length > 0 ? [{ kind: 'setSearchAttributes' as const, changes }] : []),
   );
-  state.published = { revision, visible, score: view.score, attributes: { ...published.attributes, ...changes }, transitions: [], decisions: [], slaBreaches: [] };
+  state.published = { revision, visible, score: view.score, attributes: { ...published.attributes, ...changes }, transitions: [], decisions: [], slaBreaches: [], ...(published.outcomes ? { outcomes: [] } : {}) };
 }
 
 export function reduce(state: LeadMachineState, input: LeadInput, ctx: LeadContext): Transition {
@@ -148,7 +155,8 @@ export function reduce(state: LeadMachineState, input: LeadInput, ctx: LeadConte
     if (email) effects.push(email);
   }
   publish(next, ctx, effects);
-  if (ctx.historyIsLong && !isTerminal(next.stage) && !next.emailInFlight) {
+  // An accepted lead waits for its outcome: it rolls over too (its events still arrive).
+  if (ctx.historyIsLong && !isClosed(next) && !next.emailInFlight) {
     // Once per run: inputs keep coming while the run waits to roll over.
     if (!next.rolloverNoted) note(next, ctx, 'continued', 'continuing as new: the history is long');
     next.rolloverNoted = true;

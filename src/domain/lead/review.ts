@@ -1,6 +1,6 @@
 import { addDuration } from '../duration.js';
 import { ErrorCodes } from '../errors.js';
-import { REJECT_REASONS, type AcceptDecision, type DisqualifyDecision, type LeadStage, type RejectDecision } from '../lead.js';
+import { REJECT_REASONS, type AcceptDecision, type DisqualifyDecision, type LeadStage, type OutcomeReport, type RejectDecision } from '../lead.js';
 import type { LeadEffect } from './effects.js';
 import { resetScore, scoreBreakdown } from './engagement.js';
 import { enrol } from './sequence.js';
@@ -140,4 +140,22 @@ export function slaIfDue(state: LeadMachineState, ctx: LeadContext, effects: Lea
     score: state.engagement.score,
     waitingSince: new Date(review.since).toISOString(),
   });
+}
+
+/**
+ * Takes an outcome `checkOutcome` allowed on an accepted lead: recorded for its latest review;
+ * lost with `recycle` sends it back to nurturing in the recycle sequence (score and owner
+ * cleared, as after a reject), to escalate again on new engagement.
+ */
+export function reportOutcome(state: LeadMachineState, report: OutcomeReport, ctx: LeadContext): void {
+  const record = { ...report, reviewNo: state.reviewCount, at: new Date(ctx.now).toISOString() };
+  state.outcome = record;
+  state.published.outcomes = [...(state.published.outcomes ?? []), record];
+  note(state, ctx, 'decision', report.outcome === 'won' ? `won (${report.amount}${report.currency ? ` ${report.currency}` : ''}), reported by ${report.by}` : `lost (${report.reason}), reported by ${report.by}`);
+  if (report.outcome === 'lost' && report.recycle) {
+    state.owner = null;
+    resetScore(state);
+    enrol(state, ctx.program.recycleSequence, ctx);
+    changeStage(state, ctx, 'nurturing', 'recycled:lost');
+  }
 }

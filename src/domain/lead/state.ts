@@ -1,4 +1,4 @@
-import type { Grade, LeadProfile, LeadStage, RejectReason, ScoreItem, TimelineEntry } from '../lead.js';
+import type { Grade, LeadProfile, LeadStage, OutcomeRecord, RejectReason, ScoreItem, TimelineEntry } from '../lead.js';
 import type { PinnedEmail, ProgramSnapshot, Rules, Sequence } from '../../sequences/model.js';
 import type { CapPeriod } from './rules.js';
 import type { ClickBurst } from './honest.js';
@@ -140,6 +140,8 @@ export interface Published {
   transitions: TransitionRecord[];
   decisions: DecisionRecord[];
   slaBreaches: SlaBreachRecord[];
+  /** Outcomes still to write (absent in states from before outcomes). */
+  outcomes?: OutcomeRecord[];
 }
 
 export interface LeadMachineState {
@@ -178,6 +180,8 @@ export interface LeadMachineState {
   rules?: Rules;
   /** The grade that kept the lead from sales review at its score, once noted (cleared when it escalates or its score drops below). */
   heldBackBy?: Grade | 'none';
+  /** The latest outcome sales reported (absent before the first). */
+  outcome?: OutcomeRecord;
 }
 
 /** What `reduce` reads besides the state: the clock, the pinned program, the history's length. */
