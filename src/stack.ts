@@ -9,6 +9,7 @@ import { createPool, migrate, type Pool } from './infra/db.js';
 import { startEmbeddedPostgres } from './infra/embedded-postgres.js';
 import { createMailer } from './infra/mailer.js';
 import { createMetrics, startMetricsServer } from './infra/metrics.js';
+import { LeadKeyStore } from './infra/lead-keys.js';
 import { AesGcmPayloadCodec, leadDataConverter } from './infra/payload-codec.js';
 import { startSmtpSink } from './infra/smtp-sink.js';
 import type { Tracing } from './infra/tracing.js';
@@ -145,8 +146,10 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     const connectionOptions = config.temporal.connection ?? { address: temporalAddress };
     const connection = await Connection.connect(connectionOptions);
     stops.push(() => connection.close());
-    // Lead data is encrypted in every payload Temporal stores: client and worker share the codec.
-    const dataConverter = leadDataConverter(config.payloadKeys);
+    // Lead data is encrypted in every payload Temporal stores: client and worker share the codec,
+    // and a lead's workflow's payloads go under that lead's own key (erasure destroys it).
+    const leadKeys = new LeadKeyStore(pool, config.payloadKeys);
+    const dataConverter = leadDataConverter(config.payloadKeys, leadKeys);
     // With tracing, starts and signals open a span and hand its context to the workflow in a header.
     const client = new Client({
       connection,
@@ -169,6 +172,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
           salesManagerInbox: config.salesManagerInbox,
           salesOwners: config.salesOwners,
           tracking: { secret: config.trackingSecret, baseUrl: config.publicUrl },
+          suppressionHashKey: config.suppressionHashKey,
         },
         metrics,
         client,
@@ -225,7 +229,8 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         ...(config.temporal.uiUrl ? { temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace } } : {}),
         trackingSecret: config.trackingSecret,
         ...(options.importPageSize ? { importPageSize: options.importPageSize } : {}),
-        codec: { codec: new AesGcmPayloadCodec(config.payloadKeys), corsOrigins: config.codecCorsOrigins },
+        codec: { codec: new AesGcmPayloadCodec(config.payloadKeys, leadKeys), corsOrigins: config.codecCorsOrigins },
+        erasure: { leadKeys, suppressionHashKey: config.suppressionHashKey },
         ...(options.logger ? { logger: options.logger } : {}),
         ...(options.tracing ? { tracing: options.tracing.fastify } : {}),
       });

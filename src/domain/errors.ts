@@ -15,6 +15,7 @@ export const ErrorCodes = {
   unknownTemplate: 'unknown_template',
   campaignNotFound: 'campaign_not_found',
   campaignExists: 'campaign_exists',
+  leadErased: 'lead_erased',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

@@ -12,7 +12,7 @@ import { payloadFromJson, payloadToJson, type AesGcmPayloadCodec } from '../infr
 import { readMailbox } from '../infra/smtp-sink.js';
 import { funnelReport } from '../leads/funnel.js';
 import { leadWorkflowId, REJECT_REASONS } from '../domain/lead.js';
-import { LeadService, TEMPORAL_DEADLINE_MS } from '../leads/service.js';
+import { LeadService, TEMPORAL_DEADLINE_MS, type ErasureDeps } from '../leads/service.js';
 import { importWorkflowId } from '../domain/imports.js';
 import type { Program } from '../sequences/model.js';
 import { Authenticator } from './auth.js';
@@ -76,6 +76,8 @@ export interface AppDeps {
   codec?: { codec: AesGcmPayloadCodec; corsOrigins: string[] };
   /** Staged rows a CSV import's job handles per activity call (default 500; tests use small pages). */
   importPageSize?: number;
+  /** Erasure (DELETE /v1/leads/{id}): the lead key store and the suppression hash key; without it the route does not exist. */
+  erasure?: ErasureDeps;
 }
 
 /** Request bodies above this are refused with 413 (DESIGN.md). */
@@ -203,7 +205,7 @@ async function buildTypedApp(deps: AppDeps) {
   });
 
   const auth = new Authenticator(deps.apiKeys);
-  const leads = new LeadService({ client: deps.client, pool: deps.pool, ...(deps.program ? { program: deps.program } : {}) });
+  const leads = new LeadService({ client: deps.client, pool: deps.pool, ...(deps.program ? { program: deps.program } : {}), ...(deps.erasure ? { erasure: deps.erasure } : {}) });
 
   // Rate limit per API key (its roles and digest, never the key), or per address without a valid
   // key; it runs before authorization so that guessing keys is throttled too.
@@ -417,6 +419,38 @@ async function buildTypedApp(deps: AppDeps) {
       schema: { summary: "A lead's state and history", tags: ['leads'], params: S.LeadIdParams, response: { 200: S.LeadDetail, ...errorResponses } },
     },
     async (request) => leads.get(request.params.id),
+  );
+
+  if (deps.erasure) {
+    app.delete(
+      '/v1/leads/:id',
+      {
+        ...roles(['admin']),
+        schema: {
+          summary: 'Erase a lead: its data key is destroyed and its rows keep no personal data (GDPR art. 17)',
+          description:
+            "202 { id, erased: true }; afterwards GET is 404. The lead's workflow is terminated, every Temporal payload of it (its whole history) stays encrypted under a key that no longer exists, its rows keep no personal data (a tombstone: the funnel still counts it), the development mailbox forgets its messages, and its address stays suppressed as a keyed hash. Repeating the call answers 202 again; an id that never existed is 404. An erased id is not reused: POST /v1/leads with it is 409 lead_erased.",
+          tags: ['privacy'],
+          params: S.LeadIdParams,
+          response: { 202: S.LeadErased, ...errorResponses },
+        },
+      },
+      async (request, reply) => reply.status(202).send(await leads.erase(request.params.id)),
+    );
+  }
+
+  app.get(
+    '/v1/leads/:id/export',
+    {
+      ...roles(['admin']),
+      schema: {
+        summary: 'Everything held about a lead, decrypted, in one JSON document (GDPR art. 15)',
+        tags: ['privacy'],
+        params: S.LeadIdParams,
+        response: { 200: S.LeadExport, ...errorResponses },
+      },
+    },
+    async (request) => leads.export(request.params.id),
   );
 
   app.patch(
@@ -634,8 +668,8 @@ async function buildTypedApp(deps: AppDeps) {
               summary: `Codec server: ${action} Temporal payloads with the lead-data key (admin)`,
               description:
                 action === 'decode'
-                  ? 'Payloads without the binary/encrypted encoding come back unchanged. 400 undecodable_payload when a key id is unknown or a payload fails authentication.'
-                  : 'Encrypts with the newest PAYLOAD_KEYS key.',
+                  ? "Payloads without the binary/encrypted encoding come back unchanged, and so do payloads of an erased lead (its key is destroyed: they stay ciphertext). 400 undecodable_payload when a key id is unknown or a payload fails authentication."
+                  : 'Encrypts with the newest PAYLOAD_KEYS key (never with a lead\'s own key: the request names no workflow).',
               tags: ['ops'],
               ...(inPath ? { hide: true } : {}),
               body: S.CodecBody,

@@ -29,6 +29,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCodes.unknownTemplate]: 500,
   [ErrorCodes.campaignNotFound]: 404,
   [ErrorCodes.campaignExists]: 409,
+  [ErrorCodes.leadErased]: 409,
 };
 
 export interface ErrorResponse {
