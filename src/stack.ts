@@ -149,6 +149,8 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     // Lead data is encrypted in every payload Temporal stores: client and worker share the codec,
     // and a lead's workflow's payloads go under that lead's own key (erasure destroys it).
     const leadKeys = new LeadKeyStore(pool, config.payloadKeys);
+    // An erasure in any process makes this one forget the key at once.
+    stops.push(await leadKeys.listen(databaseUrl));
     const dataConverter = leadDataConverter(config.payloadKeys, leadKeys);
     // With tracing, starts and signals open a span and hand its context to the workflow in a header.
     const client = new Client({

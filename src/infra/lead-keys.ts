@@ -1,10 +1,12 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import { LEAD_KEY_PREFIX } from '../domain/erasure.js';
 import type { LeadKeys, PayloadKey } from './payload-codec.js';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
+/** The channel erasure notifies on (with the lead id), so every process forgets the key at once. */
+const ERASED_CHANNEL = 'lead_key_erased';
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -107,7 +109,8 @@ export class LeadKeyStore implements LeadKeys {
 
   /**
    * Destroys the lead's key, on `db` (the erasure's transaction): the wrapped bytes are gone and
-   * the row stays as a marker, so no process mints a new key for the erased lead afterwards.
+   * the row stays as a marker, so no process mints a new key for the erased lead afterwards. On
+   * commit, Postgres tells every listening process (listen()) to forget the key.
    */
   static async destroy(db: Queryable, leadId: string): Promise<void> {
     await db.query(
@@ -115,6 +118,56 @@ export class LeadKeyStore implements LeadKeys {
        ON CONFLICT (lead_id) DO UPDATE SET wrapped_key = NULL, wrapping_key_id = NULL, erased_at = coalesce(lead_keys.erased_at, now())`,
       [leadId, `${LEAD_KEY_PREFIX}${randomBytes(12).toString('hex')}`],
     );
+    await db.query('SELECT pg_notify($1, $2)', [ERASED_CHANNEL, leadId]);
+  }
+
+  /**
+   * Forgets the keys other processes erase, as soon as their erasure commits (LISTEN on a
+   * connection of its own). While that connection is lost, the cache's TTL bounds how long an
+   * erased key stays in memory; on reconnecting, the whole cache is dropped (notifications may
+   * have been missed). Answers the function that stops listening.
+   */
+  async listen(databaseUrl: string, retryMs = 5000): Promise<() => Promise<void>> {
+    let stopped = false;
+    let current: pg.Client | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    const connect = async (first: boolean): Promise<void> => {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      client.on('error', () => undefined);
+      client.on('notification', (message) => {
+        if (message.channel === ERASED_CHANNEL && message.payload) this.forget(message.payload);
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${ERASED_CHANNEL}`);
+      } catch (error) {
+        await client.end().catch(() => undefined);
+        if (first) throw error;
+        if (!stopped) retry = setTimeout(() => void connect(false), retryMs);
+        return;
+      }
+      if (stopped) {
+        await client.end().catch(() => undefined);
+        return;
+      }
+      current = client;
+      if (!first) this.forgetAll();
+      client.on('end', () => {
+        if (current === client) current = undefined;
+        if (!stopped) retry = setTimeout(() => void connect(false), retryMs);
+      });
+    };
+    await connect(true);
+    return async () => {
+      stopped = true;
+      clearTimeout(retry);
+      await current?.end().catch(() => undefined);
+    };
+  }
+
+  private forgetAll(): void {
+    this.byLead.clear();
+    this.byKey.clear();
   }
 
   private async loadOrCreate(leadId: string): Promise<PayloadKey> {

@@ -25,6 +25,7 @@ import {
   type SlaState,
   type TimelineEntry,
 } from '../domain/lead.js';
+import type { PoolClient } from 'pg';
 import { inTransaction, type Pool } from '../infra/db.js';
 import { leadErasedEvent, type LeadErasedEvent } from '../domain/erasure.js';
 import { LeadKeyStore } from '../infra/lead-keys.js';
@@ -233,7 +234,7 @@ export interface ErasureDeps {
    * Called once per lead, inside the erasure's transaction, with `lead.erased` (the webhook
    * outbox can take it in the same transaction: the event exists if and only if the erasure does).
    */
-  onErased?: (event: LeadErasedEvent, db: Pick<Pool, 'query'>) => Promise<void>;
+  onErased?: (event: LeadErasedEvent, db: PoolClient) => Promise<void>;
 }
 
 /** Everything held about a lead (GET /v1/leads/{id}/export). */

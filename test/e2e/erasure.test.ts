@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveTemporalCli } from '../../src/infra/temporal/binaries.js';
@@ -43,7 +42,8 @@ async function dumpPostgres(): Promise<string> {
   );
   const parts: string[] = [];
   for (const { name } of tables) {
-    const { rows } = await t.stack.pool.query<{ row: string }>(`SELECT t::text AS row FROM ${pg.escapeIdentifier(name)} t`);
+    expect(name).toMatch(/^[a-z_][a-z0-9_]*$/);
+    const { rows } = await t.stack.pool.query<{ row: string }>(`SELECT t::text AS row FROM "${name}" t`);
     parts.push(`-- ${name}`, ...rows.map((r) => r.row));
   }
   expect(tables.map((r) => r.name)).toEqual(expect.arrayContaining(['leads', 'lead_events', 'email_outbox', 'mailbox', 'suppressions', 'sales_decisions', 'lead_keys']));

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeadErasedError, LeadKeyStore } from '../../src/infra/lead-keys.js';
+import { eventually } from '../helpers/eventually.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 /** The lead data keys in a real Postgres: one per lead across processes, wrapped at rest, destroyed by erasure. */
@@ -49,5 +50,25 @@ describe('lead key store', () => {
     await LeadKeyStore.destroy(pg.pool, 'never-keyed');
     await expect(store.forLead('never-keyed')).rejects.toBeInstanceOf(LeadErasedError);
     expect(await store.byKeyId('lead:000000000000000000000000')).toBeUndefined();
+  });
+
+  it('tells every listening process to forget a key the moment its erasure commits', async () => {
+    const elsewhere = new LeadKeyStore(pg.pool, wrapping, { cacheTtlMs: 3_600_000 });
+    const stopListening = await elsewhere.listen(pg.url);
+    try {
+      const key = await elsewhere.forLead('lin');
+      // Cached for an hour: only the notification can make it ask Postgres again.
+      expect(await elsewhere.byKeyId(key.id)).toEqual(key);
+      await LeadKeyStore.destroy(pg.pool, 'lin');
+      await eventually(async () => expect(await elsewhere.byKeyId(key.id)).toBe('erased'), { timeoutMs: 5000 });
+      // Without listening, the hour-long cache would still answer the key.
+      const deaf = new LeadKeyStore(pg.pool, wrapping, { cacheTtlMs: 3_600_000 });
+      const other = await deaf.forLead('max');
+      await LeadKeyStore.destroy(pg.pool, 'max');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await deaf.byKeyId(other.id)).toEqual(other);
+    } finally {
+      await stopListening();
+    }
   });
 });
