@@ -681,6 +681,7 @@ async function buildTypedApp(deps: AppDeps) {
               const out = await run(request.body.payloads.map(payloadFromJson));
               return { payloads: out.map(payloadToJson) };
             } catch (error) {
+              request.log.warn({ reason: (error as Error).message }, `codec ${action} refused`);
               throw new HttpError(400, 'undecodable_payload', `cannot ${action} these payloads: ${(error as Error).message}`);
             }
           },

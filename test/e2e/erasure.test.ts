@@ -50,12 +50,28 @@ async function dumpPostgres(): Promise<string> {
   return parts.join('\n');
 }
 
-/** `temporal workflow show` as ops would run it, with or without our codec server. */
+/**
+ * `temporal workflow show` as ops would run it, with or without our codec server. The JSON output
+ * keeps payload data in base64: every `data` field is decoded and appended, so what a payload
+ * holds is searched as text too.
+ */
 async function cliHistory(workflowId: string, codec: boolean): Promise<string> {
   const args = ['workflow', 'show', '--workflow-id', workflowId, '--address', t.stack.temporalAddress, '--namespace', 'default', '--output', 'json'];
   if (codec) args.push('--codec-endpoint', `${t.stack.apiUrl}/codec`, '--codec-auth', `Bearer ${TEST_KEYS.admin}`);
   const { stdout } = await run(cli, args, { maxBuffer: 64 * 1024 * 1024 });
-  return stdout;
+  const decoded: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === 'object') {
+      for (const [key, value] of Object.entries(node)) {
+        if (key === 'data' && typeof value === 'string') decoded.push(Buffer.from(value, 'base64').toString('latin1'));
+        else walk(value);
+      }
+    }
+  };
+  walk(JSON.parse(stdout));
+  expect(decoded.length).toBeGreaterThan(0);
+  return [stdout, ...decoded].join('\n');
 }
 
 /** The lead's history as the server hands it out: no data converter, no codec. */
@@ -146,6 +162,8 @@ describe('erasure (DELETE /v1/leads/{id})', () => {
     const decoded = await t.call('POST', '/codec/decode', { role: 'admin', body: wire });
     expect(decoded.status).toBe(200);
     expect(decoded.body).toEqual(wire);
+    // What the CLI sends for the terminated event's empty details (protojson omits an empty list).
+    expect((await t.call('POST', '/codec/decode', { role: 'admin', body: {} })).body).toEqual({ payloads: [] });
 
     // The development mailbox forgot the lead's messages, the sales notifications about it included.
     expect(await t.mailbox(ERASED.email)).toEqual([]);
