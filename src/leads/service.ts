@@ -667,25 +667,26 @@ export class LeadService {
   /** Everything held about a lead, decrypted, in one document (GET /v1/leads/{id}/export). */
   async export(leadId: string): Promise<LeadExport> {
     const lead = await this.get(leadId);
-    const q = async (sql: string, params: unknown[] = [leadId]) => (await this.deps.pool.query<Record<string, unknown>>(sql, params)).rows;
+    const db = this.deps.pool;
+    const rowsOf = async (result: Promise<{ rows: Array<Record<string, unknown>> }>) => (await result).rows;
     const [events, emails, messages, decisions, transitions, owners, breaches, suppressions, outcomes] = await Promise.all([
-      q('SELECT event_id, type, occurred_at, received_at, delivered_at, properties FROM lead_events WHERE lead_id = $1 ORDER BY seq'),
-      q(`SELECT o.send_key, o.kind, o.template, o.to_address, o.subject, o.status, o.message_id, o.attempts, o.last_error, o.created_at, o.sent_at,
+      rowsOf(db.query('SELECT event_id, type, occurred_at, received_at, delivered_at, properties FROM lead_events WHERE lead_id = $1 ORDER BY seq', [leadId])),
+      rowsOf(db.query(`SELECT o.send_key, o.kind, o.template, o.to_address, o.subject, o.status, o.message_id, o.attempts, o.last_error, o.created_at, o.sent_at,
                 coalesce((SELECT json_agg(json_build_object('eventId', ev.event_id, 'type', ev.type, 'at', ev.occurred_at) ORDER BY ev.occurred_at)
                             FROM lead_events ev
                            WHERE ev.lead_id = o.lead_id AND ev.type IN ('email.opened', 'email.clicked')
                              AND (ev.properties->>'sendKey' = o.send_key OR ev.properties->>'template' = o.template)), '[]'::json) AS engagement
-           FROM email_outbox o WHERE o.lead_id = $1 ORDER BY o.created_at`),
-      q(`SELECT message_id, from_address, to_addresses, subject, text_body, html_body, received_at FROM mailbox
-          WHERE headers->>'x-leadflow-lead' = $1 ORDER BY id`),
-      q('SELECT review_no, decision, reason, decided_by, notes, at FROM sales_decisions WHERE lead_id = $1 ORDER BY at'),
-      q('SELECT from_stage, to_stage, reason, score, at FROM lead_transitions WHERE lead_id = $1 ORDER BY at, id'),
-      q(`SELECT review_no, 'owner' AS kind, owner, at FROM review_owners WHERE lead_id = $1 ORDER BY review_no`),
-      q(`SELECT review_no, 'sla_breach' AS kind, level, at FROM review_sla_breaches WHERE lead_id = $1 ORDER BY review_no, level`),
-      q('SELECT email, reason, created_at FROM suppressions WHERE lead_id = $1 OR email = lower($2)', [leadId, lead.email]),
+           FROM email_outbox o WHERE o.lead_id = $1 ORDER BY o.created_at`, [leadId])),
+      rowsOf(db.query(`SELECT message_id, from_address, to_addresses, subject, text_body, html_body, received_at FROM mailbox
+          WHERE headers->>'x-leadflow-lead' = $1 ORDER BY id`, [leadId])),
+      rowsOf(db.query('SELECT review_no, decision, reason, decided_by, notes, at FROM sales_decisions WHERE lead_id = $1 ORDER BY at', [leadId])),
+      rowsOf(db.query('SELECT from_stage, to_stage, reason, score, at FROM lead_transitions WHERE lead_id = $1 ORDER BY at, id', [leadId])),
+      rowsOf(db.query(`SELECT review_no, 'owner' AS kind, owner, at FROM review_owners WHERE lead_id = $1 ORDER BY review_no`, [leadId])),
+      rowsOf(db.query(`SELECT review_no, 'sla_breach' AS kind, level, at FROM review_sla_breaches WHERE lead_id = $1 ORDER BY review_no, level`, [leadId])),
+      rowsOf(db.query('SELECT email, reason, created_at FROM suppressions WHERE lead_id = $1 OR email = lower($2)', [leadId, lead.email])),
       // Outcomes come with the outcome work; without its table there are none to report.
-      q(`SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'lead_outcomes' AND column_name = 'lead_id') AS present`, []).then(([row]) =>
-        row?.present ? q('SELECT * FROM lead_outcomes WHERE lead_id = $1') : [],
+      rowsOf(db.query(`SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'lead_outcomes' AND column_name = 'lead_id') AS present`, [])).then(([row]) =>
+        row?.present ? rowsOf(db.query('SELECT * FROM lead_outcomes WHERE lead_id = $1', [leadId])) : [],
       ),
     ]);
     return {
