@@ -43,6 +43,8 @@ export interface ActivityDeps {
     softBounceLimit?: number;
     /** Base URL of the API and console (PUBLIC_URL): the sales notification and webhook payloads link to the lead's console page. */
     publicUrl?: string;
+    /** Key of the hashes erased addresses stay suppressed as (SUPPRESSION_HASH_KEY); absent: only plain-text entries count. */
+    suppressionHashKey?: Buffer;
   };
   metrics?: Pick<Metrics, 'emailsSent' | 'emailsSuppressed' | 'escalations'> & Partial<Pick<Metrics, 'slaBreaches' | 'emailsTemplateMissing'>>;
 }
@@ -142,6 +144,12 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
     // if the transaction holding the outbox row is lost (Postgres restarted mid-send).
     let handedOff: string | undefined;
     const send = inTransaction(pool, async (db) => {
+      // An erased lead gets nothing more, not even a send its workflow asked for just before it
+      // ended. The lead's row is locked first (erasure takes FOR UPDATE on it first too, then the
+      // outbox): an erasure waits for a send under way, then scrubs it. KEY SHARE does not hold up
+      // the read-model writes (plain UPDATEs) while SMTP answers.
+      const { rows: lead } = await db.query<{ erased: boolean }>('SELECT erased_at IS NOT NULL AS erased FROM leads WHERE id = $1 FOR KEY SHARE', [email.lead.id]);
+      if (lead[0]?.erased) return { sent: false, suppressed: true };
       await db.query(
         `INSERT INTO email_outbox (send_key, lead_id, kind, template, to_address, subject)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (send_key) DO NOTHING`,
@@ -162,7 +170,7 @@ export function createActivities({ pool, mailer, config, metrics, logger }: Acti
       // Checked on every attempt, right before SMTP: an address unsubscribed or bounced while
       // this send was retrying gets nothing.
       if (content.kind === 'marketing') {
-        if (await suppressionOf(db, email.to)) {
+        if (await suppressionOf(db, email.to, config.suppressionHashKey)) {
           await db.query(`UPDATE email_outbox SET status = 'suppressed' WHERE send_key = $1`, [email.sendKey]);
           metrics?.emailsSuppressed.inc({ kind: content.kind });
           logger?.info({ ...logContext(email.lead.id), sendKey: email.sendKey, template: email.template }, 'email not sent: recipient suppressed');

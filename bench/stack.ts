@@ -152,7 +152,7 @@ export async function startStack(options: StackOptions, progress: Progress): Pro
     const connection = await Connection.connect({ address: temporalAddress });
     stops.push(() => connection.close());
     const namespace = process.env.TEMPORAL_NAMESPACE || 'default';
-    const dataConverter = benchDataConverter();
+    const dataConverter = benchDataConverter(process.env, pool);
     const client = new Client({ connection, namespace, dataConverter });
     progress.finish(`Temporal ${temporalAddress}, SMTP ${smtpSink ? `sink process pid ${smtpSink.pid}` : smtpUrl}`);
 
@@ -342,7 +342,7 @@ export async function startInputOf(stack: BenchStack, workflowId: string): Promi
   const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
   const raw = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
   if (!raw) throw new Error(`${workflowId}: no start input in its history`);
-  const [payload] = await benchDataConverter().payloadCodecs![0]!.decode([raw as Payload]);
+  const [payload] = await benchDataConverter(process.env, stack.pool).payloadCodecs![0]!.decode([raw as Payload]);
   return defaultPayloadConverter.fromPayload<unknown>(payload!);
 }
 

@@ -10,6 +10,7 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@tempo
 import { createPool, migrate, type Pool } from '../src/infra/db.js';
 import { startEmbeddedPostgres, type RunningPostgres } from '../src/infra/embedded-postgres.js';
 import { freePort } from '../src/infra/net.js';
+import { LeadKeyStore } from '../src/infra/lead-keys.js';
 import { DEV_PAYLOAD_KEYS, leadDataConverter } from '../src/infra/payload-codec.js';
 import { startDevServer, type DevServer } from '../src/infra/temporal/dev-server.js';
 import { defaultProgram } from '../src/sequences/catalog.js';
@@ -259,8 +260,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await migrate(postgres!.url);
     pool = createPool(postgres!.url);
     connection = await Connection.connect({ address: temporal!.address });
-    // The worker process runs with the development payload key (PAYLOAD_KEYS unset): so do we.
-    const client = new Client({ connection, dataConverter: leadDataConverter(DEV_PAYLOAD_KEYS) });
+    // The worker process runs with the development payload key (PAYLOAD_KEYS unset) and the leads' own keys in Postgres: so do we.
+    const client = new Client({ connection, dataConverter: leadDataConverter(DEV_PAYLOAD_KEYS, new LeadKeyStore(pool, DEV_PAYLOAD_KEYS)) });
     startWorker();
     // A supervisor, as in production: a worker that died on its own (it could not reach
     // Postgres or Temporal while starting during an outage) is started again.

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import { z } from 'zod';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
@@ -188,6 +189,13 @@ export const SETTINGS = {
     description: 'attempts a marketing email gets while the relay answers 4xx (try again later); after the last one the send counts as a soft bounce and the sequence moves on',
     expects: 'an integer from 1 to 50',
   },
+  SUPPRESSION_HASH_KEY: {
+    schema: optional(z.string().trim().min(16)),
+    description:
+      "keys the HMAC-SHA256 hash an erased lead's address stays suppressed as (DELETE /v1/leads/{id}), so a new lead with that address gets no marketing email; unset: derived from TRACKING_SECRET. Changing it forgets the erased addresses",
+    expects: 'a secret of 16+ characters',
+    secret: true,
+  },
   WEBHOOK_TOLERANCE_SECONDS: { schema: integer(1, 3600).default(300), description: "how far a webhook signature's timestamp may be from now", expects: 'an integer from 1 to 3600' },
   RATE_LIMIT_MAX: {
     schema: integer(0, 1_000_000).default(1200),
@@ -278,6 +286,8 @@ export interface Config {
   devApiKeys: boolean;
   /** Signs tracking and unsubscribe links (TRACKING_SECRET; a development secret outside production). */
   trackingSecret: string;
+  /** Key of the hashes erased addresses stay suppressed as (SUPPRESSION_HASH_KEY, or derived from the tracking secret). */
+  suppressionHashKey: Buffer;
   /** Signed-webhook ingestion; no secrets means the webhook route is off. */
   webhook: { secrets: string[]; toleranceSeconds: number };
   /** Bounces and complaints: SNS topics accepted, soft bounces in a row that suppress, attempts a 4xx answer gets. */
@@ -493,6 +503,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhook: { secrets: parseWebhookSecrets(e.WEBHOOK_SECRETS), toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS },
     emailFeedback: { snsTopicArns: e.EMAIL_FEEDBACK_SNS_TOPICS, softBounceLimit: e.SOFT_BOUNCE_LIMIT, smtpTransientAttempts: e.SMTP_TRANSIENT_ATTEMPTS },
     trackingSecret: e.TRACKING_SECRET ?? DEV_TRACKING_SECRET,
+    suppressionHashKey: e.SUPPRESSION_HASH_KEY
+      ? Buffer.from(e.SUPPRESSION_HASH_KEY)
+      : createHmac('sha256', e.TRACKING_SECRET ?? DEV_TRACKING_SECRET).update('leadflow suppression hash key').digest(),
     rateLimit: { max: e.RATE_LIMIT_MAX, ingestMax: e.RATE_LIMIT_INGEST_MAX, windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS },
     metricsPort: e.METRICS_PORT,
     workerShutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,

@@ -9,6 +9,7 @@ import { createPool, migrate, type Pool } from './infra/db.js';
 import { startEmbeddedPostgres } from './infra/embedded-postgres.js';
 import { createMailer } from './infra/mailer.js';
 import { createMetrics, startMetricsServer } from './infra/metrics.js';
+import { LeadKeyStore } from './infra/lead-keys.js';
 import { AesGcmPayloadCodec, leadDataConverter } from './infra/payload-codec.js';
 import { startSmtpSink } from './infra/smtp-sink.js';
 import type { Tracing } from './infra/tracing.js';
@@ -148,8 +149,12 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     const connectionOptions = config.temporal.connection ?? { address: temporalAddress };
     const connection = await Connection.connect(connectionOptions);
     stops.push(() => connection.close());
-    // Lead data is encrypted in every payload Temporal stores: client and worker share the codec.
-    const dataConverter = leadDataConverter(config.payloadKeys);
+    // Lead data is encrypted in every payload Temporal stores: client and worker share the codec,
+    // and a lead's workflow's payloads go under that lead's own key (erasure destroys it).
+    const leadKeys = new LeadKeyStore(pool, config.payloadKeys);
+    // An erasure in any process makes this one forget the key at once.
+    stops.push(await leadKeys.listen(databaseUrl));
+    const dataConverter = leadDataConverter(config.payloadKeys, leadKeys);
     // With tracing, starts and signals open a span and hand its context to the workflow in a header.
     const client = new Client({
       connection,
@@ -177,6 +182,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
           smtpTransientAttempts: config.emailFeedback.smtpTransientAttempts,
           softBounceLimit: config.emailFeedback.softBounceLimit,
           publicUrl: config.publicUrl,
+          suppressionHashKey: config.suppressionHashKey,
         },
         metrics,
         client,
@@ -259,7 +265,8 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         publicUrl: config.publicUrl,
         payloadKeys: config.payloadKeys,
         ...(options.importPageSize ? { importPageSize: options.importPageSize } : {}),
-        codec: { codec: new AesGcmPayloadCodec(config.payloadKeys), corsOrigins: config.codecCorsOrigins },
+        codec: { codec: new AesGcmPayloadCodec(config.payloadKeys, leadKeys), corsOrigins: config.codecCorsOrigins },
+        erasure: { leadKeys, suppressionHashKey: config.suppressionHashKey },
         ...(options.logger ? { logger: options.logger } : {}),
         ...(options.tracing ? { tracing: options.tracing.fastify } : {}),
       });

@@ -5,7 +5,7 @@
  */
 
 /** Why an address gets no marketing email. */
-export type SuppressionReason = 'unsubscribed' | 'hard_bounce' | 'soft_bounce' | 'complaint';
+export type SuppressionReason = 'unsubscribed' | 'hard_bounce' | 'soft_bounce' | 'complaint' | 'erased';
 
 export type FeedbackKind = 'hard_bounce' | 'soft_bounce' | 'complaint' | 'delivery';
 /** Who told us: the generic JSON shape, Amazon SES (through SNS), or the relay's answer at send time. */

@@ -17,6 +17,7 @@ export const ErrorCodes = {
   campaignNotFound: 'campaign_not_found',
   campaignExists: 'campaign_exists',
   webhookEndpointNotFound: 'webhook_endpoint_not_found',
+  leadErased: 'lead_erased',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

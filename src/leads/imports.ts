@@ -188,7 +188,12 @@ export class ImportService {
         options.concurrency,
         async (r) => {
           const { id: _id, ...patch } = r.lead;
-          await this.leads.changeProfile(r.lead_id, patch);
+          try {
+            await this.leads.changeProfile(r.lead_id, patch);
+          } catch (error) {
+            // An erased lead's id (a tombstone): its profile is not brought back by a re-import.
+            if (!(error instanceof DomainError && error.code === ErrorCodes.leadNotFound)) throw error;
+          }
           progressed();
         },
       );

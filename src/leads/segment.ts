@@ -7,7 +7,8 @@ import type { Segment } from '../domain/segment.js';
  * constant statement: a part the segment leaves out is a NULL parameter that filters nothing.
  */
 const SEGMENT_WHERE = `
-      ($1::text[] IS NULL OR l.stage = ANY($1::text[]))
+      l.erased_at IS NULL
+  AND ($1::text[] IS NULL OR l.stage = ANY($1::text[]))
   AND ($2::int IS NULL OR l.score >= $2::int)
   AND ($3::int IS NULL OR l.score <= $3::int)
   AND ($4::text[] IS NULL OR l.grade = ANY($4::text[]))

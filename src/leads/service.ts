@@ -25,10 +25,13 @@ import {
   type SlaState,
   type TimelineEntry,
 } from '../domain/lead.js';
+import type { PoolClient } from 'pg';
 import { inTransaction, type Pool } from '../infra/db.js';
+import { leadErasedEvent, type LeadErasedEvent } from '../domain/erasure.js';
+import { LeadKeyStore } from '../infra/lead-keys.js';
 import { DEFAULT_SEQUENCE_ID, defaultProgram, pinTemplates, programSnapshot, sequences } from '../sequences/catalog.js';
 import type { Program } from '../sequences/model.js';
-import { suppressAddress } from '../infra/suppressions.js';
+import { suppressAddress, suppressAddressHashOnly } from '../infra/suppressions.js';
 import { deliverabilityOf, type Deliverability } from '../infra/email-feedback.js';
 import { isClosedWorkflow } from '../infra/temporal/closed.js';
 import { inLanes } from './lanes.js';
@@ -53,7 +56,7 @@ import type { leadWorkflow } from '../../workflows/lead.js';
 import { startAttributes } from '../../workflows/search-attributes.js';
 import { gradeOf } from '../domain/lead/rules.js';
 import { invalidOutcome, sameReport, type OutcomeRecord, type OutcomeReport } from '../domain/lead/outcome.js';
-import { DEFAULT_PUBLIC_URL, leadEventsOf } from '../domain/webhooks.js';
+import { DEFAULT_PUBLIC_URL, leadEventsOf, type LeadEventSubject } from '../domain/webhooks.js';
 import { enqueueLeadEvents, publishLeadEvent } from '../infra/webhook-outbox.js';
 
 export interface NewLead extends LeadProfile {
@@ -235,6 +238,34 @@ export async function withTemporal<T>(client: Client, what: string, run: () => P
   }
 }
 
+/** What erasure needs besides the client and the pool. */
+export interface ErasureDeps {
+  /** The lead data keys: erasure destroys the lead's and forgets it in this process. */
+  leadKeys: Pick<LeadKeyStore, 'forget'>;
+  /** Key of the hash the erased address stays suppressed as. */
+  suppressionHashKey: Buffer;
+  /**
+   * Called once per lead, inside the erasure's transaction, with `lead.erased` (the webhook
+   * outbox can take it in the same transaction: the event exists if and only if the erasure does).
+   */
+  onErased?: (event: LeadErasedEvent, db: PoolClient) => Promise<void>;
+}
+
+/** Everything held about a lead (GET /v1/leads/{id}/export). */
+export interface LeadExport {
+  exportedAt: string;
+  lead: LeadDetail;
+  events: Array<Record<string, unknown>>;
+  emails: Array<Record<string, unknown>>;
+  messages: Array<Record<string, unknown>>;
+  decisions: Array<Record<string, unknown>>;
+  transitions: Array<Record<string, unknown>>;
+  reviews: Array<Record<string, unknown>>;
+  suppressions: Array<Record<string, unknown>>;
+  outcomes: Array<Record<string, unknown>>;
+  timeline: HistoryEntry[];
+}
+
 /** An event as stored, still to be signalled to its lead's workflow. */
 export interface UndeliveredEvent {
   leadId: string;
@@ -249,7 +280,7 @@ export interface UndeliveredEvent {
  * the lead's workflow holds its process state.
  */
 export class LeadService {
-  constructor(private readonly deps: { client: Client; pool: Pool; program?: Program; publicUrl?: string }) {}
+  constructor(private readonly deps: { client: Client; pool: Pool; program?: Program; publicUrl?: string; erasure?: ErasureDeps }) {}
 
   /** Known sequence ids for enrolment. */
   static sequenceIds(): string[] {
@@ -273,6 +304,7 @@ export class LeadService {
       ]);
     }
     const inserted = await LeadService.insertLeads(this.deps.pool, [{ ...input, sequence: sequenceId }]);
+    if (!inserted.has(input.id)) await this.refuseErased(input.id);
     const row = await this.row(input.id);
     // The row stays when Temporal does not answer: the caller's retry (a 200) starts the workflow.
     await this.withTemporal(`lead ${row.id} is stored but its workflow could not be started`, () => this.ensureWorkflow(row), SLOW_CALL_DEADLINE_MS);
@@ -314,7 +346,7 @@ export class LeadService {
    * starts in flight. Safe to repeat: a running workflow is left as it is. `onStarted` counts progress.
    */
   async ensureWorkflows(leadIds: string[], options: { concurrency: number; onStarted?: (count: number) => void }): Promise<void> {
-    const { rows } = await this.deps.pool.query<LeadRow>('SELECT * FROM leads WHERE id = ANY($1::text[])', [leadIds]);
+    const { rows } = await this.deps.pool.query<LeadRow>('SELECT * FROM leads WHERE id = ANY($1::text[]) AND erased_at IS NULL', [leadIds]);
     let started = 0;
     await inLanes(rows, options.concurrency, async (row) => {
       await this.ensureWorkflow(row);
@@ -339,7 +371,7 @@ export class LeadService {
     const db = await this.deps.pool.connect();
     try {
       await db.query('BEGIN');
-      const { rows } = await db.query<LeadRow>('SELECT * FROM leads WHERE id = $1 FOR UPDATE', [leadId]);
+      const { rows } = await db.query<LeadRow>('SELECT * FROM leads WHERE id = $1 AND erased_at IS NULL FOR UPDATE', [leadId]);
       const before = rows[0];
       if (!before) throw new DomainError(ErrorCodes.leadNotFound, `lead ${leadId} does not exist`);
       const { profile, change } = applyProfilePatch(profileOf(before), patch);
@@ -512,7 +544,7 @@ export class LeadService {
               coalesce(e.emails, '[]'::json) AS emails
          FROM leads l
          LEFT JOIN LATERAL (${RECEIVED_EMAILS}) e ON true
-        WHERE $1::text IS NULL OR l.stage = $1
+        WHERE l.erased_at IS NULL AND ($1::text IS NULL OR l.stage = $1)
         ORDER BY CASE WHEN $1::text IS NULL THEN l.created_at END DESC, l.stage_changed_at ASC, l.id
         LIMIT $2`,
       [filter.stage ?? null, filter.limit],
@@ -649,7 +681,7 @@ export class LeadService {
     const rules = (this.deps.program ?? defaultProgram).rules;
     const { rows } = await this.deps.pool.query<{ id: string }>(
       `SELECT id FROM leads
-        WHERE sequence_id = $1 AND (sequence_version < $2 OR coalesce(rules_version, 0) < $4) AND stage NOT IN ('accepted', 'disqualified')
+        WHERE sequence_id = $1 AND (sequence_version < $2 OR coalesce(rules_version, 0) < $4) AND stage NOT IN ('accepted', 'disqualified') AND erased_at IS NULL
           AND ($3::text[] IS NULL OR id = ANY($3))
         ORDER BY id`,
       [sequenceId, current.version, options.leadIds ?? null, rules?.version ?? 0],
@@ -682,6 +714,103 @@ export class LeadService {
       if (!isClosedWorkflow(error)) throw error;
     }
     return { id: row.id, unsubscribed: true };
+  }
+
+  /**
+   * Erases a lead (DELETE /v1/leads/{id}), at once and for good. Its workflow is terminated first
+   * (nothing it does afterwards writes the lead's data back); then, in one transaction: its data
+   * key is destroyed (every Temporal payload of the lead, its whole history included, is
+   * ciphertext nobody can read any more), its rows keep no personal data (a tombstone for the
+   * funnel), the development mailbox forgets its messages, and its address stays suppressed as a
+   * keyed hash. Repeating the call answers the same and emits nothing again.
+   */
+  async erase(leadId: string): Promise<{ id: string; erased: true }> {
+    const erasure = this.deps.erasure;
+    if (!erasure) throw new Error('erasure is not configured (no lead key store)');
+    const { rows } = await this.deps.pool.query<{ id: string }>('SELECT id FROM leads WHERE id = $1', [leadId]);
+    if (!rows[0]) throw new DomainError(ErrorCodes.leadNotFound, `lead ${leadId} does not exist`);
+    try {
+      await this.withTemporal('nothing was erased; repeat the call', () => this.handle(leadId).terminate('lead erased (DELETE /v1/leads/{id})'));
+    } catch (error) {
+      if (!isClosedWorkflow(error) && !/not found|already completed|already finished/i.test(String((error as Error).message))) throw error;
+    }
+    await inTransaction(this.deps.pool, async (db) => {
+      // FOR UPDATE first, as a send locks the lead's row before its outbox row: a send under way finishes, then is scrubbed.
+      const { rows: locked } = await db.query<{ email: string; erased_at: Date | null; stage: LeadEventSubject['stage']; score: number | null; grade: LeadEventSubject['grade'] }>(
+        'SELECT email, erased_at, stage, score, grade FROM leads WHERE id = $1 FOR UPDATE',
+        [leadId],
+      );
+      const before = locked[0]!;
+      if (before.email) await suppressAddressHashOnly(db, before.email, erasure.suppressionHashKey);
+      await db.query('DELETE FROM suppressions WHERE lead_id = $1', [leadId]);
+      await LeadKeyStore.destroy(db, leadId);
+      await db.query(
+        `UPDATE leads SET email = '', first_name = NULL, last_name = NULL, company = NULL, timezone = NULL, attributes = '{}'::jsonb,
+                erased_at = coalesce(erased_at, now()), updated_at = now()
+          WHERE id = $1`,
+        [leadId],
+      );
+      // Types and times stay (the funnel and the scoring report count them); properties may hold anything.
+      await db.query(`UPDATE lead_events SET properties = '{}'::jsonb, delivered_at = coalesce(delivered_at, now()) WHERE lead_id = $1`, [leadId]);
+      await db.query(`UPDATE email_outbox SET to_address = '', subject = NULL, last_error = NULL WHERE lead_id = $1`, [leadId]);
+      await db.query(
+        `DELETE FROM mailbox WHERE headers->>'x-leadflow-lead' = $1
+            OR ($2 <> '' AND EXISTS (SELECT 1 FROM unnest(to_addresses) t WHERE lower(t) = lower($2)))`,
+        [leadId, before.email],
+      );
+      await db.query('UPDATE sales_decisions SET notes = NULL WHERE lead_id = $1', [leadId]);
+      await db.query('UPDATE import_rows SET lead = NULL WHERE lead_id = $1', [leadId]);
+      // Bounces and complaints keep their kind and time (the funnel counts them), not the address or the provider's text.
+      await db.query(`UPDATE email_feedback SET email = '', detail = NULL, dedupe_key = 'erased:' || id WHERE lead_id = $1 OR ($2 <> '' AND lower(email) = lower($2))`, [leadId, before.email]);
+      if (!before.erased_at) {
+        const event = leadErasedEvent(leadId, new Date());
+        // lead.erased to the webhook endpoints that asked for it, in this transaction: it goes if and only if the erasure does.
+        await publishLeadEvent(db, { type: 'lead.erased', key: `lead.erased:${leadId}`, at: event.at, subject: { leadId, stage: before.stage, score: before.score, grade: before.grade } }, this.publicUrl());
+        await erasure.onErased?.(event, db);
+      }
+    });
+    erasure.leadKeys.forget(leadId);
+    return { id: leadId, erased: true };
+  }
+
+  /** Everything held about a lead, decrypted, in one document (GET /v1/leads/{id}/export). */
+  async export(leadId: string): Promise<LeadExport> {
+    const lead = await this.get(leadId);
+    const db = this.deps.pool;
+    const rowsOf = async (result: Promise<{ rows: Array<Record<string, unknown>> }>) => (await result).rows;
+    const [events, emails, messages, decisions, transitions, owners, breaches, suppressions, outcomes] = await Promise.all([
+      rowsOf(db.query('SELECT event_id, type, occurred_at, received_at, delivered_at, properties FROM lead_events WHERE lead_id = $1 ORDER BY seq', [leadId])),
+      rowsOf(db.query(`SELECT o.send_key, o.kind, o.template, o.to_address, o.subject, o.status, o.message_id, o.attempts, o.last_error, o.created_at, o.sent_at,
+                coalesce((SELECT json_agg(json_build_object('eventId', ev.event_id, 'type', ev.type, 'at', ev.occurred_at) ORDER BY ev.occurred_at)
+                            FROM lead_events ev
+                           WHERE ev.lead_id = o.lead_id AND ev.type IN ('email.opened', 'email.clicked')
+                             AND (ev.properties->>'sendKey' = o.send_key OR ev.properties->>'template' = o.template)), '[]'::json) AS engagement
+           FROM email_outbox o WHERE o.lead_id = $1 ORDER BY o.created_at`, [leadId])),
+      rowsOf(db.query(`SELECT message_id, from_address, to_addresses, subject, text_body, html_body, received_at FROM mailbox
+          WHERE headers->>'x-leadflow-lead' = $1 ORDER BY id`, [leadId])),
+      rowsOf(db.query('SELECT review_no, decision, reason, decided_by, notes, at FROM sales_decisions WHERE lead_id = $1 ORDER BY at', [leadId])),
+      rowsOf(db.query('SELECT from_stage, to_stage, reason, score, at FROM lead_transitions WHERE lead_id = $1 ORDER BY at, id', [leadId])),
+      rowsOf(db.query(`SELECT review_no, 'owner' AS kind, owner, at FROM review_owners WHERE lead_id = $1 ORDER BY review_no`, [leadId])),
+      rowsOf(db.query(`SELECT review_no, 'sla_breach' AS kind, level, at FROM review_sla_breaches WHERE lead_id = $1 ORDER BY review_no, level`, [leadId])),
+      rowsOf(db.query('SELECT email, reason, created_at FROM suppressions WHERE lead_id = $1 OR email = lower($2)', [leadId, lead.email])),
+      // Outcomes come with the outcome work; without its table there are none to report.
+      rowsOf(db.query(`SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'lead_outcomes' AND column_name = 'lead_id') AS present`, [])).then(([row]) =>
+        row?.present ? rowsOf(db.query('SELECT * FROM lead_outcomes WHERE lead_id = $1', [leadId])) : [],
+      ),
+    ]);
+    return {
+      exportedAt: new Date().toISOString(),
+      lead,
+      events,
+      emails,
+      messages,
+      decisions,
+      transitions,
+      reviews: [...owners, ...breaches],
+      suppressions,
+      outcomes,
+      timeline: lead.history,
+    };
   }
 
   private async decide(leadId: string, run: (handle: WorkflowHandle<typeof leadWorkflow>) => Promise<DecisionResult>): Promise<DecisionResult> {
@@ -768,10 +897,17 @@ export class LeadService {
   }
 
   private async row(leadId: string): Promise<LeadRow> {
-    const { rows } = await this.deps.pool.query<LeadRow>('SELECT * FROM leads WHERE id = $1', [leadId]);
+    // An erased lead is a tombstone: not found, as if it had never been.
+    const { rows } = await this.deps.pool.query<LeadRow>('SELECT * FROM leads WHERE id = $1 AND erased_at IS NULL', [leadId]);
     const row = rows[0];
     if (!row) throw new DomainError(ErrorCodes.leadNotFound, `lead ${leadId} does not exist`);
     return row;
+  }
+
+  /** A lead id that was erased is not given out again (its tombstone keeps the funnel's counts). */
+  private async refuseErased(leadId: string): Promise<void> {
+    const { rows } = await this.deps.pool.query<{ erased: boolean }>('SELECT erased_at IS NOT NULL AS erased FROM leads WHERE id = $1', [leadId]);
+    if (rows[0]?.erased) throw new DomainError(ErrorCodes.leadErased, `lead ${leadId} was erased; its id is not reused (enrol the person under a new id)`);
   }
 
   /** The workflow's own answer; the read model if the workflow cannot answer within TEMPORAL_DEADLINE_MS. */

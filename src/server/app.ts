@@ -12,7 +12,7 @@ import { payloadFromJson, payloadToJson, type AesGcmPayloadCodec } from '../infr
 import { readMailbox } from '../infra/smtp-sink.js';
 import { funnelReport } from '../leads/funnel.js';
 import { leadWorkflowId, REJECT_REASONS } from '../domain/lead.js';
-import { LeadService, TEMPORAL_DEADLINE_MS } from '../leads/service.js';
+import { LeadService, TEMPORAL_DEADLINE_MS, type ErasureDeps } from '../leads/service.js';
 import { importWorkflowId } from '../domain/imports.js';
 import type { Program } from '../sequences/model.js';
 import { Authenticator } from './auth.js';
@@ -88,6 +88,8 @@ export interface AppDeps {
   publicUrl?: string;
   /** Keys webhook endpoints' signing secrets are sealed with (PAYLOAD_KEYS; default: the development key). */
   payloadKeys?: PayloadKey[];
+  /** Erasure (DELETE /v1/leads/{id}): the lead key store and the suppression hash key; without it the route does not exist. */
+  erasure?: ErasureDeps;
 }
 
 /** Request bodies above this are refused with 413 (DESIGN.md). */
@@ -216,7 +218,7 @@ async function buildTypedApp(deps: AppDeps) {
   });
 
   const auth = new Authenticator(deps.apiKeys);
-  const leads = new LeadService({ client: deps.client, pool: deps.pool, ...(deps.program ? { program: deps.program } : {}), ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}) });
+  const leads = new LeadService({ client: deps.client, pool: deps.pool, ...(deps.program ? { program: deps.program } : {}), ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}), ...(deps.erasure ? { erasure: deps.erasure } : {}) });
 
   // Rate limit per API key (its roles and digest, never the key), or per address without a valid
   // key; it runs before authorization so that guessing keys is throttled too.
@@ -453,6 +455,38 @@ async function buildTypedApp(deps: AppDeps) {
     async (request) => leads.get(request.params.id),
   );
 
+  if (deps.erasure) {
+    app.delete(
+      '/v1/leads/:id',
+      {
+        ...roles(['admin']),
+        schema: {
+          summary: 'Erase a lead: its data key is destroyed and its rows keep no personal data (GDPR art. 17)',
+          description:
+            "202 { id, erased: true }; afterwards GET is 404. The lead's workflow is terminated, every Temporal payload of it (its whole history) stays encrypted under a key that no longer exists, its rows keep no personal data (a tombstone: the funnel still counts it), the development mailbox forgets its messages, and its address stays suppressed as a keyed hash. Repeating the call answers 202 again; an id that never existed is 404. An erased id is not reused: POST /v1/leads with it is 409 lead_erased.",
+          tags: ['privacy'],
+          params: S.LeadIdParams,
+          response: { 202: S.LeadErased, ...errorResponses },
+        },
+      },
+      async (request, reply) => reply.status(202).send(await leads.erase(request.params.id)),
+    );
+  }
+
+  app.get(
+    '/v1/leads/:id/export',
+    {
+      ...roles(['admin']),
+      schema: {
+        summary: 'Everything held about a lead, decrypted, in one JSON document (GDPR art. 15)',
+        tags: ['privacy'],
+        params: S.LeadIdParams,
+        response: { 200: S.LeadExport, ...errorResponses },
+      },
+    },
+    async (request) => leads.export(request.params.id),
+  );
+
   app.patch(
     '/v1/leads/:id',
     {
@@ -687,8 +721,8 @@ async function buildTypedApp(deps: AppDeps) {
               summary: `Codec server: ${action} Temporal payloads with the lead-data key (admin)`,
               description:
                 action === 'decode'
-                  ? 'Payloads without the binary/encrypted encoding come back unchanged. 400 undecodable_payload when a key id is unknown or a payload fails authentication.'
-                  : 'Encrypts with the newest PAYLOAD_KEYS key.',
+                  ? "Payloads without the binary/encrypted encoding come back unchanged, and so do payloads of an erased lead (its key is destroyed: they stay ciphertext). 400 undecodable_payload when a key id is unknown or a payload fails authentication."
+                  : 'Encrypts with the newest PAYLOAD_KEYS key (never with a lead\'s own key: the request names no workflow).',
               tags: ['ops'],
               ...(inPath ? { hide: true } : {}),
               body: S.CodecBody,
@@ -700,6 +734,7 @@ async function buildTypedApp(deps: AppDeps) {
               const out = await run(request.body.payloads.map(payloadFromJson));
               return { payloads: out.map(payloadToJson) };
             } catch (error) {
+              request.log.warn({ reason: (error as Error).message }, `codec ${action} refused`);
               throw new HttpError(400, 'undecodable_payload', `cannot ${action} these payloads: ${(error as Error).message}`);
             }
           },

@@ -31,6 +31,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCodes.campaignNotFound]: 404,
   [ErrorCodes.campaignExists]: 409,
   [ErrorCodes.webhookEndpointNotFound]: 404,
+  [ErrorCodes.leadErased]: 409,
 };
 
 export interface ErrorResponse {

@@ -222,7 +222,7 @@ export const LeadDetail = LeadBase.extend({
   emails: z.array(ReceivedEmail).describe('marketing emails the lead received and its engagement with them'),
   deliverability: z
     .object({
-      suppressed: z.enum(['unsubscribed', 'hard_bounce', 'soft_bounce', 'complaint']).nullable().describe('why the address gets no marketing email; null: it may be mailed'),
+      suppressed: z.enum(['unsubscribed', 'hard_bounce', 'soft_bounce', 'complaint', 'erased']).nullable().describe('why the address gets no marketing email; erased: the address of an erased lead (kept as a keyed hash); null: it may be mailed'),
       hardBounces: z.number().int(),
       softBounces: z.number().int(),
       softBouncesInRow: z.number().int().describe('soft bounces since the last delivery: at SOFT_BOUNCE_LIMIT the address is suppressed'),
@@ -462,4 +462,24 @@ export const CodecPayload = z.object({
   metadata: z.record(z.string().max(256), z.base64().max(4096)).optional(),
   data: z.base64().optional(),
 });
-export const CodecBody = z.object({ payloads: z.array(CodecPayload).max(10_000) });
+// The Temporal CLI (Go's protojson) leaves an empty list out: `{}` is a request for no payloads
+// (a terminated workflow's event without details), not an error.
+export const CodecBody = z.object({ payloads: z.array(CodecPayload).max(10_000).default([]) });
+
+export const LeadErased = z.object({ id: z.string(), erased: z.literal(true) });
+
+const exportRows = z.array(z.record(z.string(), z.unknown()));
+/** GET /v1/leads/{id}/export: everything held about a lead, decrypted, in one document (GDPR art. 15). */
+export const LeadExport = z.object({
+  exportedAt: z.string(),
+  lead: LeadDetail.describe('the profile and live state, as GET /v1/leads/{id} answers'),
+  events: exportRows.describe('every engagement event as received, with its properties'),
+  emails: exportRows.describe('every email sent to or about the lead (outbox), each with the opens and clicks it got'),
+  messages: exportRows.describe('the rendered emails as the development mailbox holds them (empty with a real SMTP relay)'),
+  decisions: exportRows.describe('sales decisions with reasons and notes'),
+  transitions: exportRows.describe('stage changes'),
+  reviews: exportRows.describe('review owners and SLA breaches'),
+  suppressions: exportRows.describe("the lead's address on the suppression list"),
+  outcomes: exportRows.describe('won / lost outcomes (when the outcome table exists)'),
+  timeline: z.array(HistoryEntry).describe("the lead's story from Postgres, oldest first: stage changes, events, emails, decisions (lead.timeline is its workflow's own)"),
+});

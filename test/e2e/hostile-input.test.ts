@@ -77,7 +77,8 @@ describe('hostile bodies', () => {
     // A path we serve with a method we do not: 405 naming the allowed ones.
     const wrongMethod = await t.call('PUT', '/v1/leads/target', { body: { email: 'x@example.com' } });
     expectRefusal(wrongMethod, 405);
-    expect(wrongMethod.headers.get('allow')).toBe('GET, PATCH');
+    // DELETE is erasure (admin, docs/privacy.md).
+    expect(wrongMethod.headers.get('allow')).toBe('GET, DELETE, PATCH');
     expect(await counts()).toEqual(before);
     expect((await t.call('GET', '/v1/leads/target')).body).toMatchObject({ stage: 'sales_review', score: 50 });
   });

@@ -173,6 +173,10 @@ describe('webhook deliveries', () => {
     expect((await t.call('POST', '/v1/leads/wh-unsub/unsubscribe', { role: 'marketing' })).status).toBe(200);
     // A second unsubscribe is not a second event.
     expect((await t.call('POST', '/v1/leads/wh-unsub/unsubscribe', { role: 'marketing' })).status).toBe(200);
+    await enrol('wh-erased');
+    expect((await t.call('DELETE', '/v1/leads/wh-erased', { role: 'admin' })).status).toBe(202);
+    // A second erasure is not a second event.
+    expect((await t.call('DELETE', '/v1/leads/wh-erased', { role: 'admin' })).status).toBe(202);
 
     const expected = [
       ['lead.escalated', 'wh-won', 'sales_review'],
@@ -182,6 +186,7 @@ describe('webhook deliveries', () => {
       ['lead.rejected', 'wh-rej', 'nurturing'],
       ['lead.disqualified', 'wh-dq', 'disqualified'],
       ['lead.unsubscribed', 'wh-unsub', 'nurturing'],
+      ['lead.erased', 'wh-erased', 'nurturing'],
     ];
     const got = await eventually(
       async () => {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import { Client, Connection } from '@temporalio/client';
+import { LeadKeyStore } from '../../src/infra/lead-keys.js';
 import { DEV_PAYLOAD_KEYS, leadDataConverter } from '../../src/infra/payload-codec.js';
 import { freePort } from '../../src/infra/net.js';
 import { startDevServer, type DevServer } from '../../src/infra/temporal/dev-server.js';
@@ -98,8 +99,8 @@ describe('worker shutdown on SIGTERM', () => {
     const first = startWorker();
     await eventually(() => expect(first.output.join('')).toContain('Leadflow worker is running'), { timeoutMs: 60_000 });
 
-    // The deployed worker encrypts with the development payload key (PAYLOAD_KEYS unset): so do we.
-    const client = new Client({ connection, dataConverter: leadDataConverter(DEV_PAYLOAD_KEYS) });
+    // The deployed worker encrypts with the development payload key (PAYLOAD_KEYS unset) and the leads' own keys: so do we.
+    const client = new Client({ connection, dataConverter: leadDataConverter(DEV_PAYLOAD_KEYS, new LeadKeyStore(pg.pool, DEV_PAYLOAD_KEYS)) });
     const leadId = 'sigterm-1';
     await pg.pool.query(`INSERT INTO leads (id, email, enrol_sequence) VALUES ($1, $2, 'onboarding')`, [leadId, `${leadId}@example.com`]);
     const dataStarted = new Promise<void>((resolve) => (onDataStarted = resolve));
