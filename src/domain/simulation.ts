@@ -1,7 +1,8 @@
-import type { EngagementEvent, Grade, LeadProfile, RejectReason } from './lead.js';
+import type { EngagementEvent, Grade, LeadProfile, OutcomeReport, RejectReason } from './lead.js';
 import { hasOwnName } from './own-key.js';
 import { reduce, wakeAt, type LeadInput } from './lead/reduce.js';
 import { checkDecision, type Decision } from './lead/review.js';
+import { checkOutcome } from './lead/outcome.js';
 import { newLeadState, type LeadMachineState } from './lead/state.js';
 import type { FitModel, ProgramSnapshot } from '../sequences/model.js';
 
@@ -79,6 +80,13 @@ export interface RecordedDecision {
   by: string;
 }
 
+/** An outcome sales reported on an accepted lead, as recorded (lead_outcomes). */
+export interface RecordedOutcome {
+  at: number;
+  reviewNo: number;
+  report: OutcomeReport;
+}
+
 /** A past lead as the replay needs it: its inputs with the times the lead took them, and what really happened. */
 export interface RecordedLead {
   profile: LeadProfile;
@@ -93,8 +101,8 @@ export interface RecordedLead {
   escalations: Array<{ at: number; score: number }>;
   /** Reviews that ended won (lead_outcomes). */
   won: number[];
-  /** When a lost outcome sent the lead back to nurturing (the replay has no such input: docs/decisions.md). */
-  recycledAt?: number;
+  /** The outcomes sales reported (won, lost, lost and recycled to nurturing), oldest first; absent: none. */
+  outcomes?: RecordedOutcome[];
 }
 
 /** One escalation of a replayed lead: when, at which score, in which review, and the event that crossed the threshold. */
@@ -123,8 +131,9 @@ export function replayLead(lead: RecordedLead, program: ProgramSnapshot): Replay
   const steps: Step[] = [
     ...lead.events.map((e): Step => ({ at: e.at, input: { kind: 'engagement', event: e.event }, eventId: e.event.eventId })),
     ...lead.decisions.map((d): Step => ({ at: d.at, input: { kind: 'decision', decision: decisionOf(d) } })),
+    ...(lead.outcomes ?? []).map((o): Step => ({ at: o.at, input: { kind: 'outcome', report: o.report } })),
   ]
-    // Stable: at the same millisecond an event goes before a decision (events listed first).
+    // Stable: at the same millisecond an event goes before a decision, a decision before an outcome (listed in that order).
     .sort((a, b) => a.at - b.at);
   let state: LeadMachineState = newLeadState(lead.profile, { now: lead.enrolledAt, program });
   state = reduce(state, { kind: 'enrolment' }, { now: lead.enrolledAt, program }).state;
@@ -137,6 +146,8 @@ export function replayLead(lead: RecordedLead, program: ProgramSnapshot): Replay
       state = next;
     }
     if (step.input.kind === 'decision' && checkDecision(state, step.input.decision) !== undefined) continue;
+    // An outcome only on a replayed lead that is accepted and waiting for one, as the Update validator takes it.
+    if (step.input.kind === 'outcome' && checkOutcome(state, step.input.report) !== undefined) continue;
     const before = state.reviewCount;
     state = reduce(state, step.input, { now: step.at, program }).state;
     if (state.reviewCount > before) escalations.push({ at: step.at, score: state.engagement.score, reviewNo: state.reviewCount, eventId: step.eventId ?? null });
@@ -179,7 +190,6 @@ function changeOf(baseline: ReplayedEscalation[], simulated: ReplayedEscalation[
 
 /** Why the replay under the lead's own program differs from its record, or undefined when it reproduces it. */
 function unreproducedBy(lead: RecordedLead, baseline: ReplayedEscalation[]): string | undefined {
-  if (lead.recycledAt !== undefined) return `sales reported it lost and recycled it at ${iso(lead.recycledAt)}: the replay keeps it accepted from then on`;
   const real = lead.escalations;
   if (real.length !== baseline.length) return `escalated ${real.length} time(s), the replay ${baseline.length}`;
   const i = real.findIndex((e, k) => e.score !== baseline[k]!.score);

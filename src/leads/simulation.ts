@@ -28,7 +28,7 @@ interface Row {
   decisions: Array<{ at: number; reviewNo: number; decision: RecordedDecision['decision']; reason: string | null; by: string }>;
   escalations: Array<{ at: number; score: number }>;
   won: number[];
-  recycled_at: number | null;
+  outcomes: Array<{ at: number; reviewNo: number; outcome: 'won' | 'lost'; amount: string | number | null; currency: string | null; reason: string | null; recycle: boolean; by: string }>;
 }
 
 /** An instant column as epoch milliseconds (a JSON number). */
@@ -39,7 +39,7 @@ function epochMs(column: string): string {
 /**
  * One page of past leads with everything the replay needs: events the workflow received (in the
  * order the relay and the API delivered them, at their delivery time), sales decisions, real
- * escalations, won reviews, and the first lost outcome that recycled the lead.
+ * escalations, won reviews, and every outcome sales reported (a lost one may recycle the lead).
  */
 const LEADS = `
   SELECT l.id, l.email, l.first_name, l.last_name, l.company, l.timezone, l.attributes, l.enrol_sequence,
@@ -52,7 +52,9 @@ const LEADS = `
          coalesce((SELECT json_agg(json_build_object('at', ${epochMs('t.at')}, 'score', t.score) ORDER BY t.at, t.id)
                      FROM lead_transitions t WHERE t.lead_id = l.id AND t.to_stage = 'sales_review'), '[]'::json) AS escalations,
          ARRAY(SELECT o.review_no FROM lead_outcomes o WHERE o.lead_id = l.id AND o.outcome = 'won' ORDER BY o.review_no) AS won,
-         (SELECT ${epochMs('min(o.decided_at)')} FROM lead_outcomes o WHERE o.lead_id = l.id AND o.outcome = 'lost' AND o.recycle) AS recycled_at
+         coalesce((SELECT json_agg(json_build_object('at', ${epochMs('o.decided_at')}, 'reviewNo', o.review_no, 'outcome', o.outcome, 'amount', o.amount, 'currency', o.currency,
+                                   'reason', o.reason, 'recycle', o.recycle, 'by', o.decided_by) ORDER BY o.decided_at, o.review_no)
+                     FROM lead_outcomes o WHERE o.lead_id = l.id), '[]'::json) AS outcomes
     FROM leads l
    WHERE ($1::timestamptz IS NULL OR l.created_at >= $1) AND ($2::text[] IS NULL OR l.id = ANY($2)) AND ($3::text IS NULL OR l.id > $3)
    ORDER BY l.id
@@ -78,7 +80,11 @@ function recordedLead(row: Row, snapshotOf: (sequence: string) => ProgramSnapsho
     decisions: row.decisions,
     escalations: row.escalations,
     won: row.won,
-    ...(row.recycled_at !== null ? { recycledAt: row.recycled_at } : {}),
+    outcomes: row.outcomes.map(({ at, reviewNo, outcome, amount, currency, reason, recycle, by }) => ({
+      at,
+      reviewNo,
+      report: { by, outcome, ...(amount !== null ? { amount: Number(amount) } : {}), ...(currency ? { currency } : {}), ...(reason ? { reason } : {}), ...(recycle ? { recycle } : {}) },
+    })),
   };
 }
 

@@ -77,13 +77,27 @@ describe('the replay of a past lead through the lead machine', () => {
     expect(replayLead(sameDay, withChange(capped, { threshold: 25 })).map((e) => [e.eventId, e.score])).toEqual([['cap-e2', 30]]);
   });
 
-  it('says it cannot vouch for a lead that a lost outcome recycled (the machine has no such input here)', () => {
+  it('replays a lost outcome that recycled the lead: back to nurturing at its time, and the second escalation where it really was', () => {
+    // Review 1 at e3, accepted at minute 10, lost and recycled at minute 20 (score back to 0), then 50 new points: review 2 at e6.
     const back = lead('back', ['product.compared', 'product.compared', 'pricing.viewed', ['product.compared', 30], ['product.compared', 31], ['pricing.viewed', 32]], {
       decisions: [decision(10, 1, 'accepted')],
-      escalations: [{ at: at(3), score: 50 }],
+      outcomes: [{ at: at(20), reviewNo: 1, report: { by: 'olga@example.com', outcome: 'lost', reason: 'went_dark', recycle: true } }],
+      escalations: [
+        { at: at(3), score: 50 },
+        { at: at(32), score: 50 },
+      ],
     });
+    expect(replayLead(back, program).map((e) => [e.reviewNo, e.eventId, e.score])).toEqual([
+      [1, 'back-e3', 50],
+      [2, 'back-e6', 50],
+    ]);
     expect(simulateLead(back, {}).unreproduced).toBeUndefined();
-    expect(simulateLead({ ...back, recycledAt: at(20) }, {}).unreproduced).toBe(`sales reported it lost and recycled it at ${new Date(at(20)).toISOString()}: the replay keeps it accepted from then on`);
+    // Without the outcome the replay keeps the lead accepted, and says it cannot give the second review.
+    expect(simulateLead({ ...back, outcomes: [] }, {}).unreproduced).toBe('escalated 2 time(s), the replay 1');
+    // At 200 (100 points in all: never in review) the acceptance and the outcome have nothing to decide.
+    expect(replayLead(back, withChange(program, { threshold: 200 }))).toEqual([]);
+    // At 100: no review until e6, when the acceptance and the outcome are long past; one review, never recycled.
+    expect(replayLead(back, withChange(program, { threshold: 100 })).map((e) => [e.reviewNo, e.eventId])).toEqual([[1, 'back-e6']]);
   });
 });
 
