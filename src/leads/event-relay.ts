@@ -12,8 +12,8 @@ export interface EventRelay {
 }
 
 /**
- * The relay in the worker: every `intervalMs` it signals the events the API stored but Temporal
- * did not confirm (Temporal down or paused when they came), oldest first per lead, until none is
+ * The relay in the worker: every `intervalMs` it starts the workflows of leads stored without one
+ * (their creation answered 503), then signals the events the API stored but Temporal did not confirm (Temporal down or paused when they came), oldest first per lead, until none is
  * left. One round at a time; a failed round is retried at the next tick.
  */
 export function startEventRelay(leads: LeadService, options: { intervalMs?: number; minAgeMs?: number; logger?: EventRelayLogger } = {}): EventRelay {
@@ -24,6 +24,9 @@ export function startEventRelay(leads: LeadService, options: { intervalMs?: numb
 
   const round = async (): Promise<{ delivered: number; failed: number }> => {
     const total = { delivered: 0, failed: 0 };
+    // Leads stored without their workflow first: their events then reach a running lead.
+    const missing = await leads.startMissingWorkflows({ ...(options.minAgeMs !== undefined ? { minAgeMs: options.minAgeMs } : {}) });
+    if (missing.started || missing.failed) options.logger?.info(missing, missing.failed ? 'event relay: Temporal did not start a stored lead\'s workflow; retrying' : 'event relay: started the workflows of stored leads');
     // Drain: a backlog after an outage goes in rounds of 500, without waiting for the next tick.
     for (;;) {
       const result = await leads.deliverUndelivered({ ...(options.minAgeMs !== undefined ? { minAgeMs: options.minAgeMs } : {}) });

@@ -165,6 +165,8 @@ interface LeadRow {
   /** Fit grade, as the lead's workflow last wrote it. */
   grade: Grade | null;
   rules_version: number | null;
+  /** Null until the lead's workflow is known to be started (a creation Temporal did not confirm). */
+  workflow_started_at: Date | null;
 }
 
 const profileOf = (row: LeadRow): LeadProfile => ({
@@ -894,6 +896,32 @@ export class LeadService {
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     }
+    if (!row.workflow_started_at) await this.deps.pool.query('UPDATE leads SET workflow_started_at = now() WHERE id = $1 AND workflow_started_at IS NULL', [row.id]);
+  }
+
+  /**
+   * Starts the workflows of leads stored without one (their creation answered 503 while Temporal
+   * did not answer, and the client never repeated it), oldest first, once they are `minAgeMs`
+   * old (a creation under way is not raced). The worker's relay calls it every round.
+   */
+  async startMissingWorkflows(options: { limit?: number; minAgeMs?: number; deadlineMs?: number } = {}): Promise<{ started: number; failed: number }> {
+    const { rows } = await this.deps.pool.query<LeadRow>(
+      `SELECT * FROM leads WHERE workflow_started_at IS NULL AND erased_at IS NULL AND created_at < now() - make_interval(secs => $2::double precision / 1000)
+        ORDER BY created_at LIMIT $1`,
+      [options.limit ?? 100, options.minAgeMs ?? 10_000],
+    );
+    let started = 0;
+    let failed = 0;
+    for (const row of rows) {
+      try {
+        await this.deps.client.connection.withDeadline(Date.now() + (options.deadlineMs ?? 5000), () => this.ensureWorkflow(row));
+        started += 1;
+      } catch {
+        failed += 1; // Temporal still away: the next round tries again
+        break;
+      }
+    }
+    return { started, failed };
   }
 
   private async row(leadId: string): Promise<LeadRow> {

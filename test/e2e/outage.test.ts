@@ -65,6 +65,9 @@ describe('Temporal paused (SIGSTOP of the dev server)', () => {
       expect([reject.status, reject.headers.get('retry-after') !== null]).toEqual([503, true]);
       const create = await note('create', timed('POST', '/v1/leads', { role: 'ingest', body: { id: 'late-lead', email: 'late@example.com' } }));
       expect([create.status, create.body.error, create.headers.get('retry-after') !== null]).toEqual([503, 'temporal_unavailable', true]);
+      // A client that never repeats its call: the lead is stored, and the relay starts it once Temporal is back.
+      const abandoned = await note('create', timed('POST', '/v1/leads', { role: 'ingest', body: { id: 'abandoned-lead', email: 'abandoned@example.com' } }));
+      expect([abandoned.status, abandoned.body.error]).toEqual([503, 'temporal_unavailable']);
       // Reads answer from the read model; health says Temporal is unavailable.
       expect((await note('read', timed('GET', '/v1/leads/paused'))).status).toBe(200);
       expect((await note('health', timed('GET', '/healthz', { role: null }))).status).toBe(503);
@@ -94,6 +97,9 @@ describe('Temporal paused (SIGSTOP of the dev server)', () => {
     expect((await t.stack.pool.query(`SELECT count(*)::int AS n FROM sales_decisions WHERE lead_id = 'review'`)).rows[0].n).toBe(0);
     expect((await t.call('POST', '/v1/leads', { role: 'ingest', body: { id: 'late-lead', email: 'late@example.com' } })).status).toBe(200);
     await eventually(async () => expect((await t.call('GET', '/v1/leads/late-lead')).body.timeline.length).toBeGreaterThan(0), { timeoutMs: 30_000 });
+    // Never repeated, not lost: the worker's relay started its workflow, and its welcome email went.
+    await eventually(async () => expect((await t.mailbox('abandoned@example.com')).length).toBe(1), { timeoutMs: 60_000 });
+    expect((await t.stack.pool.query(`SELECT workflow_started_at IS NOT NULL AS started FROM leads WHERE id = 'abandoned-lead'`)).rows[0].started).toBe(true);
     expect((await t.call('POST', '/v1/leads/review/accept', { role: 'sales', body: { by: 'sam' } })).status).toBe(200);
     expect(await findFailedWorkflowTasks(t.stack.client)).toEqual([]);
   });
