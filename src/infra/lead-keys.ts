@@ -34,6 +34,11 @@ interface Cached {
 
 export interface LeadKeyStoreOptions {
   /**
+   * How long a key read keeps asking a Postgres that does not answer (a restart, a failover) before
+   * it fails (default 6 s): a workflow task waits that long rather than fail, well inside its own 10 s.
+   */
+  outageRetryMs?: number;
+  /**
    * How long a key read from Postgres is used without asking again. Erasure forgets the key at once
    * in its own process; another process (a second API, a worker) may hold it this long, in memory only.
    */
@@ -53,6 +58,7 @@ export class LeadKeyStore implements LeadKeys {
   private readonly inFlight = new Map<string, Promise<PayloadKey>>();
   private readonly ttlMs: number;
   private readonly size: number;
+  private readonly outageRetryMs: number;
 
   constructor(
     private readonly db: Queryable,
@@ -62,6 +68,26 @@ export class LeadKeyStore implements LeadKeys {
     if (wrapping.length === 0) throw new Error('the lead key store needs a PAYLOAD_KEYS key to wrap lead keys');
     this.ttlMs = options.cacheTtlMs ?? 60_000;
     this.size = options.cacheSize ?? 10_000;
+    this.outageRetryMs = options.outageRetryMs ?? 6000;
+  }
+
+  /**
+   * A statement on the key table, asked again every 250 ms while Postgres fails, for at most
+   * `outageRetryMs`. A worker that restarted during a Postgres restart holds no key in memory: its
+   * workflow tasks then wait for Postgres instead of failing (seen in a chaos run).
+   */
+  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    const until = Date.now() + this.outageRetryMs;
+    for (;;) {
+      try {
+        return await this.db.query<R>(text, values);
+      } catch (error) {
+        // A statement Postgres refused (not one it never got) fails at once.
+        if (typeof (error as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((error as { code: string }).code) && !/^(57P0[1-3]|08...|53300)$/.test((error as { code: string }).code)) throw error;
+        if (Date.now() >= until) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
   }
 
   /** The lead's key, created on first use (any process may race to create it: one wins). Throws LeadErasedError for an erased lead. */
@@ -89,7 +115,7 @@ export class LeadKeyStore implements LeadKeys {
     if (cached) return cached;
     let rows: KeyRow[];
     try {
-      ({ rows } = await this.db.query<KeyRow>('SELECT * FROM lead_keys WHERE key_id = $1', [keyId]));
+      ({ rows } = await this.query<KeyRow>('SELECT * FROM lead_keys WHERE key_id = $1', [keyId]));
     } catch (error) {
       const stale = this.byKey.get(keyId)?.key;
       if (stale) return stale;
@@ -174,13 +200,13 @@ export class LeadKeyStore implements LeadKeys {
     // Read first (the common case: the key exists); insert when missing. A concurrent insert by
     // another process is not visible to this statement's snapshot: the next round reads it.
     for (let round = 0; round < 3; round++) {
-      const { rows } = await this.db.query<KeyRow>('SELECT * FROM lead_keys WHERE lead_id = $1', [leadId]);
+      const { rows } = await this.query<KeyRow>('SELECT * FROM lead_keys WHERE lead_id = $1', [leadId]);
       let row = rows[0];
       if (!row) {
         const keyId = `${LEAD_KEY_PREFIX}${randomBytes(12).toString('hex')}`;
         const key = randomBytes(32);
         const wrapper = this.wrapping[0]!;
-        const inserted = await this.db.query<KeyRow>(
+        const inserted = await this.query<KeyRow>(
           `INSERT INTO lead_keys (lead_id, key_id, wrapped_key, wrapping_key_id) VALUES ($1, $2, $3, $4)
            ON CONFLICT (lead_id) DO NOTHING RETURNING *`,
           [leadId, keyId, this.wrap(leadId, keyId, key, wrapper), wrapper.id],

@@ -71,4 +71,28 @@ describe('lead key store', () => {
       await stopListening();
     }
   });
+
+  it('waits out a Postgres that does not answer for a moment (a restart) instead of failing, and gives up after its bound', async () => {
+    let refusals = 3;
+    const flaky = {
+      query: ((text: string, values: unknown[]) => {
+        if (refusals-- > 0) return Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+        return pg.pool.query(text, values);
+      }) as typeof pg.pool.query,
+    };
+    // A fresh process (nothing cached) while Postgres restarts: the key arrives once it answers.
+    const key = await new LeadKeyStore(flaky, wrapping).forLead('restart');
+    expect(refusals).toBeLessThan(0); // all three refusals waited out, then the read and the insert
+    expect(key).toEqual(await new LeadKeyStore(pg.pool, wrapping).forLead('restart'));
+    // Still away past the bound: the read fails (and the workflow task with it, to be retried).
+    const down = { query: (() => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))) as unknown as typeof pg.pool.query };
+    const started = Date.now();
+    await expect(new LeadKeyStore(down, wrapping, { outageRetryMs: 600 }).forLead('never')).rejects.toThrow('ECONNREFUSED');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    // A statement Postgres refused is not an outage: no waiting.
+    const refused = { query: (() => Promise.reject(Object.assign(new Error('permission denied'), { code: '42501' }))) as unknown as typeof pg.pool.query };
+    const at = Date.now();
+    await expect(new LeadKeyStore(refused, wrapping).forLead('nope')).rejects.toThrow('permission denied');
+    expect(Date.now() - at).toBeLessThan(200);
+  });
 });
