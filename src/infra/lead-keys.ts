@@ -76,11 +76,11 @@ export class LeadKeyStore implements LeadKeys {
    * `outageRetryMs`. A worker that restarted during a Postgres restart holds no key in memory: its
    * workflow tasks then wait for Postgres instead of failing (seen in a chaos run).
    */
-  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+  private async whilePostgresAnswers<R>(statement: () => Promise<R>): Promise<R> {
     const until = Date.now() + this.outageRetryMs;
     for (;;) {
       try {
-        return await this.db.query<R>(text, values);
+        return await statement();
       } catch (error) {
         // A statement Postgres refused (not one it never got) fails at once.
         if (typeof (error as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((error as { code: string }).code) && !/^(57P0[1-3]|08...|53300)$/.test((error as { code: string }).code)) throw error;
@@ -115,7 +115,7 @@ export class LeadKeyStore implements LeadKeys {
     if (cached) return cached;
     let rows: KeyRow[];
     try {
-      ({ rows } = await this.query<KeyRow>('SELECT * FROM lead_keys WHERE key_id = $1', [keyId]));
+      ({ rows } = await this.whilePostgresAnswers(() => this.db.query<KeyRow>('SELECT * FROM lead_keys WHERE key_id = $1', [keyId])));
     } catch (error) {
       const stale = this.byKey.get(keyId)?.key;
       if (stale) return stale;
@@ -200,16 +200,19 @@ export class LeadKeyStore implements LeadKeys {
     // Read first (the common case: the key exists); insert when missing. A concurrent insert by
     // another process is not visible to this statement's snapshot: the next round reads it.
     for (let round = 0; round < 3; round++) {
-      const { rows } = await this.query<KeyRow>('SELECT * FROM lead_keys WHERE lead_id = $1', [leadId]);
+      const { rows } = await this.whilePostgresAnswers(() => this.db.query<KeyRow>('SELECT * FROM lead_keys WHERE lead_id = $1', [leadId]));
       let row = rows[0];
       if (!row) {
         const keyId = `${LEAD_KEY_PREFIX}${randomBytes(12).toString('hex')}`;
         const key = randomBytes(32);
         const wrapper = this.wrapping[0]!;
-        const inserted = await this.query<KeyRow>(
-          `INSERT INTO lead_keys (lead_id, key_id, wrapped_key, wrapping_key_id) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (lead_id) DO NOTHING RETURNING *`,
-          [leadId, keyId, this.wrap(leadId, keyId, key, wrapper), wrapper.id],
+        const wrapped = this.wrap(leadId, keyId, key, wrapper);
+        const inserted = await this.whilePostgresAnswers(() =>
+          this.db.query<KeyRow>(
+            `INSERT INTO lead_keys (lead_id, key_id, wrapped_key, wrapping_key_id) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (lead_id) DO NOTHING RETURNING *`,
+            [leadId, keyId, wrapped, wrapper.id],
+          ),
         );
         row = inserted.rows[0];
         if (!row) continue;
