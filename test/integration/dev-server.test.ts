@@ -72,6 +72,8 @@ describe('Temporal dev server (temporal server start-dev)', () => {
         typedSearchAttributes: [{ key: LeadStageKey, value: 'nurturing' }],
       });
     });
+    // Write-ahead log (DEV_SERVER_SQLITE_PRAGMAS): the file header's format versions say 2 (1 is a rollback journal).
+    expect([...fs.readFileSync(dbFile).subarray(18, 20)]).toEqual([2, 2]);
     await first.stop();
     expect(await isPortOpen(first.port)).toBe(false);
 

@@ -27,7 +27,18 @@ export interface DevServerOptions {
   startTimeoutMs?: number;
   /** A codec server the Web UI asks to decode payloads (`--ui-codec-endpoint`). */
   uiCodecEndpoint?: string;
+  /** SQLite pragmas of the data file (`--sqlite-pragma`), default DEV_SERVER_SQLITE_PRAGMAS; [] leaves SQLite's own. */
+  sqlitePragmas?: readonly string[];
 }
+
+/**
+ * The dev server's SQLite file in write-ahead-log mode. SQLite's own default, a rollback journal,
+ * creates, syncs and deletes a journal file per transaction: under an import the server spent a
+ * quarter of the machine waiting on the disk. With WAL a commit is an append to the log, synced
+ * (synchronous=FULL, as before: a committed transaction survives a power cut too). Measured over
+ * a 1,500-row import (docs/decisions.md): every lead parked after 89 s instead of 115 s.
+ */
+export const DEV_SERVER_SQLITE_PRAGMAS: readonly string[] = ['journal_mode=wal', 'synchronous=full'];
 
 export interface DevServer {
   /** host:port of the gRPC front end. */
@@ -167,6 +178,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ...leadSearchAttributes.flatMap((key) => ['--search-attribute', `${key.name}=${TypedSearchAttributes.toMetadataType(key.type)}`]),
     ...(options.ui === false ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
     ...(options.ui !== false && options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
+    ...(options.sqlitePragmas ?? DEV_SERVER_SQLITE_PRAGMAS).flatMap((pragma) => ['--sqlite-pragma', pragma]),
   ];
   const server = spawnServerProcess(cliPath, args, options.onLog);
   const failure = (reason: string) =>
