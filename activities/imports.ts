@@ -10,13 +10,17 @@ export interface ImportActivityDeps {
   client: Client;
   /** Lead workflows started at once per page (default 16). */
   concurrency?: number;
+  /** Imported leads started whose workflow has not run yet, at most (default 200; see ImportAhead); 0: no bound. */
+  aheadMax?: number;
+  /** The longest a chunk waits for the workers (default 60 s). */
+  aheadWaitMs?: number;
 }
 
 /** A stage commits right after it starts the workflow: an import not found yet is retried a few times, then it is a failure. */
 const ATTEMPTS_BEFORE_NOT_FOUND = 5;
 
 /** The CSV import job's activities over the real pool and Temporal client. */
-export function createImportActivities({ pool, client, concurrency = 16 }: ImportActivityDeps): ImportActivities {
+export function createImportActivities({ pool, client, concurrency = 16, aheadMax = 200, aheadWaitMs = 60_000 }: ImportActivityDeps): ImportActivities {
   const imports = new ImportService({ client, pool });
   return {
     async importPage({ importId, pageSize }) {
@@ -28,6 +32,8 @@ export function createImportActivities({ pool, client, concurrency = 16 }: Impor
           concurrency,
           // The SDK throttles heartbeats (to 80 % of the heartbeat timeout): one per start is cheap.
           onProgress: (started) => context.heartbeat({ started }),
+          // context.sleep ends when the activity is cancelled (the worker shuts down).
+          ...(aheadMax > 0 ? { ahead: { max: aheadMax, waitMs: aheadWaitMs, sleep: (ms: number) => context.sleep(ms), onWait: (waiting: number) => context.heartbeat({ waitingForWorkers: waiting }) } } : {}),
         });
       } catch (error) {
         if (!(error instanceof ImportNotFoundError)) throw error;

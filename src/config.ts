@@ -237,6 +237,12 @@ export const SETTINGS = {
       "lead workflows a worker keeps in memory between tasks (the SDK's sticky cache); a lead not cached replays its history at its next event. The default 1,000 is chosen from the bench's sweep (docs/benchmarks.md): it bounds the worker near 1 GiB however many leads are parked, where the SDK's own default (sized from the heap limit, about 2,300 with a 4 GiB heap) let it grow past 1.4 GiB, and a miss costs a short replay. Size it to the leads active at once; 0 turns the cache off",
     expects: 'an integer from 0 to 1000000',
   },
+  IMPORT_AHEAD_MAX: {
+    schema: blankIsUnset(integer(0, 100_000).default(200)),
+    description:
+      "imported leads a CSV import keeps started but not yet run by a worker; the import starts the next ones as the workers catch up, so a lead that signs up during a big import waits behind at most this many, not the whole file (docs/decisions.md). 0 starts every page at once",
+    expects: 'an integer from 0 to 100000',
+  },
   OTEL_EXPORTER_OTLP_ENDPOINT: {
     schema: optional(urlWith(['http:', 'https:'])),
     description:
@@ -298,6 +304,8 @@ export interface Config {
   workerShutdownGraceSeconds: number;
   /** The worker's sticky-cache size (default 1,000, from the bench's sweep). */
   workerMaxCachedWorkflows: number;
+  /** IMPORT_AHEAD_MAX: 0 for no bound. */
+  importAheadMax: number;
   /** Keys of the payload codec; the first encrypts. */
   payloadKeys: PayloadKey[];
   /** True when payloadKeys is the public development key. */
@@ -510,6 +518,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: e.METRICS_PORT,
     workerShutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
     workerMaxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+    importAheadMax: e.IMPORT_AHEAD_MAX,
     payloadKeys,
     devPayloadKeys: !e.PAYLOAD_KEYS,
     codecCorsOrigins: e.CODEC_CORS_ORIGINS.length ? e.CODEC_CORS_ORIGINS : [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],

@@ -60,11 +60,13 @@ export interface LeadWorkerOptions extends ActivityDeps {
   client?: Client;
   /** Lead workflows an import page starts at once (default 16). */
   importConcurrency?: number;
+  /** IMPORT_AHEAD_MAX (default 200; 0: no bound). */
+  importAheadMax?: number;
 }
 
 /** A worker for task queue `leads`: the lead, campaign and import workflows and their activities over real dependencies. */
 export async function createLeadWorker(options: LeadWorkerOptions): Promise<Worker> {
-  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, shutdownGraceSeconds = 30, maxCachedWorkflows, dataConverter, tracing, client, importConcurrency, ...deps } = options;
+  const { connection, namespace, taskQueue = LEADS_TASK_QUEUE, workflowBundle, shutdownGraceSeconds = 30, maxCachedWorkflows, dataConverter, tracing, client, importConcurrency, importAheadMax, ...deps } = options;
   return Worker.create({
     connection,
     namespace,
@@ -80,7 +82,7 @@ export async function createLeadWorker(options: LeadWorkerOptions): Promise<Work
     activities: {
       ...createActivities(deps),
       ...(client ? createCampaignActivities({ pool: deps.pool, client, ...(deps.logger ? { logger: deps.logger } : {}) }) : {}),
-      ...(client ? createImportActivities({ pool: deps.pool, client, ...(importConcurrency ? { concurrency: importConcurrency } : {}) }) : {}),
+      ...(client ? createImportActivities({ pool: deps.pool, client, ...(importConcurrency ? { concurrency: importConcurrency } : {}), ...(importAheadMax !== undefined ? { aheadMax: importAheadMax } : {}) }) : {}),
     },
     // As the SDK's OpenTelemetry docs set it up: workflow spans leave the sandbox through a sink
     // (not in history, not called on replay), activity spans are children of the workflow's.

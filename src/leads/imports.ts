@@ -36,6 +36,24 @@ const STAGE_BATCH = 1000;
 /** How long the stage waits for Temporal to start the job before answering 503 (and staging nothing). */
 const START_DEADLINE_MS = 5000;
 
+/**
+ * How far an import may run ahead of the workers: leads started whose workflow has not run its
+ * first task. Starting is far quicker than a worker's first task and welcome email (40 against
+ * 17 leads a second in the bench), so without a bound a 100,000-row file queued its leads' tasks
+ * by the tens of thousands, and a lead that signed up meanwhile waited behind all of them.
+ */
+export interface ImportAhead {
+  /** Leads started and not yet run, at most (the default of the activity: 200). */
+  max: number;
+  /** The longest wait for the workers before a chunk goes anyway. */
+  waitMs: number;
+  /** How often the count is asked again while waiting (default 1 s). */
+  pollMs?: number;
+  sleep: (ms: number) => Promise<void>;
+  /** Called on every wait (the activity heartbeats). */
+  onWait?: (waiting: number) => void;
+}
+
 export class ImportNotFoundError extends Error {
   constructor(readonly importId: string) {
     super(`import ${importId} does not exist`);
@@ -153,7 +171,7 @@ export class ImportService {
    * is left alone), updates the profiles of leads that existed, then marks the rows done and drops
    * their profile copy. The last page marks the import completed. Answers the progress.
    */
-  async processPage(importId: string, options: { pageSize: number; concurrency: number; onProgress?: (done: number) => void }): Promise<ImportProgress> {
+  async processPage(importId: string, options: { pageSize: number; concurrency: number; onProgress?: (done: number) => void; ahead?: ImportAhead }): Promise<ImportProgress> {
     const { rows: imports } = await this.deps.pool.query<{ sequence: string; rows: number; refused: number }>('SELECT sequence, rows, refused FROM imports WHERE id = $1', [importId]);
     const header = imports[0];
     if (!header) throw new ImportNotFoundError(importId);
@@ -177,10 +195,15 @@ export class ImportService {
       const created = rows.filter((r) => r.outcome === 'created');
       let handled = 0;
       const progressed = () => options.onProgress?.(++handled);
-      await this.leads.ensureWorkflows(
-        created.map((r) => r.lead_id),
-        { concurrency: options.concurrency, onStarted: progressed },
-      );
+      // Started a chunk at a time, each once the workers have caught up with the import: a lead
+      // that signs up meanwhile waits behind at most `ahead.max` imported leads, not the file.
+      const chunk = options.ahead ? Math.max(1, Math.floor(options.ahead.max / 2)) : created.length;
+      const since = rows[0]!.row_no - options.pageSize;
+      for (let i = 0; i < created.length; i += chunk) {
+        const ids = created.slice(i, i + chunk).map((r) => r.lead_id);
+        if (options.ahead) await this.waitForWorkers(importId, since, ids.length, options.ahead);
+        await this.leads.ensureWorkflows(ids, { concurrency: options.concurrency, onStarted: progressed });
+      }
       // Leads that existed: the row is a profile patch, as PATCH /v1/leads/{id} applies it (a
       // repeated patch changes nothing and tells no one). Empty cells were dropped: they keep the value.
       await inLanes(
@@ -204,6 +227,32 @@ export class ImportService {
       await this.deps.pool.query(`UPDATE imports SET status = 'completed', finished_at = coalesce(finished_at, now()) WHERE id = $1`, [importId]);
     }
     return progress;
+  }
+
+  /**
+   * Imported leads of this page and the one before whose workflow was started but has not run
+   * its first task yet (the read model still at revision 0): the import's lead over the workers.
+   */
+  async unprocessed(importId: string, sinceRow: number): Promise<number> {
+    const { rows } = await this.deps.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM import_rows r JOIN leads l ON l.id = r.lead_id
+        WHERE r.import_id = $1 AND r.row_no >= $2 AND r.outcome = 'created'
+          AND l.workflow_started_at IS NOT NULL AND l.revision = 0 AND l.erased_at IS NULL`,
+      [importId, sinceRow],
+    );
+    return rows[0]!.n;
+  }
+
+  /** Waits until `next` more leads keep the import within `ahead.max` of the workers, at most `ahead.waitMs`. */
+  private async waitForWorkers(importId: string, sinceRow: number, next: number, ahead: ImportAhead): Promise<void> {
+    const deadline = Date.now() + ahead.waitMs;
+    for (;;) {
+      const waiting = await this.unprocessed(importId, sinceRow);
+      // A chunk always goes once nothing waits, and after the deadline (a lead that never runs holds nothing up for long).
+      if (waiting === 0 || waiting + next <= ahead.max || Date.now() >= deadline) return;
+      ahead.onWait?.(waiting);
+      await ahead.sleep(ahead.pollMs ?? 1000);
+    }
   }
 
   private async progress(importId: string, header: { rows: number; refused: number }): Promise<ImportProgress> {
