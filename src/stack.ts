@@ -136,7 +136,13 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     // SMTP: SMTP_URL, or the in-process sink that stores mail in Postgres.
     let smtpUrl = config.smtpUrl;
     if (!smtpUrl) {
-      const sink = await startSmtpSink({ pool, port: config.smtpSinkPort });
+      // A pool of its own: a send holds one of the worker's connections (its outbox transaction)
+      // until the relay answers, and the sink needs one to store the message before it answers.
+      // On the shared pool, ten sends at once waited on a sink waiting on them, until the mailer's
+      // 30 s timeout (seen once the WAL-mode dev server made campaigns fast enough to send ten at once).
+      const sinkPool = createPool(databaseUrl, 4);
+      stops.push(() => sinkPool.end());
+      const sink = await startSmtpSink({ pool: sinkPool, port: config.smtpSinkPort });
       stops.push(() => sink.stop());
       smtpUrl = sink.url;
     }
@@ -189,6 +195,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         ...(options.logger ? { logger: options.logger } : {}),
         shutdownGraceSeconds: config.workerShutdownGraceSeconds,
         maxCachedWorkflows: config.workerMaxCachedWorkflows,
+        importAheadMax: config.importAheadMax,
         dataConverter,
         ...(workflowBundle ? { workflowBundle } : {}),
         ...(options.tracing ? { tracing: options.tracing } : {}),

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities/index.js';
+import { createMailer } from '../../src/infra/mailer.js';
 import { eventually } from '../helpers/eventually.js';
 import { startTestStack, type TestStack } from '../helpers/http-stack.js';
 import { noonZone } from '../helpers/zones.js';
@@ -220,5 +222,23 @@ describe('Leadflow end to end over HTTP', () => {
     expect(value('leadflow_escalations_total')).toBeGreaterThanOrEqual(2);
     expect(value('leadflow_emails_sent_total{kind="marketing"}')).toBeGreaterThanOrEqual(3);
     expect(value('leadflow_http_requests_total{method="POST",route="/v1/leads/:id/accept",status="409"}')).toBe(1);
+  });
+
+  it('delivers as many sends at once as the stack\'s Postgres pool holds: the SMTP sink stores on a pool of its own', async () => {
+    // Each send holds one of the stack's connections (its outbox transaction) until the sink has
+    // stored the message and answered; a sink on that same pool waited on them until the timeout.
+    const mailer = createMailer(running.stack.smtpUrl, { socketTimeoutMs: 5_000 });
+    try {
+      const activities = createActivities({ pool: running.stack.pool, mailer, config: { mailFrom: 'Leadflow <marketing@example.com>', salesInbox: 'sales@example.com' } });
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          activities.sendNurtureEmail({ lead: { id: `burst-${i}`, email: `burst-${i}@example.com`, firstName: 'Ada' }, template: 'welcome', sendKey: `burst-${i}:onboarding@v1:e1:s0`, sequence: 'onboarding@v1', step: 0 }),
+        ),
+      );
+      expect(results.filter((r) => r.sent)).toHaveLength(12);
+      expect(await mailbox('burst-11@example.com')).toHaveLength(1);
+    } finally {
+      mailer.close();
+    }
   });
 });

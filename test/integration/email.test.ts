@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { createMailer, type Mailer } from '../../src/infra/mailer.js';
@@ -200,5 +201,44 @@ describe('email activities', () => {
     expect(result.sent).toBe(true);
     const inbox = await readMailbox(pg.pool, { to: 'pinned@example.com' });
     expect(inbox.map((m) => [m.subject, (m.text ?? '').trim()])).toEqual([['Pinned subject', 'Pinned text']]);
+  });
+
+  it('keeps its SMTP connections open across sends when asked for a pool, one per send by default', async () => {
+    // A TCP relay in front of the sink that counts the connections made through it.
+    let connections = 0;
+    const relay = net.createServer((socket) => {
+      connections += 1;
+      const upstream = net.connect(sink.port, '127.0.0.1');
+      socket.pipe(upstream).pipe(socket);
+      const end = () => {
+        socket.destroy();
+        upstream.destroy();
+      };
+      socket.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const url = `smtp://127.0.0.1:${(relay.address() as net.AddressInfo).port}`;
+    const sendFive = async (prefix: string, through: Mailer) => {
+      const activities = createActivities({ pool: pg.pool, mailer: through, config });
+      for (let i = 0; i < 5; i++) {
+        const result = await activities.sendNurtureEmail({ lead: lead(`${prefix}${i}`), template: 'welcome', sendKey: `${prefix}${i}:onboarding@v1:e1:s0`, sequence: 'onboarding@v1', step: 0 });
+        expect(result.sent).toBe(true);
+      }
+    };
+    const pooled = createMailer(url, { connections: 10 });
+    const unpooled = createMailer(url);
+    try {
+      await sendFive('pooled', pooled);
+      expect(connections).toBe(1);
+      connections = 0;
+      await sendFive('unpooled', unpooled);
+      expect(connections).toBe(5);
+      expect(await readMailbox(pg.pool, { to: 'pooled4@example.com' })).toHaveLength(1);
+    } finally {
+      pooled.close();
+      unpooled.close();
+      await new Promise((resolve) => relay.close(resolve));
+    }
   });
 });
