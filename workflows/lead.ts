@@ -10,6 +10,7 @@ import {
   setCurrentDetails,
   setHandler,
   sleep,
+  TemporalFailure,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -46,17 +47,33 @@ const LEAD_OUTCOMES = 'lead-engine-v2-outcomes';
 const DEFAULT_HISTORY_BUDGET = 10_000;
 
 // The read model and the owner: quick, idempotent Postgres writes, run inside the workflow task
-// that decided them (a marker in history, no activity task), retried forever. Past 2 s of back-off
-// a retry waits on a workflow timer, not in the worker: a Postgres outage holds no workflow task
-// open and no worker shutdown. Attempts of at most 2 s and that threshold keep a local activity
-// well inside one workflow task (the SDK heartbeats a task at 8 s): a result that came after such
-// a heartbeat replayed at another place than it ran (a chaos run with a Postgres restart failed a
-// task with TMPRL1100, a timer where the replay put an activity).
+// that decided them (a marker in history, no activity task). One call lives at most 4 s from its
+// scheduling, queue and attempt included; a failed call waits on a workflow timer and is asked
+// again, forever (bookkeepingCall). A local activity still running when the SDK heartbeats its
+// workflow task (at 8 s) has its result replayed in another order than it ran against the inputs
+// that came meanwhile: an email's answer, a timer. When the SDK retried locally (for
+// up to 9 s), a chaos run with a Postgres restart failed tasks with TMPRL1100 on replay;
+// test/integration/local-activity-replay.test.ts replays such a history.
 const { recordLeadState, assignOwner } = proxyLocalActivities<LeadActivities>({
+  scheduleToCloseTimeout: '4 seconds',
   startToCloseTimeout: '2 seconds',
-  localRetryThreshold: '2 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  retry: { maximumAttempts: 1 },
 });
+/** Waits before the next call of a failed bookkeeping write: 1 s, doubling, at most a minute. */
+const bookkeepingBackoffMs = (failures: number): number => Math.min(60_000, 1_000 * 2 ** Math.min(failures - 1, 6));
+
+/** Calls a bookkeeping local activity until it succeeds; between calls, a workflow timer. */
+async function bookkeepingCall<T>(call: () => Promise<T>, summary: string): Promise<T> {
+  for (let failures = 1; ; failures++) {
+    try {
+      return await call();
+    } catch (error) {
+      // A failed attempt comes as the activity's own failure, a timeout as an ActivityFailure.
+      if (!(error instanceof TemporalFailure)) throw error;
+      await sleep(bookkeepingBackoffMs(failures), { summary: `${summary}: retry ${failures}` });
+    }
+  }
+}
 
 const { sendNurtureEmail, notifySales, remindSales } = proxyActivities<LeadActivities>(SMTP_ACTIVITY_OPTIONS);
 
@@ -78,7 +95,9 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
   const { program } = input;
   const historyBudget = input.historyBudget ?? DEFAULT_HISTORY_BUDGET;
   const historyIsLong = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyBudget;
-  const ctx = (): LeadContext => ({ now: Date.now(), program, historyIsLong: historyIsLong() });
+  /** The latest time a fired timer was set for: the clock reads no earlier (see reduce on timerDue). */
+  let clockFloor = 0;
+  const ctx = (): LeadContext => ({ now: Math.max(Date.now(), clockFloor), program, historyIsLong: historyIsLong() });
   let state = input.machine ?? (input.state ? fromV1(input.lead, input.state, input.pending) : newLeadState(input.lead, ctx(), attributesAtStart(workflowInfo().typedSearchAttributes)));
 
   const bookkeeping: Array<RecordReadModel | Extract<LeadEffect, { kind: 'assignOwner' }>> = [];
@@ -117,7 +136,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
     try {
       for (let effect = bookkeeping.shift(); effect; effect = bookkeeping.shift()) {
         if (effect.kind === 'assignOwner') {
-          const { owner } = await assignOwner({ leadId: state.profile.id, reviewNo: effect.reviewNo });
+          const { owner } = await bookkeepingCall(() => assignOwner({ leadId: state.profile.id, reviewNo: effect.reviewNo }), 'owner');
           apply({ kind: 'effectResult', result: { kind: 'ownerAssigned', reviewNo: effect.reviewNo, owner } });
           afterLocalActivity = true;
           continue;
@@ -128,7 +147,7 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
           write = { ...later, transitions: [...write.transitions, ...later.transitions], decisions: [...write.decisions, ...later.decisions], slaBreaches: [...write.slaBreaches, ...later.slaBreaches], outcomes: [...(write.outcomes ?? []), ...(later.outcomes ?? [])] };
         }
         const { view, revision, transitions, decisions, slaBreaches, outcomes: reported } = write;
-        await recordLeadState({ view, revision, transitions, decisions, slaBreaches, ...(reported?.length ? { outcomes: reported } : {}) });
+        await bookkeepingCall(() => recordLeadState({ view, revision, transitions, decisions, slaBreaches, ...(reported?.length ? { outcomes: reported } : {}) }), 'read model');
         afterLocalActivity = true;
       }
     } finally {
@@ -182,7 +201,8 @@ export async function leadWorkflow(input: LeadWorkflowInput): Promise<LeadView> 
       void condition(() => timers.get(name)?.token !== token, Math.max(1, at - Date.now()), { summary }).then((replaced) => {
         if (replaced) return;
         timers.delete(name);
-        apply({ kind: 'timerDue' });
+        clockFloor = Math.max(clockFloor, at);
+        apply({ kind: 'timerDue', at });
       });
     }
   }

@@ -196,6 +196,21 @@ describe('reduce: the rules', () => {
     expect(wakeAt(lead.state, lead.ctx())).toEqual({ lead: T0 + 2 * DAY });
   });
 
+  it('a fired timer is due even when the clock reads earlier (a worker that took over read a stale clock)', () => {
+    const lead = new Lead();
+    lead.answer();
+    const due = wakeAt(lead.state, lead.ctx()).lead!;
+    expect(due).toBe(T0 + 2 * DAY);
+    // The clock of the workflow task says seconds before the wake time; the timer says it is due.
+    lead.now = due - 3_000;
+    expect(kinds(lead.send({ kind: 'timerDue', at: due }))).toContain('sendMarketingEmail');
+    // Without a timer's time, an input at that clock sends nothing: the step is not due yet.
+    const other = new Lead();
+    other.answer();
+    other.now = due - 3_000;
+    expect(kinds(other.send({ kind: 'timerDue' }))).not.toContain('sendMarketingEmail');
+  });
+
   it('a change of the score alone is written once, coalesced, with a newer revision', () => {
     const lead = leadIn('nurturing');
     const revision = lead.state.published.revision;

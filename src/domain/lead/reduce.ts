@@ -33,8 +33,12 @@ export type LeadInput =
   | { kind: 'migrationRequest'; sequence: Sequence; rules?: Rules }
   /** A campaign enrols the lead in its sequence (refused ones change nothing: see checkCampaignEnrolment). */
   | ({ kind: 'campaignEnrolment' } & CampaignEnrolment)
-  /** A timer the lead asked for (`wakeAt`) is due; any due work is done, whichever timer it was. */
-  | { kind: 'timerDue' }
+  /**
+   * A timer the lead asked for (`wakeAt`) is due; any due work is done, whichever timer it was.
+   * `at`: the time that timer was set for. The machine's clock reads at least that: a timer that
+   * fired says its time has come, whatever the clock of the workflow task says (see reduce).
+   */
+  | { kind: 'timerDue'; at?: number }
   | { kind: 'effectResult'; result: EffectResult };
 
 export interface Transition {
@@ -144,7 +148,12 @@ function publish(state: LeadMachineState, ctx: LeadContext, effects: LeadEffect[
   state.published = { revision, visible, score: view.score, attributes: { ...published.attributes, ...changes }, transitions: [], decisions: [], slaBreaches: [], ...(published.outcomes ? { outcomes: [] } : {}) };
 }
 
-export function reduce(state: LeadMachineState, input: LeadInput, ctx: LeadContext): Transition {
+export function reduce(state: LeadMachineState, input: LeadInput, given: LeadContext): Transition {
+  // A worker that took over a lead after another died read, in its first workflow task, a clock
+  // seconds behind (the time of the last local activity): a timer fired and the step looked not
+  // due, where any later replay of that task saw it due (TMPRL1100 in a chaos run). A fired timer
+  // bounds the clock from below, so both see the step due.
+  const ctx = input.kind === 'timerDue' && input.at !== undefined && input.at > given.now ? { ...given, now: input.at } : given;
   const next = draftOf(state);
   const effects: LeadEffect[] = [];
   take(next, input, ctx, effects);
