@@ -63,9 +63,13 @@ export function createCampaignActivities({ pool, client, logger }: CampaignActiv
       /** Asks one lead; skips come back as the validator's failure type. Temporal away for long: thrown, and the page is retried. */
       async function ask(leadId: string, attempt = 0): Promise<Outcome> {
         try {
-          await client.workflow.getHandle(leadWorkflowId(leadId)).executeUpdate(campaignEnrolmentUpdate, { args: [enrolment] });
+          const update = () => client.workflow.getHandle(leadWorkflowId(leadId)).executeUpdate(campaignEnrolmentUpdate, { args: [enrolment] });
+          // The ask waits on the lead's workflow task. A worker that drains has stopped polling for those,
+          // so an ask it does not abort on cancel never ends, and neither does the drain.
+          await (context ? client.withAbortSignal(context.cancellationSignal, update) : update());
           return 'enrolled';
         } catch (error) {
+          if (context?.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;
           if (error instanceof WorkflowUpdateFailedError) {
             const type = error.cause instanceof ApplicationFailure ? error.cause.type : undefined;
             // Only this campaign's own earlier ask (a retried page) enrolled it: it counts once, as enrolled.

@@ -127,11 +127,6 @@ export const EngagementFilterSchema = z.object({
 });
 export type EngagementFilter = z.infer<typeof EngagementFilterSchema>;
 
-/**
- * The program: scoring rules, the sales-review threshold, and the sequences a lead runs.
- * A lead's workflow receives a snapshot of it at enrolment, so editing the program later
- * never changes an in-flight lead.
- */
 const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'a local time "HH:MM", e.g. "08:00"');
 export { WEEKDAYS, type Weekday } from './weekdays.js';
 
@@ -234,13 +229,24 @@ export const RulesSchema = z
 export type Rules = z.infer<typeof RulesSchema>;
 
 /**
+ * zod drops an own `__proto__` key from a record without a word, so a rule under that name would
+ * vanish from the program unseen. Refuse it instead, naming the key.
+ */
+function refuseProtoKey(value: unknown, ctx: z.RefinementCtx): unknown {
+  if (value !== null && typeof value === 'object' && Object.hasOwn(value, '__proto__')) {
+    ctx.addIssue({ code: 'custom', path: ['__proto__'], message: '"__proto__" cannot name an event type' });
+  }
+  return value;
+}
+
+/**
  * The program: scoring rules, the sales-review threshold, and the sequences a lead runs.
  * A lead's workflow receives a snapshot of it at enrolment, so editing the program later
  * never changes an in-flight lead.
  */
 export const ProgramSchema = z.object({
   /** Points per engagement event type; an event type absent here is unknown (400 at the API). */
-  scoring: z.record(z.string(), z.number().int().nonnegative()),
+  scoring: z.preprocess(refuseProtoKey, z.record(z.string(), z.number().int().nonnegative())),
   /** Score at which a nurturing lead goes to sales review (compared with the decayed score). */
   threshold: z.number().int().positive(),
   /** Sequence a lead runs after sales rejected it. */

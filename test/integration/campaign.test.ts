@@ -1,14 +1,10 @@
 import { installTestRuntime } from '../helpers/runtime.js';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { WorkflowHandle } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createCampaignActivities } from '../../activities/campaign.js';
-import { freePort } from '../../src/infra/net.js';
-import { startDevServer, type DevServer } from '../../src/infra/temporal/dev-server.js';
 import { programSnapshot } from '../../src/sequences/catalog.js';
 import { SequenceSchema, type ProgramSnapshot, type Sequence } from '../../src/sequences/model.js';
 import { bundleWorkflows } from '../../src/worker.js';
@@ -27,7 +23,7 @@ import {
 import type { Segment } from '../../src/domain/segment.js';
 import { eventually } from '../helpers/eventually.js';
 import { recordingActivities } from '../helpers/fake-activities.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { useDevServer } from '../helpers/dev-server.js';
 
 /**
  * Campaigns on the real dev server and a real PostgreSQL: 500 leads, the worker stopped mid-way
@@ -35,47 +31,27 @@ import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
  * counted. The leads are started directly (no API) and park in a 30-day wait; the campaign's
  * sequence is a wait too, so the test measures enrolment, not email.
  */
-let dir: string;
-let server: DevServer;
-let pg: TestPostgres;
-let connection: Connection;
-let nativeConnection: NativeConnection;
-let client: Client;
+// The SDK's runtime first: the suite's native connection is made in the next hook.
+beforeAll(() => installTestRuntime());
+const suite = useDevServer('campaign', { postgres: true });
 let workflowBundle: WorkflowBundleWithSourceMap;
 
 const parked = (id: string): Sequence => SequenceSchema.parse({ id, version: 1, description: 'test', steps: [{ kind: 'wait', duration: '30 days' }] });
 const program: ProgramSnapshot = { ...programSnapshot('onboarding'), enrolSequence: parked('parked') };
 
 beforeAll(async () => {
-  installTestRuntime();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadflow-campaign-'));
-  [server, pg, workflowBundle] = await Promise.all([
-    startDevServer({ port: await freePort(), uiPort: 0, ui: false, dbFile: path.join(dir, 'temporal.db') }),
-    startTestPostgres(),
-    bundleWorkflows(),
-  ]);
-  connection = await Connection.connect({ address: server.address });
-  nativeConnection = await NativeConnection.connect({ address: server.address });
-  client = new Client({ connection });
-});
-
-afterAll(async () => {
-  await nativeConnection?.close();
-  await connection?.close();
-  await pg?.stop();
-  await server?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  workflowBundle = await bundleWorkflows();
 });
 
 /** A worker for the lead and campaign workflows: recording lead activities, real campaign ones. */
 const startWorker = async (taskQueue: string) => {
   const recorded = recordingActivities();
   const worker = await Worker.create({
-    connection: nativeConnection,
+    connection: suite.nativeConnection,
     taskQueue,
     workflowBundle,
     shutdownGraceTime: '1 second',
-    activities: { ...recorded.activities, ...createCampaignActivities({ pool: pg.pool, client }) },
+    activities: { ...recorded.activities, ...createCampaignActivities({ pool: suite.pg.pool, client: suite.client }) },
   });
   return { worker, running: worker.run(), recorded };
 };
@@ -83,12 +59,12 @@ const startWorker = async (taskQueue: string) => {
 /** Rows in the read model and running lead workflows, `count` of them, ids `<prefix>-0000`... */
 async function startLeads(taskQueue: string, prefix: string, count: number, options: { sequence?: Sequence } = {}): Promise<string[]> {
   const ids = Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(4, '0')}`);
-  await pg.pool.query(`INSERT INTO leads (id, email, enrol_sequence) SELECT id, id || '@example.com', 'parked' FROM unnest($1::text[]) id`, [ids]);
+  await suite.pg.pool.query(`INSERT INTO leads (id, email, enrol_sequence) SELECT id, id || '@example.com', 'parked' FROM unnest($1::text[]) id`, [ids]);
   const leadProgram = options.sequence ? { ...program, enrolSequence: options.sequence } : program;
   const starting = [...ids];
   const lane = async () => {
     for (let id = starting.shift(); id; id = starting.shift()) {
-      await client.workflow.start(leadWorkflow, { taskQueue, workflowId: `lead-${id}`, args: [{ lead: { id, email: `${id}@example.com` }, program: leadProgram }] });
+      await suite.client.workflow.start(leadWorkflow, { taskQueue, workflowId: `lead-${id}`, args: [{ lead: { id, email: `${id}@example.com` }, program: leadProgram }] });
     }
   };
   await Promise.all(Array.from({ length: 8 }, lane));
@@ -97,11 +73,11 @@ async function startLeads(taskQueue: string, prefix: string, count: number, opti
 
 async function startCampaign(taskQueue: string, id: string, segment: Segment, options: Partial<Pick<CampaignWorkflowInput, 'pageSize' | 'pagesPerRun'>> & { ratePerSecond: number }): Promise<WorkflowHandle<typeof campaignWorkflow>> {
   const { ratePerSecond, ...paging } = options;
-  const { rows } = await pg.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE id = ANY($1) OR $1 IS NULL', [segment.leadIds ?? null]);
+  const { rows } = await suite.pg.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE id = ANY($1) OR $1 IS NULL', [segment.leadIds ?? null]);
   const matched = rows[0]!.n;
-  await pg.pool.query(`INSERT INTO campaigns (id, request, sequence_id, sequence_version, segment, rate_per_second, matched) VALUES ($1, '{}', $2, 1, $3, $4, $5)`, [id, `seq-${id}`, JSON.stringify(segment), ratePerSecond, matched]);
+  await suite.pg.pool.query(`INSERT INTO campaigns (id, request, sequence_id, sequence_version, segment, rate_per_second, matched) VALUES ($1, '{}', $2, 1, $3, $4, $5)`, [id, `seq-${id}`, JSON.stringify(segment), ratePerSecond, matched]);
   const progress: CampaignProgress = { status: 'running', matched, enrolled: 0, skipped: {}, failed: 0, cursor: null, pages: 0, startedAt: new Date().toISOString(), finishedAt: null };
-  return client.workflow.start(campaignWorkflow, {
+  return suite.client.workflow.start(campaignWorkflow, {
     taskQueue,
     workflowId: `campaign-${id}`,
     args: [{ campaign: { id, snapshot: { sequence: parked(`seq-${id}`) }, segment, ratePerSecond }, progress, ...paging }],
@@ -114,7 +90,7 @@ async function enrolmentsBy(campaignId: string, ids: string[]): Promise<Map<stri
   const queue = [...ids];
   const lane = async () => {
     for (let id = queue.shift(); id; id = queue.shift()) {
-      const state = await client.workflow.getHandle(`lead-${id}`).query(leadStateQuery);
+      const state = await suite.client.workflow.getHandle(`lead-${id}`).query(leadStateQuery);
       counts.set(id, state.timeline.filter((t) => t.text.startsWith(`campaign ${campaignId}:`)).length);
     }
   };
@@ -122,7 +98,7 @@ async function enrolmentsBy(campaignId: string, ids: string[]): Promise<Map<stri
   return counts;
 }
 
-const campaignRow = async (id: string) => (await pg.pool.query('SELECT status, enrolled, skipped, failed, pages FROM campaigns WHERE id = $1', [id])).rows[0];
+const campaignRow = async (id: string) => (await suite.pg.pool.query('SELECT status, enrolled, skipped, failed, pages FROM campaigns WHERE id = $1', [id])).rows[0];
 
 describe('campaign workflow', () => {
   it('over 500 leads, with the worker stopped mid-way: resumes on another worker, each lead enrolled once, none missed', { timeout: 300_000 }, async () => {
@@ -148,7 +124,7 @@ describe('campaign workflow', () => {
     expect(Object.values(result.skipped).reduce((a, b) => a + b, 0)).toBe(0);
     expect(await campaignRow('kill')).toMatchObject({ status: 'completed', enrolled: 500, failed: 0 });
     // It continued as new along the way (3 pages a run, 11 pages in all).
-    const runs = await client.workflow.list({ query: `WorkflowId = 'campaign-kill'` });
+    const runs = await suite.client.workflow.list({ query: `WorkflowId = 'campaign-kill'` });
     let runCount = 0;
     for await (const _run of runs) runCount++;
     expect(runCount).toBeGreaterThanOrEqual(4);
@@ -180,7 +156,7 @@ describe('campaign workflow', () => {
       expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(answer.enrolled);
       // Still enrolled afterwards: the leads run the campaign's sequence.
       const enrolled = ids.filter((id) => counts.get(id) === 1);
-      const state = await client.workflow.getHandle(`lead-${enrolled[0]}`).query(leadStateQuery);
+      const state = await suite.client.workflow.getHandle(`lead-${enrolled[0]}`).query(leadStateQuery);
       expect(state.sequence.id).toBe('seq-cancel');
     } finally {
       worker.shutdown();
@@ -195,16 +171,16 @@ describe('campaign workflow', () => {
       const plain = await startLeads(taskQueue, 's-plain', 3);
       const [unsubscribed, review, closed] = [await startLeads(taskQueue, 's-unsub', 2), await startLeads(taskQueue, 's-review', 2), await startLeads(taskQueue, 's-closed', 1)];
       const inSequence = await startLeads(taskQueue, 's-same', 2, { sequence: parked('seq-skips') });
-      for (const id of unsubscribed) await client.workflow.getHandle(`lead-${id}`).signal(unsubscribeSignal);
+      for (const id of unsubscribed) await suite.client.workflow.getHandle(`lead-${id}`).signal(unsubscribeSignal);
       for (const id of review) {
         for (const [i, type] of ['product.compared', 'product.compared', 'pricing.viewed'].entries()) {
-          await client.workflow.getHandle(`lead-${id}`).signal(engagementSignal, { eventId: `${id}-${i}`, type, occurredAt: new Date().toISOString() });
+          await suite.client.workflow.getHandle(`lead-${id}`).signal(engagementSignal, { eventId: `${id}-${i}`, type, occurredAt: new Date().toISOString() });
         }
       }
-      for (const id of closed) await client.workflow.getHandle<typeof leadWorkflow>(`lead-${id}`).executeUpdate(disqualifyUpdate, { args: [{ by: 'admin', reason: 'spam' }] });
-      for (const id of review) await eventually(async () => expect((await client.workflow.getHandle(`lead-${id}`).query(leadStateQuery)).stage).toBe('sales_review'));
-      for (const id of unsubscribed) await eventually(async () => expect((await client.workflow.getHandle(`lead-${id}`).query(leadStateQuery)).unsubscribed).toBe(true));
-      await eventually(async () => expect((await client.workflow.getHandle(`lead-${closed[0]}`).describe()).status.name).toBe('COMPLETED'));
+      for (const id of closed) await suite.client.workflow.getHandle<typeof leadWorkflow>(`lead-${id}`).executeUpdate(disqualifyUpdate, { args: [{ by: 'admin', reason: 'spam' }] });
+      for (const id of review) await eventually(async () => expect((await suite.client.workflow.getHandle(`lead-${id}`).query(leadStateQuery)).stage).toBe('sales_review'));
+      for (const id of unsubscribed) await eventually(async () => expect((await suite.client.workflow.getHandle(`lead-${id}`).query(leadStateQuery)).unsubscribed).toBe(true));
+      await eventually(async () => expect((await suite.client.workflow.getHandle(`lead-${closed[0]}`).describe()).status.name).toBe('COMPLETED'));
 
       const all = [...plain, ...unsubscribed, ...review, ...closed, ...inSequence];
       const handle = await startCampaign(taskQueue, 'skips', { leadIds: all }, { ratePerSecond: 100 });
@@ -212,11 +188,25 @@ describe('campaign workflow', () => {
       expect(result).toMatchObject({ status: 'completed', matched: 10, enrolled: 3, failed: 0, skipped: { unsubscribed: 2, in_review: 2, closed: 1, in_sequence: 2 } });
       expect(await campaignRow('skips')).toMatchObject({ enrolled: 3, skipped: { unsubscribed: 2, in_review: 2, closed: 1, in_sequence: 2 } });
       // A skip leaves no trace in the lead's history: the validator refused it.
-      const history = await client.workflow.getHandle(`lead-${review[0]}`).fetchHistory();
+      const history = await suite.client.workflow.getHandle(`lead-${review[0]}`).fetchHistory();
       expect(history.events?.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toBe(false);
     } finally {
       worker.shutdown();
       await running;
     }
+  });
+
+  it('a page whose leads cannot answer ends when cancelled: a draining worker is not held by an ask in flight', { timeout: 60_000 }, async () => {
+    // No worker polls this queue, as for a worker that drains: an ask waits on a lead task nobody runs.
+    const ids = await startLeads(`nobody-${randomUUID()}`, 'h', 2);
+    const env = new MockActivityEnvironment();
+    const { enrolCampaignPage } = createCampaignActivities({ pool: suite.pg.pool, client: suite.client });
+    const progress: CampaignProgress = { status: 'running', matched: 2, enrolled: 0, skipped: {}, failed: 0, cursor: null, pages: 0, startedAt: new Date().toISOString(), finishedAt: null };
+    const page = env.run(enrolCampaignPage, { campaign: { id: 'hang', snapshot: { sequence: parked('seq-hang') }, segment: { leadIds: ids }, ratePerSecond: 100 }, after: null, limit: 50, progress });
+    const settled = page.then(() => 'completed', () => 'rejected');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 100, 'asking'))])).toBe('asking');
+    env.cancel();
+    expect(await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 10_000, 'still asking'))])).toBe('rejected');
   });
 });

@@ -126,10 +126,18 @@ describe('sequences and program (property-based)', () => {
     for (const id of Object.keys(sequences)) expect(programSnapshot(id).enrolSequence.id).toBe(id);
     fc.assert(
       fc.property(fc.dictionary(fc.string({ minLength: 1 }), fc.integer({ min: -5, max: 100 })), (scoring) => {
-        const ok = Object.values(scoring).every((p) => p >= 0);
+        const ok = Object.values(scoring).every((p) => p >= 0) && !Object.hasOwn(scoring, '__proto__');
         expect(ProgramSchema.safeParse({ ...defaultProgram, scoring }).success).toBe(ok);
       }),
+      // The counterexample CI found: zod drops an own `__proto__` key, so it used to pass unseen.
+      { examples: [[{ ['__proto__']: -1 }], [{ ['__proto__']: 5 }]] },
     );
+  });
+
+  it('refuses an event type named __proto__, naming it, instead of dropping it unseen', () => {
+    const result = ProgramSchema.safeParse({ ...defaultProgram, scoring: { ...defaultProgram.scoring, ['__proto__']: 5 } });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['scoring.__proto__', '"__proto__" cannot name an event type']]);
   });
 });
 
