@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { FAULT_KINDS, chaosFailures, runChaos } from './harness.js';
+import { FAULT_KINDS, chaosFailures, duplicatesInKillWindow, runChaos } from './harness.js';
 
 const HELP = `npm run chaos -- [options]
 
@@ -71,7 +71,7 @@ if (values.json) {
       `faults           ${faults}`,
       `emails expected  ${report.emails.expected}`,
       `       delivered ${report.emails.delivered}`,
-      `       duplicated ${report.emails.duplicated}`,
+      `       duplicated ${report.emails.duplicated} (in the kill window: ${duplicatesInKillWindow(report).length})`,
       `       missing   ${report.emails.missing}`,
       `       unexpected ${report.emails.unexpectedKeys.length}`,
       `smtp dropped     ${report.droppedConnections} connections`,

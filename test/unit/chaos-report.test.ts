@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FAULT_KINDS, chaosFailures, countDeliveries, type ChaosReport, type FaultKind } from '../../chaos/harness.js';
+import { FAULT_KINDS, KILL_WINDOW_MS, chaosFailures, countDeliveries, describeDuplicate, duplicateTrace, duplicatesInKillWindow, type ChaosReport, type FaultKind } from '../../chaos/harness.js';
 
 // The chaos run's verdict: what it counts at the relay and when it fails. A run is only as good
 // as this logic, so it is checked on made-up deliveries, an injected duplicate among them.
@@ -28,7 +28,7 @@ describe('chaos report', () => {
   it('fails on an injected duplicate, naming the send key', () => {
     const twice = report(once.map(([k]) => [k, k === 'a:sales-review:1' ? 2 : 1]));
     expect(twice.emails).toMatchObject({ delivered: 3, duplicated: 1, missing: 0, duplicatedKeys: { 'a:sales-review:1': 2 } });
-    expect(chaosFailures(twice)).toEqual(['1 send keys delivered more than once (1 extra deliveries): a:sales-review:1 ×2']);
+    expect(chaosFailures(twice)).toEqual(['1 send keys delivered more than once (1 extra deliveries), not explained by a worker killed in the commit window: a:sales-review:1 ×2']);
   });
 
   it('fails on an email under a send key nobody expected, even when every expected one arrived once', () => {
@@ -60,5 +60,47 @@ describe('chaos report', () => {
       'faults that never happened: restart-temporal',
       'smtp-drop was injected but no SMTP connection was dropped',
     ]);
+  });
+});
+
+describe('a duplicate\'s trace', () => {
+  it('sets beside the deliveries the faults under way from 5 s before the first to the last, in run time', () => {
+    const t0 = 1_000_000;
+    const faults = [
+      { kind: 'smtp-refuse' as const, from: t0 + 1_000, to: t0 + 2_000 }, // ended more than 5 s before the first delivery
+      { kind: 'kill-worker' as const, from: t0 + 10_050, to: t0 + 11_500 }, // right after the first
+      { kind: 'restart-postgres' as const, from: t0 + 30_000, to: t0 + 32_000 }, // after the second
+    ];
+    const trace = duplicateTrace('a:chaos@v1:e1:s2', [t0 + 10_000, t0 + 14_000], faults, t0);
+    expect(trace).toEqual({ key: 'a:chaos@v1:e1:s2', deliveredAt: [10_000, 14_000], faultsBetween: [{ kind: 'kill-worker', from: 10_050, to: 11_500 }], killedAfterMs: 50 });
+    expect(describeDuplicate(trace)).toBe('duplicate a:chaos@v1:e1:s2: delivered at 10.00 s, 14.00 s; faults around: kill-worker 10.05 s–11.50 s; in the kill window: worker killed 50 ms after the first delivery');
+    expect(describeDuplicate(duplicateTrace('k', [t0 + 40_000, t0 + 41_000], faults, t0))).toContain('faults around: none');
+  });
+});
+
+describe('duplicates in the kill window', () => {
+  const t0 = 0;
+  const kill = (from: number) => ({ kind: 'kill-worker' as const, from, to: from + 1500 });
+  const dup = (deliveredAt: number[], faults: Array<{ kind: FaultKind; from: number; to: number }>) => duplicateTrace('a:chaos@v1:e1:s2', deliveredAt, faults, t0);
+  const twice: Array<[string, number]> = [...once.filter(([k]) => k !== 'a:chaos@v1:e1:s2'), ['a:chaos@v1:e1:s2', 2]];
+
+  it('does not fail a run on a key sent again after a worker was killed just after its first delivery', () => {
+    const explained = report(twice, { duplicates: [dup([10_000, 30_000], [kill(10_000 + KILL_WINDOW_MS)])] });
+    expect(duplicatesInKillWindow(explained)).toEqual(['a:chaos@v1:e1:s2']);
+    expect(chaosFailures(explained)).toEqual([]);
+  });
+
+  it('fails it when the kill came before the delivery, too late after it, was not a kill, or the key came three times', () => {
+    for (const duplicates of [
+      [dup([10_000, 30_000], [kill(9_990)])],
+      [dup([10_000, 30_000], [kill(10_000 + KILL_WINDOW_MS + 1)])],
+      [dup([10_000, 30_000], [{ kind: 'restart-postgres', from: 10_010, to: 12_000 }])],
+      [dup([10_000, 20_000, 30_000], [kill(10_010)])],
+      undefined,
+    ]) {
+      const r = report(twice, duplicates ? { duplicates } : {});
+      expect(duplicatesInKillWindow(r)).toEqual([]);
+      expect(chaosFailures(r)).toEqual([expect.stringContaining('1 send keys delivered more than once (1 extra deliveries), not explained by a worker killed in the commit window: a:chaos@v1:e1:s2 ×2')]);
+    }
   });
 });
