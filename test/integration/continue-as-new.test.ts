@@ -1,14 +1,10 @@
 import { installTestRuntime } from '../helpers/runtime.js';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { freePort } from '../../src/infra/net.js';
-import { startDevServer, type DevServer } from '../../src/infra/temporal/dev-server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { useDevServer } from '../helpers/dev-server.js';
 import { programSnapshot } from '../../src/sequences/catalog.js';
 import { bundleWorkflows } from '../../src/worker.js';
 import { leadWorkflow } from '../../workflows/lead.js';
@@ -20,25 +16,9 @@ import { recordingActivities } from '../helpers/fake-activities.js';
 // Signals racing a continue-as-new, on the real dev server: when one arrives while the run is
 // closing, the server refuses the close (UNHANDLED_COMMAND) and hands the signal to the same
 // run, which rolls over later. Nothing may be lost or counted twice.
-let dir: string;
-let server: DevServer;
-let connection: Connection;
-let nativeConnection: NativeConnection;
-
-beforeAll(async () => {
-  installTestRuntime();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leadflow-can-'));
-  server = await startDevServer({ port: await freePort(), uiPort: 0, ui: false, dbFile: path.join(dir, 'temporal.db') });
-  connection = await Connection.connect({ address: server.address });
-  nativeConnection = await NativeConnection.connect({ address: server.address });
-});
-
-afterAll(async () => {
-  await nativeConnection?.close();
-  await connection?.close();
-  await server?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
+// The SDK's runtime first: the suite's native connection is made in the next hook.
+beforeAll(() => installTestRuntime());
+const suite = useDevServer('can');
 
 /** Runs on a fresh task queue with recording activities; the lead never reaches review. */
 interface BurstContext {
@@ -52,10 +32,10 @@ async function withBurstLead(
   body: (ctx: BurstContext) => Promise<void>,
   threshold = 100_000,
 ): Promise<void> {
-  const client = new Client({ connection });
+  const client = suite.client;
   const taskQueue = `can-${randomUUID()}`;
   const recorded = recordingActivities();
-  const worker = await Worker.create({ connection: nativeConnection, taskQueue, workflowBundle: await bundleWorkflows(), activities: recorded.activities });
+  const worker = await Worker.create({ connection: suite.nativeConnection, taskQueue, workflowBundle: await bundleWorkflows(), activities: recorded.activities });
   const leadId = `can-${randomUUID().slice(0, 8)}`;
   const program = { ...programSnapshot('onboarding'), threshold };
   await worker.runUntil(async () => {

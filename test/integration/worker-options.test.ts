@@ -2,7 +2,7 @@ import { installTestRuntime } from '../helpers/runtime.js';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Pool } from '../../src/infra/db.js';
 import type { Mailer } from '../../src/infra/mailer.js';
 import { createTimeSkippingTestEnv } from '../../src/infra/temporal/test-server.js';
@@ -22,6 +22,13 @@ afterAll(async () => {
   await env?.teardown();
 });
 
+/** Runs the worker and stops it at once: a worker never run holds the connection, and the teardown refused to close it. */
+async function release(worker: Worker): Promise<void> {
+  const running = worker.run();
+  worker.shutdown();
+  await running;
+}
+
 // No task runs in these tests: the activities' dependencies are never touched.
 const deps = { pool: {} as Pool, mailer: {} as Mailer, config: { mailFrom: 'marketing@example.com', salesInbox: 'sales@example.com' } };
 
@@ -29,11 +36,13 @@ describe('lead worker options', () => {
   it('bounds the sticky cache when told to', async () => {
     const worker = await createLeadWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: `t-${randomUUID()}`, workflowBundle, ...deps, maxCachedWorkflows: 250 });
     expect(worker.options.maxCachedWorkflows).toBe(250);
+    await release(worker);
   });
 
   it("keeps the SDK's default, sized from the heap, when not told", async () => {
     const worker = await createLeadWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue: `t-${randomUUID()}`, workflowBundle, ...deps });
     expect(worker.options.maxCachedWorkflows).toBeGreaterThanOrEqual(10);
     expect(worker.options.maxCachedWorkflows).not.toBe(250);
+    await release(worker);
   });
 });

@@ -116,17 +116,23 @@ describe('cost model (history events per input)', () => {
       console.log(`cost: score-only event = ${first.length} history events (${first.join(', ')})`);
       expect(first.length).toBeLessThanOrEqual(5);
       expect(first.filter((t) => t.startsWith('activityTask') || t === 'markerRecordedEventAttributes' || t.startsWith('upsert'))).toEqual([]);
-      // Nine more in the same window: each costs the signal and one workflow task (4 events).
+      // Nine more inside the write's 2 s window, sent back to back: the window is the test
+      // server's clock, which runs in real time here, so a send that waited for each task to
+      // settle could outlast it on a loaded machine. Each costs at most the signal and one
+      // workflow task (4 events); signals that arrive together share a task.
       const afterFirst = before + first.length;
-      for (let i = 0; i < 9; i++) {
-        const at = (await historyTypes(handle)).length;
-        await signal(handle, 'email.opened');
-        await settled(handle, at);
-      }
-      const burst = (await historyTypes(handle)).slice(afterFirst);
-      expect(burst.length).toBe(9 * 4);
+      for (let i = 0; i < 9; i++) await signal(handle, 'email.opened');
+      await eventually(async () => {
+        const types = (await historyTypes(handle)).slice(afterFirst);
+        expect(count(types, 'workflowExecutionSignaled')).toBe(9);
+        expect(types.lastIndexOf('workflowTaskCompletedEventAttributes')).toBeGreaterThan(types.lastIndexOf('workflowExecutionSignaledEventAttributes'));
+      });
+      const all = (await historyTypes(handle)).slice(afterFirst);
+      // Up to the coalesced write's timer firing, if it fired already.
+      const burst = all.includes('timerFiredEventAttributes') ? all.slice(0, all.indexOf('timerFiredEventAttributes')) : all;
+      expect(count(burst, 'workflowExecutionSignaled')).toBe(9);
+      expect(burst.length).toBeLessThanOrEqual(9 * 4);
       expect(count(burst, 'timerStarted') + count(burst, 'activityTaskScheduled') + count(burst, 'markerRecorded')).toBe(0);
-      expect(recorded.records).toHaveLength(2);
       // The coalesced write: one read-model write and one LeadScore upsert for all ten.
       await env.sleep('5 seconds');
       await eventually(() => expect(recorded.records.at(-1)?.view.score).toBe(10));
