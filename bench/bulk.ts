@@ -1,4 +1,7 @@
-import type { BenchContext } from './context.js';
+import type { CpuUse } from './analysis.js';
+import { latencyWithMissing, parkedCount, waitUntil, type BenchContext } from './context.js';
+import { cpuMeter, measureIdle } from './cpu.js';
+import { checkpoint, type ParkedCheckpoint } from './scale.js';
 import { KEYS, sleep } from './stack.js';
 import { rate, summarize, type LatencySummary } from './stats.js';
 
@@ -24,15 +27,53 @@ export interface BulkJob {
   status: string;
   counts: Record<string, number>;
   progress: BulkProgressSample[];
-  /** The API's answer times while the job ran (probes at --probe-rate each). */
-  api: { leadDetailMs: LatencySummary; enrolMs: LatencySummary; errors: number };
+  /**
+   * The API's answer times while the job ran (probes at --probe-rate each), and how long each lead
+   * the probe enrolled waited for its welcome email (from its row's creation to the send; one not
+   * sent when the job ended counts as missing, and as infinitely late in the percentiles).
+   */
+  api: { leadDetailMs: LatencySummary; enrolMs: LatencySummary; errors: number; welcomeMs?: LatencySummary & { missing: number } };
   /** The import only: until every imported lead's read model showed its first email sent (parked). */
   parkedSeconds?: number;
+  /** CPU per process over the job (the import: until every lead parked), per row or lead, idle taken out. */
+  cpu?: Record<string, CpuUse>;
+}
+
+/** A sample of the import on its way (every --bulk-sample-ms): leads parked so far and the worker's memory. */
+export interface ImportSample {
+  /** Seconds since the import was posted. */
+  t: number;
+  parked: number;
+  workerRssBytes: number;
+  workerStickyCacheSize?: number;
+}
+
+/** The import's leads as parked leads (issue 14's scale figures, reached through the API in bulk). */
+export interface ImportScale {
+  /** Settled, before the import and after its last lead parked. */
+  before: ParkedCheckpoint;
+  after: ParkedCheckpoint;
+  /** The first sample at or past 1k, 10k and 100k parked (taken while the import runs, not settled). */
+  crossings: ImportSample[];
+  timeline: ImportSample[];
+  temporalDbBytesPerLead?: number;
+  postgresBytesPerLead: number;
 }
 
 export interface BulkResult {
   import?: BulkJob;
+  importScale?: ImportScale;
   campaign?: BulkJob;
+}
+
+/** The samples that first reach each of `marks` parked leads (a mark never reached has none). */
+export function crossingsOf(samples: readonly ImportSample[], marks: readonly number[] = [1_000, 10_000, 100_000]): ImportSample[] {
+  const out: ImportSample[] = [];
+  for (const mark of marks) {
+    const first = samples.find((s) => s.parked >= mark);
+    if (first && !out.includes(first)) out.push(first);
+  }
+  return out;
 }
 
 /** The CSV of `rows` new leads; the `bulk_run` column lands in attributes, the campaign's segment. */
@@ -50,13 +91,16 @@ async function withProbes<T>(c: BenchContext, label: string, job: () => Promise<
   let errors = 0;
   let stop = false;
   let n = 0;
-  const timed = async (into: number[], call: () => Promise<Response>) => {
+  const enrolled: string[] = [];
+  const timed = async (into: number[], call: () => Promise<Response>, onOk?: () => void) => {
     const t0 = performance.now();
     try {
       const response = await call();
       await response.arrayBuffer();
-      if (response.ok) into.push(performance.now() - t0);
-      else errors += 1;
+      if (response.ok) {
+        into.push(performance.now() - t0);
+        onOk?.();
+      } else errors += 1;
     } catch {
       errors += 1;
     }
@@ -69,13 +113,17 @@ async function withProbes<T>(c: BenchContext, label: string, job: () => Promise<
       const next = Date.now() + every;
       // The lead of the probe before (or one of the baselines') exists: its detail is a real read.
       const readId = i > 0 ? `${stack.runId}-q${label}-${i - 1}` : undefined;
+      const id = `${stack.runId}-q${label}-${i}`;
       await Promise.all([
-        timed(enrol, () =>
-          fetch(`${stack.apiUrl}/v1/leads`, {
-            method: 'POST',
-            headers: { ...auth, 'content-type': 'application/json' },
-            body: JSON.stringify({ id: `${stack.runId}-q${label}-${i}`, email: `q${label}${i}.${stack.runId}@bench.example.com`, firstName: 'Probe' }),
-          }),
+        timed(
+          enrol,
+          () =>
+            fetch(`${stack.apiUrl}/v1/leads`, {
+              method: 'POST',
+              headers: { ...auth, 'content-type': 'application/json' },
+              body: JSON.stringify({ id, email: `q${label}${i}.${stack.runId}@bench.example.com`, firstName: 'Probe' }),
+            }),
+          () => enrolled.push(id),
         ),
         ...(readId ? [timed(detail, () => fetch(`${stack.apiUrl}/v1/leads/${readId}`, { headers: auth }))] : []),
       ]);
@@ -84,7 +132,16 @@ async function withProbes<T>(c: BenchContext, label: string, job: () => Promise<
   })();
   try {
     const value = await job();
-    return { value, api: { leadDetailMs: summarize(detail), enrolMs: summarize(enrol), errors } };
+    stop = true;
+    await probing;
+    const { rows } = await stack.pool.query<{ ms: number | null }>(
+      `SELECT extract(epoch FROM min(o.sent_at) - l.created_at) * 1000 AS ms
+         FROM leads l LEFT JOIN email_outbox o ON o.lead_id = l.id AND o.sent_at IS NOT NULL
+        WHERE l.id = ANY($1::text[]) GROUP BY l.id, l.created_at`,
+      [enrolled],
+    );
+    const sent = rows.flatMap((r) => (r.ms === null ? [] : [Number(r.ms)]));
+    return { value, api: { leadDetailMs: summarize(detail), enrolMs: summarize(enrol), errors, welcomeMs: latencyWithMissing(sent, enrolled.length - sent.length) } };
   } finally {
     stop = true;
     await probing;
@@ -116,47 +173,139 @@ async function follow(c: BenchContext, url: string, total: number, done: (json: 
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
-/** Phase 4: the import, then the campaign over its leads. */
+/** The leads an earlier run imported into this data folder: its run id (their `bulk_run`) and how many; the latest run when several did. */
+export async function importedPopulation(pool: BenchContext['stack']['pool']): Promise<{ runId: string; rows: number }> {
+  const { rows } = await pool.query<{ run: string; n: number }>(
+    `SELECT attributes->>'bulk_run' AS run, count(*)::int AS n FROM leads WHERE attributes ? 'bulk_run' GROUP BY 1 ORDER BY max(created_at) DESC LIMIT 1`,
+  );
+  if (!rows[0]) throw new Error('--bulk-jobs campaign: this data folder holds no imported leads (run --bulk-jobs import with the same --data-dir first)');
+  return { runId: rows[0].run, rows: rows[0].n };
+}
+
+/**
+ * The earlier run's imported leads once they are all in and parked: a run stopped mid-import left
+ * its import job running in the data folder, and it resumes when the stack starts again.
+ */
+async function settledPopulation(c: BenchContext): Promise<{ runId: string; rows: number }> {
+  const { progress, stack } = c;
+  const running = async () => (await stack.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM imports WHERE status = 'running'`)).rows[0]!.n;
+  if ((await running()) > 0) {
+    progress.start('bulk: an import in this data folder is still running: waiting until it ends', 0);
+    await waitUntil(async () => ((await running()) === 0 ? 1 : 0), 1, () => undefined, 3_600_000, 5000);
+    progress.finish();
+  }
+  const population = await importedPopulation(stack.pool);
+  const parked = async () => (await stack.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM leads WHERE attributes->>'bulk_run' = $1 AND sequence_step >= 1`, [population.runId])).rows[0]!.n;
+  progress.start(`bulk: waiting until the ${population.rows} imported leads are parked`, population.rows);
+  await waitUntil(parked, population.rows, (n) => progress.update(n), 600_000, 5000);
+  progress.finish();
+  return population;
+}
+
+/** Phase 4: the import, then the campaign over its leads (or the campaign alone, over an earlier run's import). */
 export async function runBulk(c: BenchContext, onJob: (partial: BulkResult) => Promise<void>): Promise<BulkResult> {
   const { options, progress, stack } = c;
   const result: BulkResult = {};
+  progress.start('bulk: measuring idle CPU and the memory and storage before the jobs', 0);
+  const idle = await measureIdle(stack, options.idleMs);
+  progress.finish();
+  let population: { runId: string; rows: number };
+  if (options.bulkJobs.includes('import')) {
+    Object.assign(result, await runImport(c, idle));
+    population = { runId: stack.runId, rows: result.import!.counts.created! };
+    await onJob(result);
+  } else {
+    population = await settledPopulation(c);
+    progress.log(`bulk: the campaign goes over the ${population.rows} leads run ${population.runId} imported into this data folder`);
+  }
+  if (options.bulkJobs.includes('campaign')) {
+    result.campaign = await runCampaign(c, idle, population);
+    await onJob(result);
+  }
+  return result;
+}
+
+/** The import of --bulk-rows new leads, until every one parked, with the scale figures it reaches. */
+async function runImport(c: BenchContext, idle: Awaited<ReturnType<typeof measureIdle>>): Promise<Pick<BulkResult, 'import' | 'importScale'>> {
+  const { options, progress, stack } = c;
+  const result: BulkResult = {};
   const rows = options.bulkRows;
+  const runParked = () => parkedCount(c, 'i');
+  const before = await checkpoint(c, 0);
+  const timeline: ImportSample[] = [];
+  let sampling = true;
+  const sample = async (t0: number) => {
+    const [parked, rss, sticky] = await Promise.all([runParked(), stack.rss(), stack.workerMetric(/sticky_cache_size/)]);
+    timeline.push({ t: Math.round((Date.now() - t0) / 100) / 10, parked, workerRssBytes: rss.worker, ...(sticky !== undefined ? { workerStickyCacheSize: sticky } : {}) });
+  };
 
   progress.start(`bulk: importing ${rows} rows through POST /v1/imports`, rows);
   const csv = bulkCsv(stack.runId, rows);
+  const meter = await cpuMeter(stack, idle);
   const imported = await withProbes(c, 'i', async () => {
     const t0 = Date.now();
-    const response = await fetch(`${stack.apiUrl}/v1/imports`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.marketing}`, 'content-type': 'text/csv' }, body: csv });
-    const answer = (await response.json()) as { id?: string };
-    if (response.status !== 202 || !answer.id) throw new Error(`POST /v1/imports: HTTP ${response.status} ${JSON.stringify(answer)}`);
-    const { json, samples } = await follow(c, `/v1/imports/${answer.id}`, rows, (j) => num(j.created) + num(j.updated) + num(j.refused), (j) => j.status !== 'running', t0);
-    const seconds = (Date.now() - t0) / 1000;
-    // The leads' welcome emails go after their workflows start: parked is when the last one went.
-    const parked = async () => Number((await stack.pool.query<{ n: string }>(`SELECT count(*) AS n FROM leads WHERE id LIKE $1 AND sequence_step >= 1`, [`${stack.runId}-i-%`])).rows[0]!.n);
-    while ((await parked()) < num(json.created)) await sleep(2000);
-    const { rows: last } = await stack.pool.query<{ at: Date }>(`SELECT max(updated_at) AS at FROM leads WHERE id LIKE $1`, [`${stack.runId}-i-%`]);
-    return { json, samples, seconds, parkedSeconds: ((last[0]?.at?.getTime() ?? Date.now()) - t0) / 1000 };
+    const sampler = (async () => {
+      while (sampling) {
+        await sample(t0).catch(() => undefined);
+        const until = Date.now() + options.bulkSampleMs;
+        while (sampling && Date.now() < until) await sleep(Math.min(500, until - Date.now()));
+      }
+    })();
+    try {
+      const response = await fetch(`${stack.apiUrl}/v1/imports`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.marketing}`, 'content-type': 'text/csv' }, body: csv });
+      const answer = (await response.json()) as { id?: string };
+      if (response.status !== 202 || !answer.id) throw new Error(`POST /v1/imports: HTTP ${response.status} ${JSON.stringify(answer)}`);
+      const { json, samples } = await follow(c, `/v1/imports/${answer.id}`, rows, (j) => num(j.created) + num(j.updated) + num(j.refused), (j) => j.status !== 'running', t0);
+      const seconds = (Date.now() - t0) / 1000;
+      progress.finish(`${num(json.created)} created in ${Math.round(seconds)} s; waiting until every one is parked`);
+      // The leads' welcome emails go after their workflows start: parked is when the last one went.
+      progress.start(`bulk: waiting until the ${num(json.created)} imported leads are parked (welcome email sent)`, num(json.created));
+      await waitUntil(runParked, num(json.created), (n) => progress.update(n), 600_000, 5000);
+      const { rows: last } = await stack.pool.query<{ at: Date }>(`SELECT max(updated_at) AS at FROM leads WHERE id LIKE $1`, [`${stack.runId}-i-%`]);
+      return { json, samples, seconds, parkedSeconds: ((last[0]?.at?.getTime() ?? Date.now()) - t0) / 1000 };
+    } finally {
+      sampling = false;
+      await sampler;
+      await sample(t0).catch(() => undefined);
+    }
   });
   const i = imported.value;
+  const created = num(i.json.created);
+  const cpu = await meter.end(created);
   result.import = {
     what: `POST /v1/imports, ${rows} new leads (default sequence)`,
     rows,
     seconds: Math.round(i.seconds * 10) / 10,
-    rate: rate(num(i.json.created) + num(i.json.updated), i.seconds * 1000),
+    rate: rate(created + num(i.json.updated), i.seconds * 1000),
     status: String(i.json.status),
-    counts: { created: num(i.json.created), updated: num(i.json.updated), refused: num(i.json.refused) },
+    counts: { created, updated: num(i.json.updated), refused: num(i.json.refused) },
     progress: i.samples,
     api: imported.api,
     parkedSeconds: Math.round(i.parkedSeconds * 10) / 10,
+    cpu,
   };
-  progress.finish(`${result.import.counts.created} created in ${result.import.seconds} s (${result.import.rate}/s), parked after ${result.import.parkedSeconds} s; API p99: detail ${result.import.api.leadDetailMs.p99} ms, enrol ${result.import.api.enrolMs.p99} ms`);
-  await onJob(result);
+  progress.finish(`${created} created in ${result.import.seconds} s (${result.import.rate}/s), parked after ${result.import.parkedSeconds} s; API p99: detail ${result.import.api.leadDetailMs.p99} ms, enrol ${result.import.api.enrolMs.p99} ms; a new lead's welcome email p50 / p99 ${result.import.api.welcomeMs?.p50} / ${result.import.api.welcomeMs?.p99} ms`);
+  const after = await checkpoint(c, created);
+  result.importScale = {
+    before,
+    after,
+    crossings: crossingsOf(timeline),
+    timeline,
+    ...(before.temporalDbBytes !== undefined && after.temporalDbBytes !== undefined && created > 0 ? { temporalDbBytesPerLead: Math.round((after.temporalDbBytes - before.temporalDbBytes) / created) } : {}),
+    postgresBytesPerLead: created > 0 ? Math.round((after.postgresBytes - before.postgresBytes) / created) : Number.NaN,
+  };
+  return result;
+}
 
+/** A campaign over the imported leads (segment: their `bulk_run`) into webinar-invite, until it finished. */
+async function runCampaign(c: BenchContext, idle: Awaited<ReturnType<typeof measureIdle>>, { runId, rows }: { runId: string; rows: number }): Promise<BulkJob> {
+  const { options, progress, stack } = c;
   progress.start(`bulk: a campaign over the ${rows} imported leads at up to ${options.campaignRate}/s`, rows);
   const campaignId = `bench-${stack.runId}`;
+  const campaignMeter = await cpuMeter(stack, idle);
   const ran = await withProbes(c, 'c', async () => {
     const t0 = Date.now();
-    const answer = await stack.http('POST', '/v1/campaigns', { id: campaignId, sequence: 'webinar-invite', segment: { attributes: { bulk_run: stack.runId } }, ratePerSecond: options.campaignRate }, KEYS.marketing);
+    const answer = await stack.http('POST', '/v1/campaigns', { id: campaignId, sequence: 'webinar-invite', segment: { attributes: { bulk_run: runId } }, ratePerSecond: options.campaignRate }, KEYS.marketing);
     if (answer.status !== 202) throw new Error(`POST /v1/campaigns: HTTP ${answer.status} ${JSON.stringify(answer.json)}`);
     const finishedStatuses = new Set(['completed', 'cancelled']);
     const done = (j: Record<string, unknown>) => num(j.enrolled) + num(j.failed) + Object.values((j.skipped as Record<string, number>) ?? {}).reduce((a, b) => a + b, 0);
@@ -165,8 +314,8 @@ export async function runBulk(c: BenchContext, onJob: (partial: BulkResult) => P
   });
   const k = ran.value;
   const skipped = (k.json.skipped as Record<string, number>) ?? {};
-  result.campaign = {
-    what: `POST /v1/campaigns, segment of the ${rows} imported leads → webinar-invite, ratePerSecond ${options.campaignRate}`,
+  const campaign: BulkJob = {
+    what: `POST /v1/campaigns, segment of the ${rows} imported leads${runId === stack.runId ? '' : ` (run ${runId}'s import)`} → webinar-invite, ratePerSecond ${options.campaignRate}`,
     rows,
     seconds: Math.round(k.seconds * 10) / 10,
     rate: rate(num(k.json.enrolled), k.seconds * 1000),
@@ -174,8 +323,8 @@ export async function runBulk(c: BenchContext, onJob: (partial: BulkResult) => P
     counts: { matched: num(k.json.matched), enrolled: num(k.json.enrolled), failed: num(k.json.failed), ...Object.fromEntries(Object.entries(skipped).map(([r, n]) => [`skipped ${r}`, n])) },
     progress: k.samples,
     api: ran.api,
+    cpu: await campaignMeter.end(num(k.json.enrolled)),
   };
-  progress.finish(`${result.campaign.counts.enrolled} enrolled in ${result.campaign.seconds} s (${result.campaign.rate}/s); API p99: detail ${result.campaign.api.leadDetailMs.p99} ms, enrol ${result.campaign.api.enrolMs.p99} ms`);
-  await onJob(result);
-  return result;
+  progress.finish(`${campaign.counts.enrolled} enrolled in ${campaign.seconds} s (${campaign.rate}/s); API p99: detail ${campaign.api.leadDetailMs.p99} ms, enrol ${campaign.api.enrolMs.p99} ms`);
+  return campaign;
 }

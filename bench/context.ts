@@ -31,8 +31,8 @@ export function enrol(c: BenchContext, prefix: 'p' | 'h', i: number) {
   return c.stack.expectStatus('POST', '/v1/leads', { id, email: `${prefix}${i}.${c.stack.runId}@bench.example.com`, firstName: 'Bench' }, [201]);
 }
 
-/** Leads of `prefix` whose read model shows the welcome email sent (parked in the nurture wait). */
-export async function parkedCount(c: BenchContext, prefix: 'p' | 'h'): Promise<number> {
+/** Leads of `prefix` (`i`: the bulk phase's imported leads) whose read model shows the welcome email sent (parked in the nurture wait). */
+export async function parkedCount(c: BenchContext, prefix: 'p' | 'h' | 'i'): Promise<number> {
   const { rows } = await c.stack.pool.query<{ n: string }>(`SELECT count(*) AS n FROM leads WHERE id LIKE $1 AND sequence_step >= 1`, [`${c.stack.runId}-${prefix}-%`]);
   return Number(rows[0]!.n);
 }

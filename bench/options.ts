@@ -40,15 +40,23 @@ export interface BenchOptions {
   sweepSeconds: number;
   /** Rows of the bulk phase's CSV import; the campaign goes over the same leads. */
   bulkRows: number;
+  /** Which bulk jobs run: the import, then the campaign over its leads (the campaign needs the import). */
+  bulkJobs: Array<'import' | 'campaign'>;
   /** The bulk campaign's ratePerSecond. */
   campaignRate: number;
   /** Requests per second of each API probe while a bulk job runs (lead detail, enrolment). */
   probeRate: number;
+  /** How often the bulk import's progress, parked count and worker memory are sampled. */
+  bulkSampleMs: number;
+  /** The dev server's SQLite pragmas; undefined: Leadflow's default (DEV_SERVER_SQLITE_PRAGMAS), [] SQLite's own. */
+  sqlitePragmas?: string[];
   cpuProf: boolean;
   cluster: boolean;
   workers: number;
   outDir: string;
   keepData: boolean;
+  /** Temporal's and PostgreSQL's data folder, kept; a later run with the same folder finds the leads imported there. */
+  dataDir?: string;
 }
 
 export const HELP = `npm run bench -- [options]
@@ -106,16 +114,25 @@ entry points, a baseline worker, and the load generator, each as its own process
   --bulk-rows N         rows of the bulk import, leads of the bulk campaign (default 100000)
   --campaign-rate R     the bulk campaign's ratePerSecond (default 1000, the most it accepts)
   --probe-rate R        API probes per second while a bulk job runs (default 2)
+  --bulk-jobs LIST      import,campaign (default), import alone, or campaign alone over the
+                        leads an earlier run imported into --data-dir
+  --bulk-sample-ms MS   how often the import's parked leads and worker RSS are sampled (default
+                        10000); the samples crossing 1k / 10k / 100k parked are reported
+  --sqlite-pragmas LIST the dev server's SQLite pragmas, e.g. journal_mode=wal,synchronous=full;
+                        none: SQLite's own (rollback journal); default Leadflow's (WAL, FULL)
   --cluster             run on the production topology (npm run cluster) instead of the dev server
   --workers W           Leadflow worker processes (default 1); memory and CPU are their sums
   --cpu-prof            run the worker under node --cpu-prof and summarise where its CPU goes
   --out DIR             where the JSON and SVG go (default bench/results, --quick: bench/results/quick)
   --keep-data           keep the temporary Temporal and Postgres data folder
+  --data-dir DIR        Temporal's and Postgres's data in DIR (created when missing), kept after
+                        the run; a run over a DIR that holds an earlier run's data starts from it
   -h, --help            this text
 
 Targets are reported, never asserted. The results are written after every phase (a phase that
 fails leaves the earlier phases' results, marked partial). The exit code is 1 when the bench
-failed to run, a request failed, or a step was not measured (no samples); 0 otherwise.`;
+failed to run, a request failed, or a step was not measured (no samples); 0 otherwise. Ctrl-C
+(or TERM) stops every process the run started, writes the results so far and exits 130.`;
 
 /** Every option of the command line (each one documented in HELP: a test checks it). */
 export const CLI_OPTIONS = {
@@ -140,11 +157,15 @@ export const CLI_OPTIONS = {
   'bulk-rows': { type: 'string' },
   'campaign-rate': { type: 'string' },
   'probe-rate': { type: 'string' },
+  'bulk-sample-ms': { type: 'string' },
+  'bulk-jobs': { type: 'string' },
+  'sqlite-pragmas': { type: 'string' },
   'cpu-prof': { type: 'boolean', default: false },
   cluster: { type: 'boolean', default: false },
   workers: { type: 'string' },
   out: { type: 'string' },
   'keep-data': { type: 'boolean', default: false },
+  'data-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -202,11 +223,15 @@ export function parseBenchOptions(argv: string[], repo: string): Parsed {
     bulkRows: int('bulk-rows', values['bulk-rows'], 100_000, 40),
     campaignRate: int('campaign-rate', values['campaign-rate'], 1000, 1000),
     probeRate: int('probe-rate', values['probe-rate'], 2, 2),
+    bulkJobs: (values['bulk-jobs'] ?? 'import,campaign').split(',').map((j) => j.trim()).filter(Boolean) as BenchOptions['bulkJobs'],
+    bulkSampleMs: int('bulk-sample-ms', values['bulk-sample-ms'], 10_000, 1000, 100),
+    ...(values['sqlite-pragmas'] !== undefined ? { sqlitePragmas: values['sqlite-pragmas'].trim() === 'none' ? [] : values['sqlite-pragmas'].split(',').map((p) => p.trim()).filter(Boolean) } : {}),
     cpuProf: values['cpu-prof'],
     cluster: values.cluster,
     workers: int('workers', values.workers, 1, 1),
     outDir: path.resolve(values.out ?? path.join(repo, 'bench', 'results', ...(q ? ['quick'] : []))),
     keepData: values['keep-data'],
+    ...(values['data-dir'] ? { dataDir: path.resolve(values['data-dir']) } : {}),
   };
   errors.push(...planErrors(options));
   return errors.length ? { error: errors.join('\n') } : { options };
@@ -228,6 +253,8 @@ export function capacityPlan(o: Pick<BenchOptions, 'rates' | 'stepSeconds' | 'ta
 export function planErrors(o: BenchOptions): string[] {
   const errors: string[] = [];
   if (o.phases.length === 0) errors.push('--phases: nothing to run');
+  for (const j of o.bulkJobs) if (j !== 'import' && j !== 'campaign') errors.push(`--bulk-jobs: unknown job "${j}" (known: import, campaign)`);
+  if (o.bulkJobs.includes('campaign') && !o.bulkJobs.includes('import') && !o.dataDir) errors.push('--bulk-jobs: the campaign goes over imported leads: add import, or give the --data-dir of a run that imported them');
   if (o.eventLeads > o.starts && o.phases.includes('baselines')) errors.push('--event-leads cannot exceed --starts (the events go to enrolled leads)');
   const burstPoints = Math.ceil(o.events / o.eventLeads);
   const { maxEvents, handoffs } = capacityPlan(o);

@@ -179,17 +179,34 @@ export function report(r: BenchResult): string {
     }
   }
   const bulk = r.bulk;
-  if (bulk && (bulk.import || bulk.campaign)) {
+  if (bulk && (bulk.import || bulk.campaign || bulk.importScale)) {
     const jobs = [bulk.import, bulk.campaign].filter((j): j is NonNullable<typeof j> => !!j);
     sections.push(
       '',
       `Bulk work (issue 16): a CSV import, then a campaign over its leads; the API probed at ${r.options.probeRate}/s per route meanwhile`,
       table(
-        ['job', 'rows', 'seconds', 'per second', 'status', 'counts', 'detail p50 ms', 'detail p99 ms', 'enrol p50 ms', 'enrol p99 ms', 'probe errors'],
-        jobs.map((j) => [j.what, j.rows, j.seconds, j.rate, j.status, Object.entries(j.counts).map(([k, v]) => `${k} ${v}`).join(', '), j.api.leadDetailMs.p50, j.api.leadDetailMs.p99, j.api.enrolMs.p50, j.api.enrolMs.p99, j.api.errors]),
+        ['job', 'rows', 'seconds', 'per second', 'status', 'counts', 'detail p50 ms', 'detail p99 ms', 'enrol p50 ms', 'enrol p99 ms', 'welcome p50 ms', 'welcome p99 ms', 'probe errors'],
+        jobs.map((j) => [j.what, j.rows, j.seconds, j.rate, j.status, Object.entries(j.counts).map(([k, v]) => `${k} ${v}`).join(', '), j.api.leadDetailMs.p50, j.api.leadDetailMs.p99, j.api.enrolMs.p50, j.api.enrolMs.p99, j.api.welcomeMs?.p50 ?? Number.NaN, j.api.welcomeMs?.p99 ?? Number.NaN, j.api.errors]),
       ),
       ...(bulk.import?.parkedSeconds !== undefined ? [`every imported lead parked (first email sent) ${formatNumber(bulk.import.parkedSeconds)} s after the import was posted`] : []),
+      ...jobs.filter((j) => j.cpu).map((j) => `CPU per ${j === bulk.import ? 'imported lead (until parked)' : 'enrolled lead'}, idle out: ${Object.entries(j.cpu!).map(([p, u]) => `${p} ${formatNumber(u.msPerOp)} ms`).join(', ')}`),
     );
+    const sc = bulk.importScale;
+    if (sc) {
+      sections.push(
+        '',
+        'The imported leads as parked leads (settled before and after; the crossings are sampled while the import runs)',
+        table(
+          ['when', 'parked', 'worker RSS MiB', 'sticky cache', 'Temporal DB MiB', 'Postgres MiB'],
+          [
+            ['before the import', sc.before.leads, mib(sc.before.workerRssBytes), sc.before.workerStickyCacheSize ?? Number.NaN, sc.before.temporalDbBytes !== undefined ? mib(sc.before.temporalDbBytes) : Number.NaN, mib(sc.before.postgresBytes)],
+            ...sc.crossings.map((x) => [`${formatNumber(x.t)} s into the import`, x.parked, mib(x.workerRssBytes), x.workerStickyCacheSize ?? Number.NaN, Number.NaN, Number.NaN]),
+            ['after, settled', sc.after.leads, mib(sc.after.workerRssBytes), sc.after.workerStickyCacheSize ?? Number.NaN, sc.after.temporalDbBytes !== undefined ? mib(sc.after.temporalDbBytes) : Number.NaN, mib(sc.after.postgresBytes)],
+          ],
+        ),
+        `per imported lead: Temporal ${sc.temporalDbBytesPerLead !== undefined ? `${formatNumber(sc.temporalDbBytesPerLead / 1024)} KB` : 'not measured'}, Postgres ${formatNumber(sc.postgresBytesPerLead / 1024)} KB`,
+      );
+    }
   }
   sections.push('', 'Targets (reported, not asserted)', table(['target', 'value', 'limit', 'met'], r.targets.map((x) => [x.target, x.value, x.limit, x.met ? 'yes' : Number.isFinite(x.value) ? 'NO' : 'not measured'])));
   for (const p of r.profile ?? []) {

@@ -44,7 +44,7 @@ export interface BenchResult {
 }
 
 /** The targets from whatever phases ran (a figure a phase did not measure is NaN, and not met). */
-export function targetsOf(r: Pick<BenchResult, 'baselines' | 'capacity' | 'scale' | 'options'>): Target[] {
+export function targetsOf(r: Pick<BenchResult, 'baselines' | 'capacity' | 'scale' | 'options'> & Partial<Pick<BenchResult, 'bulk'>>): Target[] {
   const none = { count: 0, p50: Number.NaN, p95: Number.NaN, p99: Number.NaN, max: Number.NaN, mean: Number.NaN };
   const t = r.capacity?.target;
   return evaluateTargets({
@@ -57,7 +57,8 @@ export function targetsOf(r: Pick<BenchResult, 'baselines' | 'capacity' | 'scale
     handoffSearchAttributeMs: t?.handoff?.searchAttributeMs ?? none,
     targetStepSustained: !!t && !t.underOffered && !t.backlogGrowing,
     workerRssGrowth1kTo10kPercent: r.scale?.workerRssGrowth1kTo10kPercent ?? Number.NaN,
-    temporalBytesPerParkedLead: r.scale?.temporalDbBytesPerLead ?? Number.NaN,
+    // The scale phase's figure; without it, the bulk import's (its leads parked the same way, reached in bulk).
+    temporalBytesPerParkedLead: r.scale?.temporalDbBytesPerLead ?? r.bulk?.importScale?.temporalDbBytesPerLead ?? Number.NaN,
   });
 }
 
@@ -92,10 +93,25 @@ export async function runBench(options: BenchOptions, progress: Progress, write:
     result.targets = targetsOf(result);
     await write(result);
   };
-  let stack;
+  let stack: Awaited<ReturnType<typeof startStack>> | undefined;
   let generator: LoadGenerator | undefined;
+  // Ctrl-C or a TERM: stop the processes this run started (a kept data folder stays, ready for a
+  // later run over it) and write what was measured; a second signal exits at once.
+  const interrupted = (signal: NodeJS.Signals) => {
+    process.once(signal, () => process.exit(130));
+    progress.log(`bench: ${signal}: stopping the processes, writing the results so far`);
+    result.error = `interrupted by ${signal}`;
+    void (async () => {
+      await generator?.stop().catch(() => undefined);
+      await stack?.stop().catch(() => undefined);
+      result.load = loadWatch.stop();
+      await save().catch(() => undefined);
+      process.exit(130);
+    })();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, interrupted);
   try {
-    stack = await startStack({ cluster: options.cluster, workers: options.workers, cpuProf: options.cpuProf, keepData: options.keepData, outDir: options.outDir }, progress);
+    stack = await startStack({ cluster: options.cluster, workers: options.workers, cpuProf: options.cpuProf, keepData: options.keepData, ...(options.dataDir ? { dataDir: options.dataDir } : {}), outDir: options.outDir, ...(options.sqlitePragmas ? { sqlitePragmas: options.sqlitePragmas } : {}) }, progress);
     result.setup = stack.setup;
     generator = await startLoadGenerator(path.join(stack.dataDir, 'load'));
     const context: BenchContext = { options, stack, progress, generator, leads: { p: 0, h: 0 }, bare: { a: 0, b: 0 } };
@@ -131,6 +147,7 @@ export async function runBench(options: BenchOptions, progress: Progress, write:
     result.error = (error as Error).stack ?? String(error);
     progress.log(`bench failed: ${result.error}`);
   } finally {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.removeListener(signal, interrupted);
     await generator?.stop();
     await stack?.stop();
     result.load = loadWatch.stop();

@@ -64,7 +64,7 @@ export function scaleCheckpoints(have: number, parked: number): number[] {
   return [...new Set([...[1_000, 10_000, 100_000].filter((n) => n > have && n < parked), parked])].filter((n) => n > have);
 }
 
-async function checkpoint(c: BenchContext, leads: number): Promise<ParkedCheckpoint> {
+export async function checkpoint(c: BenchContext, leads: number): Promise<ParkedCheckpoint> {
   const { options, progress, stack } = c;
   progress.start(`parked: ${leads} leads, settling ${options.settleMs / 1000} s before sampling`, 0);
   await sleep(options.settleMs);

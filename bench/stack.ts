@@ -11,7 +11,7 @@ import { startEmbeddedPostgres } from '../src/infra/embedded-postgres.js';
 import { freePort } from '../src/infra/net.js';
 import { resolveTemporalCli } from '../src/infra/temporal/binaries.js';
 import { readTemporalPin } from '../src/infra/temporal/cluster-build.js';
-import { startDevServer } from '../src/infra/temporal/dev-server.js';
+import { DEV_SERVER_SQLITE_PRAGMAS, startDevServer } from '../src/infra/temporal/dev-server.js';
 import { LeadStageKey } from '../workflows/search-attributes.js';
 import type { HistoryMark } from './analysis.js';
 import { benchDataConverter } from './codec.js';
@@ -38,7 +38,11 @@ export interface StackOptions {
   workers: number;
   cpuProf: boolean;
   keepData: boolean;
+  /** Use and keep this folder instead of a new temporary one. */
+  dataDir?: string;
   outDir: string;
+  /** The dev server's SQLite pragmas (undefined: Leadflow's default). */
+  sqlitePragmas?: readonly string[];
   /** Extra environment of the Leadflow worker (e.g. WORKER_MAX_CACHED_WORKFLOWS). */
   workerEnv?: NodeJS.ProcessEnv;
 }
@@ -88,8 +92,11 @@ export async function startStack(options: StackOptions, progress: Progress): Pro
     stops.length = 0;
   };
   try {
-    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'leadflow-bench-'));
-    if (!options.keepData) stops.push(() => fs.rm(dataDir, { recursive: true, force: true }));
+    // A given folder is kept and may hold an earlier run's data (its leads, their workflows): both servers start from it.
+    const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'leadflow-bench-')));
+    if (options.dataDir) await fs.mkdir(dataDir, { recursive: true });
+    if (options.keepData || options.dataDir) progress.log(`data folder (kept): ${dataDir}`);
+    else stops.push(() => fs.rm(dataDir, { recursive: true, force: true }));
 
     progress.start('starting Temporal, PostgreSQL and the SMTP sink', 0);
     let temporalAddress = process.env.TEMPORAL_ADDRESS || '';
@@ -119,7 +126,7 @@ export async function startStack(options: StackOptions, progress: Progress): Pro
     if (!temporalAddress) {
       const cli = await resolveTemporalCli();
       if (!cli.path) throw new Error(`Temporal CLI not found (run npm install, or set TEMPORAL_ADDRESS); tried:\n  ${cli.tried.join('\n  ')}`);
-      const dev = await startDevServer({ cliPath: cli.path, port: await freePort(), uiPort: 0, ui: false, dbFile: temporalDbFile });
+      const dev = await startDevServer({ cliPath: cli.path, port: await freePort(), uiPort: 0, ui: false, dbFile: temporalDbFile, ...(options.sqlitePragmas ? { sqlitePragmas: options.sqlitePragmas } : {}) });
       stops.push(() => dev.stop());
       temporalAddress = dev.address;
       const pid = dev.pid ?? (await findPid(temporalDbFile));
@@ -249,7 +256,7 @@ export async function startStack(options: StackOptions, progress: Progress): Pro
           ? `cluster: go.temporal.io/server ${readTemporalPin().server}, frontend/history/matching/worker as 4 processes on PostgreSQL`
           : process.env.TEMPORAL_ADDRESS
             ? `TEMPORAL_ADDRESS ${temporalAddress}`
-            : 'dev server (temporal server start-dev, SQLite file)',
+            : `dev server (temporal server start-dev, SQLite file, pragmas ${(options.sqlitePragmas ?? DEV_SERVER_SQLITE_PRAGMAS).join(', ') || "SQLite's own"})`,
         postgres: process.env.DATABASE_URL ? 'DATABASE_URL' : cluster ? 'the cluster\'s PostgreSQL' : 'embedded-postgres',
         smtp: smtpSink ? 'SMTP sink (src/infra/smtp-sink.ts) in its own process, storing into Postgres' : cluster ? 'the cluster\'s SMTP sink' : 'SMTP_URL',
         workerConcurrencyDefaults: 'SDK defaults: maxConcurrentWorkflowTaskExecutions 40, maxConcurrentActivityTaskExecutions 100, maxCachedWorkflows from heap size unless WORKER_MAX_CACHED_WORKFLOWS',

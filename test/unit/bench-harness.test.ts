@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import path from 'node:path';
 import {
   evaluateTargets,
   findKnee,
@@ -20,7 +21,7 @@ import { Progress } from '../../bench/progress.js';
 import { chartOf, report } from '../../bench/report.js';
 import { resultBase, targetsOf, type BenchResult } from '../../bench/run.js';
 import { scaleCheckpoints } from '../../bench/scale.js';
-import { bulkCsv } from '../../bench/bulk.js';
+import { bulkCsv, crossingsOf } from '../../bench/bulk.js';
 import { parseLeadsCsv } from '../../src/server/csv-import.js';
 import { summarize } from '../../bench/stats.js';
 import { benchFailures } from '../../bench/verdict.js';
@@ -225,6 +226,13 @@ describe('bench: options, checked up front', () => {
     expect(error('--event-leads', '50')).toMatch(/event leads would reach \d+ points.*raise --event-leads to at least \d+/);
     expect(error('--campaign-rate', '5000')).toContain('at most 1000 leads per second');
     expect(error('--bulk-rows', '0')).toContain('--bulk-rows must be an integer ≥ 1');
+    expect(error('--bulk-jobs', 'campaign')).toContain('the campaign goes over imported leads: add import, or give the --data-dir');
+    // Alone, the campaign goes over the leads an earlier run imported into the data folder.
+    expect(error('--bulk-jobs', 'campaign', '--data-dir', '/tmp/kept')).toBe('');
+    const kept = parse('--phases', 'bulk', '--bulk-jobs', 'campaign', '--data-dir', 'kept');
+    expect('options' in kept && kept.options.dataDir).toBe(path.resolve('kept'));
+    expect(error('--bulk-jobs', 'import,export')).toContain('unknown job "export"');
+    expect(error('--sqlite-pragmas', 'none')).toBe('');
     expect(error('--bogus')).toContain('bogus');
     expect(parse('--help')).toEqual({ help: true });
   });
@@ -391,5 +399,39 @@ describe('bench: the bulk phase', () => {
     expect(text).toMatch(/POST \/v1\/imports.*created 40/);
     expect(text).toMatch(/POST \/v1\/campaigns.*enrolled 38, skipped sales_review 2/);
     expect(text).toContain('parked (first email sent) 12.5 s');
+  });
+
+  it('takes the first sample at or past 1k, 10k and 100k parked as the crossings, one sample once', () => {
+    const at = (t: number, parked: number) => ({ t, parked, workerRssBytes: parked * 10 });
+    const samples = [at(10, 400), at(20, 1_200), at(30, 9_000), at(40, 12_000), at(50, 20_000)];
+    expect(crossingsOf(samples).map((s) => s.t)).toEqual([20, 40]);
+    // One sample past two marks is reported once.
+    expect(crossingsOf([at(10, 0), at(20, 15_000)]).map((s) => s.parked)).toEqual([15_000]);
+    expect(crossingsOf([at(10, 999)])).toEqual([]);
+  });
+
+  it('reports the imported leads as parked leads: memory at the crossings, storage per lead, and feeds the storage target', () => {
+    const parsed = parseBenchOptions(['--quick'], '/repo');
+    if (!('options' in parsed)) throw new Error('expected options');
+    const point = (leads: number, rss: number, db: number, pg: number) => ({ leads, runningLeadWorkflows: leads, workerRssBytes: rss * 1024 * 1024, apiRssBytes: 0, temporalDbBytes: db, postgresBytes: pg });
+    const importScale = {
+      before: point(0, 300, 1_000_000, 2_000_000),
+      after: point(1_000, 400, 21_480_000, 6_096_000),
+      crossings: [{ t: 42, parked: 1_000, workerRssBytes: 350 * 1024 * 1024, workerStickyCacheSize: 1000 }],
+      timeline: [],
+      temporalDbBytesPerLead: 20_480,
+      postgresBytesPerLead: 4_096,
+    };
+    const r = {
+      version: 2, mode: 'quick', topology: { temporal: 'dev-server', workers: 1 }, command: 'x', startedAt: '2026-12-01T00:00:00.000Z', finishedAt: '2026-12-01T00:00:10.000Z', durationSeconds: 10, partial: false,
+      options: parsed.options, settings: {}, machine: { cpuModel: 'cpu', cores: 2, ramMiB: 1024, node: 'v20', platform: 'linux-x64', kernel: '6' },
+      load: { start: [1], end: [1], oneMinute: { min: 1, mean: 1, max: 1, samples: 1 } }, targets: [],
+      bulk: { importScale },
+    } as unknown as BenchResult;
+    const text = report(r);
+    expect(text).toMatch(/42 s into the import\s+1,?000\s+350/);
+    expect(text).toContain('per imported lead: Temporal 20 KB, Postgres 4 KB');
+    const storage = targetsOf(r).find((t) => /Temporal storage/i.test(t.target));
+    expect(storage?.value).toBe(20_480);
   });
 });
