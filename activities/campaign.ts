@@ -47,6 +47,24 @@ const activityContext = (): Context | undefined => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Runs `fn` under a signal of its own that follows `parent`. The client adds an abort listener per
+ * gRPC call to the signal it is given and never removes it; on the activity's own signal those
+ * piled up over a page (MaxListenersExceededWarning). The per-call signal goes with the call, and
+ * its one link to `parent` is removed when the call ends.
+ */
+export async function abortable<T>(parent: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const own = new AbortController();
+  const follow = () => own.abort(parent.reason);
+  if (parent.aborted) follow();
+  else parent.addEventListener('abort', follow, { once: true });
+  try {
+    return await fn(own.signal);
+  } finally {
+    parent.removeEventListener('abort', follow);
+  }
+}
+
 /** Builds the campaign activities over Postgres and a Temporal client. */
 export function createCampaignActivities({ pool, client, logger }: CampaignActivityDeps): CampaignActivities {
   async function writeProgress(campaignId: string, p: CampaignProgress): Promise<void> {
@@ -66,7 +84,7 @@ export function createCampaignActivities({ pool, client, logger }: CampaignActiv
           const update = () => client.workflow.getHandle(leadWorkflowId(leadId)).executeUpdate(campaignEnrolmentUpdate, { args: [enrolment] });
           // The ask waits on the lead's workflow task. A worker that drains has stopped polling for those,
           // so an ask it does not abort on cancel never ends, and neither does the drain.
-          await (context ? client.withAbortSignal(context.cancellationSignal, update) : update());
+          await (context ? abortable(context.cancellationSignal, (signal) => client.withAbortSignal(signal, update)) : update());
           return 'enrolled';
         } catch (error) {
           if (context?.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;

@@ -127,6 +127,19 @@ export interface CampaignProgress {
   finishedAt: string | null;
 }
 
+/** A campaign's progress before its first page: `matched` leads in its segment, none done. */
+export const startingCampaignProgress = (matched: number, startedAt: string): CampaignProgress => ({
+  status: 'running',
+  matched,
+  enrolled: 0,
+  skipped: {},
+  failed: 0,
+  cursor: null,
+  pages: 0,
+  startedAt,
+  finishedAt: null,
+});
+
 export interface CampaignWorkflowInput {
   campaign: CampaignDefinition;
   progress: CampaignProgress;

@@ -13,6 +13,7 @@ import {
   campaignWorkflowId,
   cancelCampaignUpdate,
   LEADS_TASK_QUEUE,
+  startingCampaignProgress,
   type CampaignStatus,
   type CampaignWorkflowInput,
 } from '../../workflows/messages.js';
@@ -165,7 +166,7 @@ export class CampaignService {
   private async ensureWorkflow(row: CampaignRow, snapshot: CampaignWorkflowInput['campaign']['snapshot']): Promise<void> {
     const input: CampaignWorkflowInput = {
       campaign: { id: row.id, snapshot, segment: row.segment, ratePerSecond: row.rate_per_second },
-      progress: { status: 'running', matched: row.matched, enrolled: 0, skipped: {}, failed: 0, cursor: null, pages: 0, startedAt: row.started_at.toISOString(), finishedAt: null },
+      progress: startingCampaignProgress(row.matched, row.started_at.toISOString()),
     };
     try {
       await withTemporal(

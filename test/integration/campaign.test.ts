@@ -1,10 +1,12 @@
 import { installTestRuntime } from '../helpers/runtime.js';
 import { randomUUID } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowHandle } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createCampaignActivities } from '../../activities/campaign.js';
+import type { CampaignPage } from '../../src/domain/campaign.js';
 import { programSnapshot } from '../../src/sequences/catalog.js';
 import { SequenceSchema, type ProgramSnapshot, type Sequence } from '../../src/sequences/model.js';
 import { bundleWorkflows } from '../../src/worker.js';
@@ -16,8 +18,8 @@ import {
   disqualifyUpdate,
   engagementSignal,
   leadStateQuery,
+  startingCampaignProgress,
   unsubscribeSignal,
-  type CampaignProgress,
   type CampaignWorkflowInput,
 } from '../../workflows/messages.js';
 import type { Segment } from '../../src/domain/segment.js';
@@ -76,7 +78,7 @@ async function startCampaign(taskQueue: string, id: string, segment: Segment, op
   const { rows } = await suite.pg.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE id = ANY($1) OR $1 IS NULL', [segment.leadIds ?? null]);
   const matched = rows[0]!.n;
   await suite.pg.pool.query(`INSERT INTO campaigns (id, request, sequence_id, sequence_version, segment, rate_per_second, matched) VALUES ($1, '{}', $2, 1, $3, $4, $5)`, [id, `seq-${id}`, JSON.stringify(segment), ratePerSecond, matched]);
-  const progress: CampaignProgress = { status: 'running', matched, enrolled: 0, skipped: {}, failed: 0, cursor: null, pages: 0, startedAt: new Date().toISOString(), finishedAt: null };
+  const progress = startingCampaignProgress(matched, new Date().toISOString());
   return suite.client.workflow.start(campaignWorkflow, {
     taskQueue,
     workflowId: `campaign-${id}`,
@@ -201,12 +203,29 @@ describe('campaign workflow', () => {
     const ids = await startLeads(`nobody-${randomUUID()}`, 'h', 2);
     const env = new MockActivityEnvironment();
     const { enrolCampaignPage } = createCampaignActivities({ pool: suite.pg.pool, client: suite.client });
-    const progress: CampaignProgress = { status: 'running', matched: 2, enrolled: 0, skipped: {}, failed: 0, cursor: null, pages: 0, startedAt: new Date().toISOString(), finishedAt: null };
+    const progress = startingCampaignProgress(2, new Date().toISOString());
     const page = env.run(enrolCampaignPage, { campaign: { id: 'hang', snapshot: { sequence: parked('seq-hang') }, segment: { leadIds: ids }, ratePerSecond: 100 }, after: null, limit: 50, progress });
     const settled = page.then(() => 'completed', () => 'rejected');
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 100, 'asking'))])).toBe('asking');
     env.cancel();
     expect(await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 10_000, 'still asking'))])).toBe('rejected');
+  });
+
+  it('a page leaves no abort listener behind on its activity signal, one per lead asked before', { timeout: 60_000 }, async () => {
+    const taskQueue = `listeners-${randomUUID()}`;
+    const { worker, running } = await startWorker(taskQueue);
+    try {
+      const ids = await startLeads(taskQueue, 'l', 30);
+      const env = new MockActivityEnvironment();
+      const { enrolCampaignPage } = createCampaignActivities({ pool: suite.pg.pool, client: suite.client });
+      const before = getEventListeners(env.context.cancellationSignal, 'abort').length;
+      const page: CampaignPage = await env.run(enrolCampaignPage, { campaign: { id: 'listeners', snapshot: { sequence: parked('seq-listeners') }, segment: { leadIds: ids }, ratePerSecond: 1_000 }, after: null, limit: 50, progress: startingCampaignProgress(30, new Date().toISOString()) });
+      expect(page.enrolled).toBe(30);
+      expect(getEventListeners(env.context.cancellationSignal, 'abort').length).toBe(before);
+    } finally {
+      worker.shutdown();
+      await running;
+    }
   });
 });
