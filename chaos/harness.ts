@@ -136,7 +136,10 @@ export const KILL_WINDOW_MS = 500;
 export function duplicateTrace(key: string, deliveredAt: readonly number[], faults: readonly FaultSpan[], started: number): DuplicateTrace {
   const first = deliveredAt[0]!;
   const last = deliveredAt.at(-1)!;
-  const kill = faults.find((f) => f.kind === 'kill-worker' && f.from >= first && f.from - first <= KILL_WINDOW_MS);
+  // The kill must fall after the first delivery and before the resend: a kill after the second
+  // delivery cannot have caused it.
+  const second = deliveredAt[1] ?? Infinity;
+  const kill = faults.find((f) => f.kind === 'kill-worker' && f.from >= first && f.from - first <= KILL_WINDOW_MS && f.from < second);
   return {
     key,
     deliveredAt: deliveredAt.map((t) => t - started),
@@ -170,7 +173,8 @@ export function chaosFailures(report: ChaosReport): string[] {
   const { emails } = report;
   const some = (keys: string[]) => keys.slice(0, 5).join(', ') + (keys.length > 5 ? ', …' : '');
   if (emails.missing > 0) failures.push(`${emails.missing} of ${emails.expected} expected emails never arrived`);
-  const explained = new Set(duplicatesInKillWindow(report));
+  // Explained only when the count agrees: exactly two deliveries.
+  const explained = new Set(duplicatesInKillWindow(report).filter((k) => emails.duplicatedKeys[k] === 2));
   const twice = Object.keys(emails.duplicatedKeys).filter((k) => !explained.has(k));
   const extra = twice.reduce((n, k) => n + emails.duplicatedKeys[k]! - 1, 0);
   if (twice.length > 0) failures.push(`${twice.length} send keys delivered more than once (${extra} extra deliveries), not explained by a worker killed in the commit window: ${some(twice.map((k) => `${k} ×${emails.duplicatedKeys[k]}`))}`);
@@ -191,8 +195,7 @@ export function chaosFailures(report: ChaosReport): string[] {
  */
 export class FaultySmtp {
   mode: 'ok' | 'refuse' | 'drop' | 'hang' = 'ok';
-  readonly received = new Map<string, number>();
-  /** When each delivery of a send key was accepted (ms since the epoch): a duplicate's post-mortem. */
+  /** When each delivery of a send key was accepted (ms since the epoch): the count, and a duplicate's post-mortem. */
   readonly deliveredAt = new Map<string, number[]>();
   dropped = 0;
   private server: SMTPServer;
@@ -224,7 +227,6 @@ export class FaultySmtp {
           if (this.mode === 'hang') return;
           if (this.mode === 'refuse') return callback(Object.assign(new Error('try again later'), { responseCode: 451 }));
           const key = /^x-leadflow-send-key:\s*(\S+)/im.exec(raw)?.[1] ?? 'unknown';
-          this.received.set(key, (this.received.get(key) ?? 0) + 1);
           this.deliveredAt.set(key, [...(this.deliveredAt.get(key) ?? []), Date.now()]);
           callback();
         });
@@ -406,7 +408,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // The worker is up once the relay has an email (under load, bundling and connecting take
     // seconds): faults start then, so the first one lands on sends in flight, not on an idle relay.
     const firstEmailBy = Date.now() + 120_000;
-    while (smtp.received.size === 0 && Date.now() < firstEmailBy) await sleep(200);
+    while (smtp.deliveredAt.size === 0 && Date.now() < firstEmailBy) await sleep(200);
     options.log(`first email at the relay: faults start`);
 
     // Faults, one at a time, for the fault window (and until every kind came at least once).
@@ -484,7 +486,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         }, 3).catch(() => false),
       );
       stuck = ids.filter((_, i) => !settled[i]);
-      const allDelivered = [...expectedKeys].every((key) => smtp.received.has(key));
+      const allDelivered = [...expectedKeys].every((key) => smtp.deliveredAt.has(key));
       if (stuck.length === 0 && allDelivered) break;
       await sleep(1000);
     }
@@ -499,7 +501,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (failedTasks.length) options.log(`failed workflow tasks: ${failedTasks.slice(0, 5).map((f) => `${f.workflowId} (${f.failures}: ${f.firstMessage})`).join(', ')}`);
     // CHAOS_DUMP_DIR: the histories of the leads that did not settle or failed a workflow task, and the worker's last output, for a post-mortem.
     const dumpDir = process.env.CHAOS_DUMP_DIR;
-    const twice = [...smtp.deliveredAt].filter(([, at]) => at.length > 1);
+    // One snapshot of the relay's deliveries for the traces and the count: a late resend lands in both or neither.
+    const deliveries = new Map([...smtp.deliveredAt].map(([key, at]) => [key, [...at]] as const));
+    const twice = [...deliveries].filter(([, at]) => at.length > 1);
     const duplicates = twice.map(([key, at]) => duplicateTrace(key, at, faultLog, started));
     for (const d of duplicates) options.log(describeDuplicate(d));
     const duplicatedLeads = twice.map(([key]) => `lead-${key.split(':')[0]}`);
@@ -517,7 +521,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       fs.writeFileSync(path.join(dumpDir, 'worker.log'), workerLog.join(''));
       options.log(`histories of ${dumped.length} unsettled, failing or duplicated leads written to ${dumpDir}`);
     }
-    const emails = countDeliveries(expectedKeys, smtp.received);
+    const emails = countDeliveries(expectedKeys, new Map([...deliveries].map(([key, at]) => [key, at.length])));
     return {
       leads: ids.length,
       faults,

@@ -96,11 +96,19 @@ describe('duplicates in the kill window', () => {
       [dup([10_000, 30_000], [kill(10_000 + KILL_WINDOW_MS + 1)])],
       [dup([10_000, 30_000], [{ kind: 'restart-postgres', from: 10_010, to: 12_000 }])],
       [dup([10_000, 20_000, 30_000], [kill(10_010)])],
+      // Within the window of the first delivery, but after the resend: it cannot have caused it.
+      [dup([10_000, 10_100], [kill(10_200)])],
       undefined,
     ]) {
       const r = report(twice, duplicates ? { duplicates } : {});
       expect(duplicatesInKillWindow(r)).toEqual([]);
       expect(chaosFailures(r)).toEqual([expect.stringContaining('1 send keys delivered more than once (1 extra deliveries), not explained by a worker killed in the commit window: a:chaos@v1:e1:s2 ×2')]);
     }
+  });
+
+  it('fails it when the count says three deliveries though the trace shows two', () => {
+    const thrice: Array<[string, number]> = [...once.filter(([k]) => k !== 'a:chaos@v1:e1:s2'), ['a:chaos@v1:e1:s2', 3]];
+    const r = report(thrice, { duplicates: [dup([10_000, 30_000], [kill(10_010)])] });
+    expect(chaosFailures(r)).toEqual([expect.stringContaining('a:chaos@v1:e1:s2 ×3')]);
   });
 });
