@@ -1,5 +1,6 @@
 import type { CpuUse } from './analysis.js';
-import { latencyWithMissing, parkedCount, waitUntil, type BenchContext } from './context.js';
+import { WAIT_FIRST_SEQUENCES, latencyWithMissing, parkedCount, waitUntil, type BenchContext } from './context.js';
+import { BULK_CAMPAIGN_SEQUENCE } from './options.js';
 import { cpuMeter, measureIdle } from './cpu.js';
 import { checkpoint, type ParkedCheckpoint } from './scale.js';
 import { KEYS, sleep } from './stack.js';
@@ -195,7 +196,7 @@ async function settledPopulation(c: BenchContext): Promise<{ runId: string; rows
     progress.finish();
   }
   const population = await importedPopulation(stack.pool);
-  const parked = async () => (await stack.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM leads WHERE attributes->>'bulk_run' = $1 AND sequence_step >= 1`, [population.runId])).rows[0]!.n;
+  const parked = () => parkedCount(c, 'i', population.runId);
   progress.start(`bulk: waiting until the ${population.rows} imported leads are parked`, population.rows);
   await waitUntil(parked, population.rows, (n) => progress.update(n), 600_000, 5000);
   progress.finish();
@@ -252,14 +253,15 @@ async function runImport(c: BenchContext, idle: Awaited<ReturnType<typeof measur
       }
     })();
     try {
-      const response = await fetch(`${stack.apiUrl}/v1/imports`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.marketing}`, 'content-type': 'text/csv' }, body: csv });
+      const query = options.bulkSequence ? `?sequence=${encodeURIComponent(options.bulkSequence)}` : '';
+      const response = await fetch(`${stack.apiUrl}/v1/imports${query}`, { method: 'POST', headers: { authorization: `Bearer ${KEYS.marketing}`, 'content-type': 'text/csv' }, body: csv });
       const answer = (await response.json()) as { id?: string };
       if (response.status !== 202 || !answer.id) throw new Error(`POST /v1/imports: HTTP ${response.status} ${JSON.stringify(answer)}`);
       const { json, samples } = await follow(c, `/v1/imports/${answer.id}`, rows, (j) => num(j.created) + num(j.updated) + num(j.refused), (j) => j.status !== 'running', t0);
       const seconds = (Date.now() - t0) / 1000;
       progress.finish(`${num(json.created)} created in ${Math.round(seconds)} s; waiting until every one is parked`);
       // The leads' welcome emails go after their workflows start: parked is when the last one went.
-      progress.start(`bulk: waiting until the ${num(json.created)} imported leads are parked (welcome email sent)`, num(json.created));
+      progress.start(`bulk: waiting until the ${num(json.created)} imported leads are parked (${options.bulkSequence && WAIT_FIRST_SEQUENCES.includes(options.bulkSequence) ? `in ${options.bulkSequence}'s first wait` : 'welcome email sent'})`, num(json.created));
       await waitUntil(runParked, num(json.created), (n) => progress.update(n), 600_000, 5000);
       const { rows: last } = await stack.pool.query<{ at: Date }>(`SELECT max(updated_at) AS at FROM leads WHERE id LIKE $1`, [`${stack.runId}-i-%`]);
       return { json, samples, seconds, parkedSeconds: ((last[0]?.at?.getTime() ?? Date.now()) - t0) / 1000 };
@@ -273,7 +275,7 @@ async function runImport(c: BenchContext, idle: Awaited<ReturnType<typeof measur
   const created = num(i.json.created);
   const cpu = await meter.end(created);
   result.import = {
-    what: `POST /v1/imports, ${rows} new leads (default sequence)`,
+    what: `POST /v1/imports, ${rows} new leads (${options.bulkSequence ? `sequence ${options.bulkSequence}` : 'default sequence'})`,
     rows,
     seconds: Math.round(i.seconds * 10) / 10,
     rate: rate(created + num(i.json.updated), i.seconds * 1000),
@@ -305,7 +307,7 @@ async function runCampaign(c: BenchContext, idle: Awaited<ReturnType<typeof meas
   const campaignMeter = await cpuMeter(stack, idle);
   const ran = await withProbes(c, 'c', async () => {
     const t0 = Date.now();
-    const answer = await stack.http('POST', '/v1/campaigns', { id: campaignId, sequence: 'webinar-invite', segment: { attributes: { bulk_run: runId } }, ratePerSecond: options.campaignRate }, KEYS.marketing);
+    const answer = await stack.http('POST', '/v1/campaigns', { id: campaignId, sequence: BULK_CAMPAIGN_SEQUENCE, segment: { attributes: { bulk_run: runId } }, ratePerSecond: options.campaignRate }, KEYS.marketing);
     if (answer.status !== 202) throw new Error(`POST /v1/campaigns: HTTP ${answer.status} ${JSON.stringify(answer.json)}`);
     const finishedStatuses = new Set(['completed', 'cancelled']);
     const done = (j: Record<string, unknown>) => num(j.enrolled) + num(j.failed) + Object.values((j.skipped as Record<string, number>) ?? {}).reduce((a, b) => a + b, 0);
@@ -315,7 +317,7 @@ async function runCampaign(c: BenchContext, idle: Awaited<ReturnType<typeof meas
   const k = ran.value;
   const skipped = (k.json.skipped as Record<string, number>) ?? {};
   const campaign: BulkJob = {
-    what: `POST /v1/campaigns, segment of the ${rows} imported leads${runId === stack.runId ? '' : ` (run ${runId}'s import)`} → webinar-invite, ratePerSecond ${options.campaignRate}`,
+    what: `POST /v1/campaigns, segment of the ${rows} imported leads${runId === stack.runId ? '' : ` (run ${runId}'s import)`} → ${BULK_CAMPAIGN_SEQUENCE}, ratePerSecond ${options.campaignRate}`,
     rows,
     seconds: Math.round(k.seconds * 10) / 10,
     rate: rate(num(k.json.enrolled), k.seconds * 1000),

@@ -4,6 +4,7 @@ import { SYSTEM_PROCESSES, sleep, type BenchStack } from './stack.js';
 import type { IdleRates } from './cpu.js';
 import type { LoadGenerator } from './load.js';
 import { summarize, type LatencySummary } from './stats.js';
+import { sequences } from '../src/sequences/catalog.js';
 
 // What the phases share: the stack, the leads enrolled so far, and the waits every phase uses.
 
@@ -31,9 +32,18 @@ export function enrol(c: BenchContext, prefix: 'p' | 'h', i: number) {
   return c.stack.expectStatus('POST', '/v1/leads', { id, email: `${prefix}${i}.${c.stack.runId}@bench.example.com`, firstName: 'Bench' }, [201]);
 }
 
-/** Leads of `prefix` (`i`: the bulk phase's imported leads) whose read model shows the welcome email sent (parked in the nurture wait). */
-export async function parkedCount(c: BenchContext, prefix: 'p' | 'h' | 'i'): Promise<number> {
-  const { rows } = await c.stack.pool.query<{ n: string }>(`SELECT count(*) AS n FROM leads WHERE id LIKE $1 AND sequence_step >= 1`, [`${c.stack.runId}-${prefix}-%`]);
+/** The catalog's sequences that open with a wait: a lead enrolled in one is parked once its first workflow task wrote the read model. */
+export const WAIT_FIRST_SEQUENCES = Object.values(sequences).filter((s) => s.steps[0]?.kind === 'wait').map((s) => s.id);
+
+/**
+ * Parked, as the read model shows it: the first email sent (step 1 reached) or, in a sequence that
+ * opens with a wait, the first write done (revision 1: the wait's timer is set in that task).
+ */
+const PARKED_COUNT = `SELECT count(*) AS n FROM leads WHERE id LIKE $1 AND (sequence_step >= 1 OR (enrol_sequence = ANY($2::text[]) AND revision >= 1))`;
+
+/** Leads of `prefix` (`i`: the bulk phase's imported leads, ids `<run>-i-<n>`) that are parked in their sequence's wait; `runId` another run's (the campaign over an earlier import). */
+export async function parkedCount(c: BenchContext, prefix: 'p' | 'h' | 'i', runId: string = c.stack.runId): Promise<number> {
+  const { rows } = await c.stack.pool.query<{ n: string }>(PARKED_COUNT, [`${runId}-${prefix}-%`, WAIT_FIRST_SEQUENCES]);
   return Number(rows[0]!.n);
 }
 

@@ -22,6 +22,7 @@ import { chartOf, report } from '../../bench/report.js';
 import { resultBase, targetsOf, type BenchResult } from '../../bench/run.js';
 import { scaleCheckpoints } from '../../bench/scale.js';
 import { bulkCsv, crossingsOf } from '../../bench/bulk.js';
+import { WAIT_FIRST_SEQUENCES } from '../../bench/context.js';
 import { parseLeadsCsv } from '../../src/server/csv-import.js';
 import { summarize } from '../../bench/stats.js';
 import { benchFailures } from '../../bench/verdict.js';
@@ -232,9 +233,21 @@ describe('bench: options, checked up front', () => {
     const kept = parse('--phases', 'bulk', '--bulk-jobs', 'campaign', '--data-dir', 'kept');
     expect('options' in kept && kept.options.dataDir).toBe(path.resolve('kept'));
     expect(error('--bulk-jobs', 'import,export')).toContain('unknown job "export"');
+    // The import's sequence: one of the catalog's, and not the campaign's own (every lead would be skipped).
+    const recycle = parse('--phases', 'bulk', '--bulk-sequence', 'recycle');
+    expect('options' in recycle && recycle.options.bulkSequence).toBe('recycle');
+    expect(error('--bulk-sequence', 'nope')).toContain('--bulk-sequence: no sequence "nope" (known: ');
+    expect(error('--bulk-sequence', 'webinar-invite')).toContain('would skip every one already in it');
+    expect(error('--bulk-sequence', 'webinar-invite', '--bulk-jobs', 'import')).toBe('');
     expect(error('--sqlite-pragmas', 'none')).toBe('');
     expect(error('--bogus')).toContain('bogus');
     expect(parse('--help')).toEqual({ help: true });
+  });
+
+  it('counts a lead of a sequence that opens with a wait as parked at its first write: recycle, not onboarding', () => {
+    expect(WAIT_FIRST_SEQUENCES).toContain('recycle');
+    expect(WAIT_FIRST_SEQUENCES).not.toContain('onboarding');
+    expect(WAIT_FIRST_SEQUENCES).not.toContain('webinar-invite');
   });
 
   it('documents every option in --help', () => {
