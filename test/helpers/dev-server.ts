@@ -31,12 +31,13 @@ export function useDevServer(name: string, options: { postgres?: boolean } = {})
   const suite = {} as DevServerSuite;
   beforeAll(async () => {
     suite.dir = fs.mkdtempSync(path.join(os.tmpdir(), `leadflow-${name}-`));
-    const [server, pg] = await Promise.all([
-      startDevServer({ port: await freePort(), uiPort: 0, ui: false, dbFile: path.join(suite.dir, 'temporal.db') }),
-      options.postgres ? startTestPostgres() : Promise.resolve(undefined),
+    // Each one kept as soon as it is up: when the other fails to start, the teardown still stops it.
+    const started = await Promise.allSettled([
+      startDevServer({ port: await freePort(), uiPort: 0, ui: false, dbFile: path.join(suite.dir, 'temporal.db') }).then((server) => (suite.server = server)),
+      options.postgres ? startTestPostgres().then((pg) => (suite.pg = pg)) : Promise.resolve(undefined),
     ]);
-    suite.server = server;
-    if (pg) suite.pg = pg;
+    for (const s of started) if (s.status === 'rejected') throw s.reason;
+    const { server } = suite;
     suite.connection = await Connection.connect({ address: server.address });
     suite.nativeConnection = await NativeConnection.connect({ address: server.address });
     suite.client = new Client({ connection: suite.connection, namespace: server.namespace });
