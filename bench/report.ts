@@ -188,7 +188,7 @@ export function report(r: BenchResult): string {
         ['job', 'rows', 'seconds', 'per second', 'status', 'counts', 'detail p50 ms', 'detail p99 ms', 'enrol p50 ms', 'enrol p99 ms', 'welcome p50 ms', 'welcome p99 ms', 'probe errors'],
         jobs.map((j) => [j.what, j.rows, j.seconds, j.rate, j.status, Object.entries(j.counts).map(([k, v]) => `${k} ${v}`).join(', '), j.api.leadDetailMs.p50, j.api.leadDetailMs.p99, j.api.enrolMs.p50, j.api.enrolMs.p99, j.api.welcomeMs?.p50 ?? Number.NaN, j.api.welcomeMs?.p99 ?? Number.NaN, j.api.errors]),
       ),
-      ...(bulk.import?.parkedSeconds !== undefined ? [`every imported lead parked (first email sent) ${formatNumber(bulk.import.parkedSeconds)} s after the import was posted`] : []),
+      ...(bulk.import?.parkedSeconds !== undefined ? [`every imported lead parked (${bulk.import.parkedWhen ?? 'first email sent'}) ${formatNumber(bulk.import.parkedSeconds)} s after the import was posted`] : []),
       ...jobs.filter((j) => j.cpu).map((j) => `CPU per ${j === bulk.import ? 'imported lead (until parked)' : 'enrolled lead'}, idle out: ${Object.entries(j.cpu!).map(([p, u]) => `${p} ${formatNumber(u.msPerOp)} ms`).join(', ')}`),
     );
     const sc = bulk.importScale;

@@ -412,6 +412,8 @@ describe('bench: the bulk phase', () => {
     expect(text).toMatch(/POST \/v1\/imports.*created 40/);
     expect(text).toMatch(/POST \/v1\/campaigns.*enrolled 38, skipped sales_review 2/);
     expect(text).toContain('parked (first email sent) 12.5 s');
+    const waitFirst = { ...r, bulk: { import: { ...r.bulk!.import!, parkedWhen: "in recycle's first wait" } } } as BenchResult;
+    expect(report(waitFirst)).toContain("parked (in recycle's first wait) 12.5 s");
   });
 
   it('takes the first sample at or past 1k, 10k and 100k parked as the crossings, one sample once', () => {
