@@ -209,17 +209,24 @@ async function settledPopulation(c: BenchContext): Promise<{ runId: string; rows
 export async function runBulk(c: BenchContext, onJob: (partial: BulkResult) => Promise<void>): Promise<BulkResult> {
   const { options, progress, stack } = c;
   const result: BulkResult = {};
-  progress.start('bulk: measuring idle CPU and the memory and storage before the jobs', 0);
-  const idle = await measureIdle(stack, options.idleMs);
-  progress.finish();
+  const idleNow = async () => {
+    progress.start('bulk: measuring idle CPU and the memory and storage before the jobs', 0);
+    const idle = await measureIdle(stack, options.idleMs);
+    progress.finish();
+    return idle;
+  };
   let population: { runId: string; rows: number };
+  let idle: Awaited<ReturnType<typeof measureIdle>>;
   if (options.bulkJobs.includes('import')) {
+    idle = await idleNow();
     Object.assign(result, await runImport(c, idle));
     population = { runId: stack.runId, rows: result.import!.counts.created! };
     await onJob(result);
   } else {
+    // Idle is measured once a resumed import has ended and its leads are parked: not while it works.
     population = await settledPopulation(c);
     progress.log(`bulk: the campaign goes over the ${population.rows} leads run ${population.runId} imported into this data folder`);
+    idle = await idleNow();
   }
   if (options.bulkJobs.includes('campaign')) {
     result.campaign = await runCampaign(c, idle, population);
